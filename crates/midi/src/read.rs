@@ -1,0 +1,725 @@
+//! Bytes → [`Score`]: chunk framing, track events (decoded by midly), note pairing.
+
+use fugato_score::{
+    Channel, Control, ControlChange, KeySignature, Note, Pitch, Program, Score, Tempo, TempoMap,
+    TimeSignature, Track, Velocity,
+};
+use midly::{EventIter, MetaMessage, MidiMessage, TrackEventKind};
+
+use crate::error::{ErrorKind, MidiError};
+
+/// How to treat malformed input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Refuse anything malformed instead of reading what can be read with a warning.
+    pub strict: bool,
+}
+
+/// Something the reader repaired or skipped, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.offset {
+            Some(offset) => write!(f, "at byte {offset}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A MIDI file as read: the score plus what the file itself said.
+#[derive(Clone, Debug)]
+pub struct MidiFile {
+    pub score: Score,
+    /// SMF format: 0, 1 or 2.
+    pub format: u16,
+    /// Track chunks read.
+    pub n_tracks: usize,
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads a Standard MIDI File (format 0, 1 or 2, optionally RIFF-wrapped).
+///
+/// Notes pair as pretty_midi pairs them: a note-off (or a note-on with velocity 0) closes
+/// every open note of that track, channel and pitch that started on an earlier tick; a note
+/// whose on and off share a tick, and a note never released, are dropped. A note's program
+/// is its channel's program in that track when the note ends. Tempo and signature events
+/// count wherever they sit. Format 2 tracks play one after another. Reading stops at a
+/// track's end-of-track event.
+pub fn read(bytes: &[u8], options: ReadOptions) -> Result<MidiFile, MidiError> {
+    Reader {
+        strict: options.strict,
+        warnings: Vec::new(),
+    }
+    .read(bytes)
+}
+
+struct Reader {
+    strict: bool,
+    warnings: Vec<Warning>,
+}
+
+/// Score-level events gathered from all tracks.
+#[derive(Default)]
+struct Global {
+    tempos: Vec<Tempo>,
+    time_signatures: Vec<TimeSignature>,
+    key_signatures: Vec<KeySignature>,
+    tracks: Vec<Track>,
+    end_tick: u64,
+    unreleased: usize,
+    smpte: bool,
+    ignored_tempos: usize,
+}
+
+struct OpenNote {
+    channel: u8,
+    pitch: u8,
+    velocity: u8,
+    start_tick: u64,
+}
+
+impl Reader {
+    /// In strict mode, fails with `message`; otherwise records it as a warning.
+    fn malformed(&mut self, offset: u64, message: String) -> Result<(), MidiError> {
+        if self.strict {
+            return Err(MidiError::at(offset, ErrorKind::Strict(message)));
+        }
+        self.warnings.push(Warning {
+            offset: Some(offset),
+            message,
+        });
+        Ok(())
+    }
+
+    fn read(mut self, bytes: &[u8]) -> Result<MidiFile, MidiError> {
+        if bytes.is_empty() {
+            return Err(MidiError::at(0, ErrorKind::Empty));
+        }
+        let base = riff_data_offset(bytes)?;
+        let smf = &bytes[base..];
+        if !smf.starts_with(b"MThd") {
+            let found = String::from_utf8_lossy(&smf[..smf.len().min(4)]).into_owned();
+            return Err(MidiError::at(base as u64, ErrorKind::NotMidi { found }));
+        }
+        let at = |i: usize| (base + i) as u64;
+        let Some(header_len) = be_u32(smf, 4) else {
+            return Err(MidiError::at(
+                at(smf.len()),
+                ErrorKind::TruncatedHeader("the header chunk's length is cut off"),
+            ));
+        };
+        let header_len = header_len as usize;
+        if header_len < 6 {
+            return Err(MidiError::at(
+                at(4),
+                ErrorKind::TruncatedHeader("the header chunk is shorter than 6 bytes"),
+            ));
+        }
+        if smf.len() < 8 + header_len.min(6) || smf.len() < 14 {
+            return Err(MidiError::at(
+                at(smf.len()),
+                ErrorKind::TruncatedHeader("the file ends inside the header"),
+            ));
+        }
+        let format = u16::from_be_bytes([smf[8], smf[9]]);
+        let n_declared = usize::from(u16::from_be_bytes([smf[10], smf[11]]));
+        let division = u16::from_be_bytes([smf[12], smf[13]]);
+        if format > 2 {
+            return Err(MidiError::at(at(8), ErrorKind::Format(format)));
+        }
+        let mut global = Global::default();
+        let ticks_per_quarter = if division & 0x8000 != 0 {
+            // SMPTE: -fps in the high byte, ticks per frame in the low byte. One quarter
+            // note of the score is made one second, so ticks keep their meaning exactly.
+            let fps = (-((division >> 8) as u8 as i8)) as u16;
+            let per_frame = division & 0xFF;
+            let (nominal_fps, us_per_second) = match fps {
+                24 | 25 | 30 => (fps, 1_000_000),
+                29 => (30, 1_001_001),
+                _ => {
+                    return Err(MidiError::at(
+                        at(12),
+                        ErrorKind::Strict(format!("invalid SMPTE frame rate {fps}")),
+                    ));
+                }
+            };
+            if per_frame == 0 {
+                return Err(MidiError::at(at(12), ErrorKind::ZeroDivision));
+            }
+            global.smpte = true;
+            global.tempos.push(Tempo {
+                tick: 0,
+                us_per_quarter: us_per_second,
+            });
+            nominal_fps * per_frame
+        } else if division == 0 {
+            return Err(MidiError::at(at(12), ErrorKind::ZeroDivision));
+        } else {
+            division
+        };
+
+        let mut pos = 8usize.saturating_add(header_len).min(smf.len());
+        let mut n_tracks = 0usize;
+        while pos < smf.len() {
+            let remaining = smf.len() - pos;
+            if remaining < 8 {
+                self.malformed(
+                    at(pos),
+                    format!("{remaining} stray bytes after the last chunk were ignored"),
+                )?;
+                break;
+            }
+            let id = &smf[pos..pos + 4];
+            let declared = be_u32(smf, pos + 4).unwrap_or(0) as usize;
+            let data_start = pos + 8;
+            let available = smf.len() - data_start;
+            if declared > available {
+                self.malformed(
+                    at(pos + 4),
+                    format!("chunk declares {declared} bytes but only {available} remain; reading what is there"),
+                )?;
+            }
+            let data = &smf[data_start..data_start + declared.min(available)];
+            if id == b"MTrk" {
+                if n_tracks == n_declared {
+                    self.malformed(
+                        at(pos),
+                        format!(
+                            "track chunks beyond the {n_declared} the header announces were ignored"
+                        ),
+                    )?;
+                    break;
+                }
+                let tick_offset = if format == 2 { global.end_tick } else { 0 };
+                self.read_track(n_tracks, data, at(data_start), tick_offset, &mut global)?;
+                n_tracks += 1;
+            }
+            // Chunks of other types are skipped, as the SMF specification asks.
+            pos = data_start + declared.min(available);
+        }
+        if n_tracks < n_declared {
+            self.malformed(
+                at(smf.len()),
+                format!("the header announces {n_declared} tracks, but {n_tracks} were found"),
+            )?;
+        }
+        if format == 0 && n_tracks > 1 {
+            self.malformed(
+                at(10),
+                format!("format 0 file with {n_tracks} tracks; read as format 1"),
+            )?;
+        }
+        if global.unreleased > 0 {
+            self.warnings.push(Warning {
+                offset: None,
+                message: format!("{} notes never released were dropped", global.unreleased),
+            });
+        }
+        if global.ignored_tempos > 0 {
+            self.warnings.push(Warning {
+                offset: None,
+                message: format!(
+                    "{} tempo events ignored: the file counts time in SMPTE frames",
+                    global.ignored_tempos
+                ),
+            });
+        }
+
+        global.time_signatures.sort_by_key(|t| t.tick);
+        global.key_signatures.sort_by_key(|k| k.tick);
+        let mut tracks = global.tracks;
+        tracks.retain(|t| !t.notes.is_empty());
+        for track in &mut tracks {
+            track.sort();
+        }
+        let mut score = Score {
+            tempo_map: TempoMap::new(ticks_per_quarter, global.tempos)
+                .map_err(|e| MidiError::at(at(12), e.into()))?,
+            time_signatures: global.time_signatures,
+            key_signatures: global.key_signatures,
+            tracks,
+            end_tick: global.end_tick,
+        };
+        score.end_tick = score.end_tick.max(score.last_note_end_tick());
+        Ok(MidiFile {
+            score,
+            format,
+            n_tracks,
+            warnings: self.warnings,
+        })
+    }
+
+    /// Reads one MTrk chunk's events into `global`.
+    fn read_track(
+        &mut self,
+        track_idx: usize,
+        data: &[u8],
+        data_offset: u64,
+        tick_offset: u64,
+        global: &mut Global,
+    ) -> Result<(), MidiError> {
+        let mut iter = EventIter::new(data);
+        let mut tick = tick_offset;
+        let mut last_status: Option<u8> = None;
+        let mut saw_end = false;
+        let mut programs = [0u8; 16];
+        let mut open: Vec<OpenNote> = Vec::new();
+        let mut name = String::new();
+        // Parts of this track, by (channel, program); their notes go to `global.tracks`.
+        let first_part = global.tracks.len();
+        let mut continued_running_status = false;
+
+        loop {
+            let rest = iter.unread();
+            if rest.is_empty() {
+                break;
+            }
+            let pos = data_offset + (data.len() - rest.len()) as u64;
+            let (delta, vlq_len) = match read_vlq(rest) {
+                Vlq::Value(v, n) => (v, n),
+                Vlq::TooLong => return Err(MidiError::at(pos, ErrorKind::VlqTooLong)),
+                Vlq::Truncated => {
+                    self.malformed(pos, format!("track {track_idx} ends inside a delta time"))?;
+                    break;
+                }
+            };
+            let status_pos = pos + vlq_len as u64;
+            let Some(&status) = rest.get(vlq_len) else {
+                self.malformed(
+                    status_pos,
+                    format!("track {track_idx} ends after a delta time"),
+                )?;
+                break;
+            };
+            match status {
+                0x00..=0x7F if iter.running_status().is_none() => match last_status {
+                    None => {
+                        return Err(MidiError::at(
+                            status_pos,
+                            ErrorKind::NoRunningStatus { byte: status },
+                        ));
+                    }
+                    Some(s) => {
+                        // Meta and SysEx events cancel running status by the book, but many
+                        // writers keep using it afterwards; so do we, unless strict.
+                        if !continued_running_status {
+                            self.malformed(
+                                status_pos,
+                                format!("track {track_idx}: running status used after a meta or SysEx event"),
+                            )?;
+                            continued_running_status = true;
+                        }
+                        *iter.running_status_mut() = Some(s);
+                    }
+                },
+                0xF1..=0xF6 => {
+                    return Err(MidiError::at(
+                        status_pos,
+                        ErrorKind::IllegalStatus { status },
+                    ));
+                }
+                0xF8..=0xFE => {
+                    if self.strict {
+                        return Err(MidiError::at(
+                            status_pos,
+                            ErrorKind::RealtimeStatus { status },
+                        ));
+                    }
+                    self.warnings.push(Warning {
+                        offset: Some(status_pos),
+                        message: format!(
+                            "track {track_idx}: system real-time byte 0x{status:02X} skipped"
+                        ),
+                    });
+                    tick += delta;
+                    let running = iter.running_status();
+                    iter = EventIter::new(&rest[vlq_len + 1..]);
+                    *iter.running_status_mut() = running;
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(problem) = overlong_payload(&rest[vlq_len..]) {
+                self.malformed(
+                    status_pos,
+                    format!("track {track_idx}: {problem}; the rest of the track is ignored"),
+                )?;
+                break;
+            }
+            let event = match iter.next() {
+                None => break,
+                Some(Ok(event)) => event,
+                Some(Err(_)) => {
+                    if self.strict {
+                        return Err(MidiError::at(
+                            pos,
+                            ErrorKind::TruncatedTrack { track: track_idx },
+                        ));
+                    }
+                    self.warnings.push(Warning {
+                        offset: Some(pos),
+                        message: format!(
+                            "track {track_idx}: event runs past the end of its chunk; the rest of the track is ignored"
+                        ),
+                    });
+                    break;
+                }
+            };
+            tick += u64::from(event.delta.as_int());
+            match event.kind {
+                TrackEventKind::Midi { channel, message } => {
+                    last_status = iter.running_status();
+                    if self.strict {
+                        let consumed = rest.len() - iter.unread().len();
+                        let first_data = if status >= 0x80 { vlq_len + 1 } else { vlq_len };
+                        if let Some(&bad) = rest[first_data..consumed].iter().find(|&&b| b >= 0x80)
+                        {
+                            return Err(MidiError::at(
+                                status_pos,
+                                ErrorKind::Strict(format!(
+                                    "data byte 0x{bad:02X} has its top bit set"
+                                )),
+                            ));
+                        }
+                    }
+                    let channel = channel.as_int();
+                    match message {
+                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                            open.push(OpenNote {
+                                channel,
+                                pitch: key.as_int(),
+                                velocity: vel.as_int(),
+                                start_tick: tick,
+                            })
+                        }
+                        MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                            let program = programs[usize::from(channel)];
+                            let part =
+                                part_index(global, first_part, track_idx, channel, program, &name);
+                            close_notes(
+                                &mut open,
+                                &mut global.tracks[part],
+                                channel,
+                                key.as_int(),
+                                tick,
+                            );
+                        }
+                        MidiMessage::ProgramChange { program } => {
+                            programs[usize::from(channel)] = program.as_int()
+                        }
+                        MidiMessage::Controller { controller, value } => {
+                            if let Some(control) = Control::from_cc(controller.as_int()) {
+                                let program = programs[usize::from(channel)];
+                                let part = part_index(
+                                    global, first_part, track_idx, channel, program, &name,
+                                );
+                                global.tracks[part].controls.push(ControlChange {
+                                    tick,
+                                    control,
+                                    value: value.as_int(),
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                TrackEventKind::Meta(meta) => match meta {
+                    MetaMessage::EndOfTrack => {
+                        saw_end = true;
+                        let left = iter.unread().len();
+                        if left > 0 {
+                            self.malformed(
+                                data_offset + (data.len() - left) as u64,
+                                format!("track {track_idx}: {left} bytes after end-of-track were ignored"),
+                            )?;
+                        }
+                        break;
+                    }
+                    MetaMessage::Tempo(us) if global.smpte => {
+                        let _ = us;
+                        global.ignored_tempos += 1;
+                    }
+                    MetaMessage::Tempo(us) => {
+                        if us.as_int() == 0 {
+                            self.malformed(status_pos, "tempo of 0 µs per quarter ignored".into())?;
+                        } else {
+                            global.tempos.push(Tempo {
+                                tick,
+                                us_per_quarter: us.as_int(),
+                            });
+                        }
+                    }
+                    MetaMessage::TimeSignature(numerator, denominator_log2, _, _) => {
+                        match (denominator_log2 <= 7)
+                            .then(|| {
+                                TimeSignature::new(tick, numerator, 1u32 << denominator_log2).ok()
+                            })
+                            .flatten()
+                        {
+                            Some(ts) => global.time_signatures.push(ts),
+                            None => self.malformed(
+                                status_pos,
+                                format!("time signature {numerator}/2^{denominator_log2} ignored"),
+                            )?,
+                        }
+                    }
+                    MetaMessage::KeySignature(fifths, minor) => {
+                        match KeySignature::new(tick, fifths, minor) {
+                            Ok(key) => global.key_signatures.push(key),
+                            Err(e) => {
+                                self.malformed(status_pos, format!("key signature ignored: {e}"))?
+                            }
+                        }
+                    }
+                    MetaMessage::TrackName(bytes) if name.is_empty() => {
+                        name = String::from_utf8_lossy(bytes).trim().to_string();
+                        for part in &mut global.tracks[first_part..] {
+                            part.name.clone_from(&name);
+                        }
+                    }
+                    _ => {}
+                },
+                TrackEventKind::SysEx(_) | TrackEventKind::Escape(_) => {}
+            }
+        }
+        if !saw_end {
+            self.malformed(
+                data_offset + data.len() as u64,
+                format!("track {track_idx} has no end-of-track event"),
+            )?;
+        }
+        global.unreleased += open.len();
+        global.end_tick = global.end_tick.max(tick);
+        Ok(())
+    }
+}
+
+/// The part (score track) of MIDI track `track_idx` for `channel` and `program`, created on first use.
+fn part_index(
+    global: &mut Global,
+    first_part: usize,
+    track_idx: usize,
+    channel: u8,
+    program: u8,
+    name: &str,
+) -> usize {
+    let found = global.tracks[first_part..]
+        .iter()
+        .position(|t| t.channel.get() == channel && t.program.get() == program);
+    match found {
+        Some(i) => first_part + i,
+        None => {
+            let mut track = Track::new(name);
+            track.channel = Channel::new(channel).expect("midly yields 4-bit channels");
+            track.program = Program::new(program).expect("midly yields 7-bit programs");
+            track.is_drum = track.channel == Channel::DRUMS;
+            track.midi_track = track_idx;
+            global.tracks.push(track);
+            global.tracks.len() - 1
+        }
+    }
+}
+
+/// The pretty_midi rule: close every open note of (channel, pitch) that began before `tick`.
+/// Notes that began on `tick` itself stay open if some earlier note was closed, and are
+/// dropped (zero length) otherwise.
+fn close_notes(open: &mut Vec<OpenNote>, part: &mut Track, channel: u8, pitch: u8, tick: u64) {
+    let matches = |o: &OpenNote| o.channel == channel && o.pitch == pitch;
+    let mut closed_any = false;
+    for o in open.iter().filter(|o| matches(o) && o.start_tick < tick) {
+        closed_any = true;
+        part.notes.push(Note {
+            pitch: Pitch::new(o.pitch).expect("midly yields 7-bit keys"),
+            velocity: Velocity::new(o.velocity).expect("note-ons with velocity 0 are note-offs"),
+            start_tick: o.start_tick,
+            end_tick: tick,
+        });
+    }
+    open.retain(|o| !(matches(o) && (o.start_tick < tick || !closed_any)));
+}
+
+/// For a meta, SysEx or escape event (from its status byte on), says so if its declared
+/// length runs past the end of the track; midly would quietly take what is left.
+fn overlong_payload(event: &[u8]) -> Option<String> {
+    let skip = match event.first()? {
+        0xFF => 2,
+        0xF0 | 0xF7 => 1,
+        _ => return None,
+    };
+    let rest = event.get(skip..)?;
+    let Vlq::Value(declared, n) = read_vlq(rest) else {
+        return None;
+    };
+    let available = (rest.len() - n) as u64;
+    (declared > available)
+        .then(|| format!("event declares {declared} data bytes but only {available} remain"))
+}
+
+enum Vlq {
+    Value(u64, usize),
+    TooLong,
+    Truncated,
+}
+
+/// A variable-length quantity of at most 4 bytes (the SMF limit).
+fn read_vlq(bytes: &[u8]) -> Vlq {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().take(4).enumerate() {
+        value = (value << 7) | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            return Vlq::Value(value, i + 1);
+        }
+    }
+    if bytes.len() >= 4 {
+        Vlq::TooLong
+    } else {
+        Vlq::Truncated
+    }
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Where the SMF starts: 0, or inside the "data" chunk of a RIFF RMID file.
+fn riff_data_offset(bytes: &[u8]) -> Result<usize, MidiError> {
+    if !bytes.starts_with(b"RIFF") {
+        return Ok(0);
+    }
+    if bytes.get(8..12) != Some(b"RMID") {
+        return Err(MidiError::at(
+            8,
+            ErrorKind::Riff("the RIFF form type is not RMID"),
+        ));
+    }
+    let mut pos = 12usize;
+    while let Some(len) = le_u32(bytes, pos + 4) {
+        let data = pos + 8;
+        if &bytes[pos..pos + 4] == b"data" {
+            return Ok(data);
+        }
+        pos = data
+            .saturating_add(len as usize)
+            .saturating_add(len as usize % 2);
+    }
+    Err(MidiError::at(12, ErrorKind::Riff("no \"data\" chunk")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A format-0 file at 480 tpq holding `events` (already delta-encoded) in one track.
+    fn smf(events: &[u8]) -> Vec<u8> {
+        let mut out = b"MThd\0\0\0\x06\0\0\0\x01\x01\xE0MTrk".to_vec();
+        out.extend((events.len() as u32).to_be_bytes());
+        out.extend(events);
+        out
+    }
+
+    fn notes(bytes: &[u8]) -> Vec<(u8, u8, u64, u64)> {
+        let file = read(bytes, ReadOptions::default()).unwrap();
+        file.score
+            .notes_in_order()
+            .iter()
+            .map(|(_, n)| (n.pitch.get(), n.velocity.get(), n.start_tick, n.end_tick))
+            .collect()
+    }
+
+    const EOT: [u8; 4] = [0x00, 0xFF, 0x2F, 0x00];
+
+    #[test]
+    fn pairs_notes_with_running_status_and_velocity_zero() {
+        let mut ev = vec![
+            0x00, 0x90, 60, 100, 0x83, 0x60, 60, 0, 0x00, 62, 90, 0x83, 0x60, 62, 0,
+        ];
+        ev.extend(EOT);
+        assert_eq!(
+            notes(&smf(&ev)),
+            vec![(60, 100, 0, 480), (62, 90, 480, 960)]
+        );
+    }
+
+    #[test]
+    fn note_off_closes_every_earlier_note_of_the_pitch() {
+        // on@0, on@240, off@480, off@720 → both end at 480 (pretty_midi's rule).
+        let mut ev = vec![
+            0x00, 0x90, 60, 100, 0x81, 0x70, 0x90, 60, 80, 0x81, 0x70, 0x80, 60, 0, 0x81, 0x70,
+            0x80, 60, 0,
+        ];
+        ev.extend(EOT);
+        assert_eq!(
+            notes(&smf(&ev)),
+            vec![(60, 100, 0, 480), (60, 80, 240, 480)]
+        );
+    }
+
+    #[test]
+    fn zero_length_and_unreleased_notes_are_dropped() {
+        let mut ev = vec![0x00, 0x90, 60, 100, 0x00, 0x80, 60, 0, 0x00, 0x90, 64, 100];
+        ev.extend(EOT);
+        let file = read(&smf(&ev), ReadOptions::default()).unwrap();
+        assert_eq!(file.score.n_notes(), 0);
+        assert!(
+            file.warnings
+                .iter()
+                .any(|w| w.message.contains("never released"))
+        );
+    }
+
+    #[test]
+    fn five_byte_vlq_is_refused_with_offset() {
+        let mut ev = vec![0x81, 0x80, 0x80, 0x80, 0x00, 0x90, 60, 100];
+        ev.extend(EOT);
+        let err = read(&smf(&ev), ReadOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "at byte 22: variable-length quantity longer than 4 bytes"
+        );
+    }
+
+    #[test]
+    fn strict_refuses_what_lenient_repairs() {
+        let ev = vec![0x00, 0x90, 60, 100, 0x83, 0x60, 60, 0]; // no end-of-track
+        let lenient = read(&smf(&ev), ReadOptions::default()).unwrap();
+        assert_eq!(lenient.score.n_notes(), 1);
+        assert_eq!(lenient.warnings.len(), 1);
+        let err = read(&smf(&ev), ReadOptions { strict: true }).unwrap_err();
+        assert!(err.to_string().contains("no end-of-track"), "{err}");
+    }
+
+    #[test]
+    fn rejects_non_midi_and_empty_input() {
+        assert_eq!(
+            read(b"", ReadOptions::default()).unwrap_err().to_string(),
+            "at byte 0: empty file: no MIDI header (MThd)"
+        );
+        let err = read(b"hello world", ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("not a MIDI file"), "{err}");
+    }
+
+    #[test]
+    fn vlq_reads_up_to_four_bytes() {
+        assert!(matches!(read_vlq(&[0x7F]), Vlq::Value(127, 1)));
+        assert!(matches!(
+            read_vlq(&[0xFF, 0xFF, 0xFF, 0x7F]),
+            Vlq::Value(0x0FFF_FFFF, 4)
+        ));
+        assert!(matches!(read_vlq(&[0x80, 0x80]), Vlq::Truncated));
+        assert!(matches!(
+            read_vlq(&[0x80, 0x80, 0x80, 0x80, 0x00]),
+            Vlq::TooLong
+        ));
+    }
+}
