@@ -14,9 +14,7 @@ pub struct MidiError {
 }
 
 fn path_prefix(path: &Option<PathBuf>) -> String {
-    path.as_ref()
-        .map(|p| format!("{}: ", p.display()))
-        .unwrap_or_default()
+    path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default()
 }
 
 fn offset_prefix(offset: &Option<u64>) -> String {
@@ -25,11 +23,7 @@ fn offset_prefix(offset: &Option<u64>) -> String {
 
 impl MidiError {
     pub(crate) fn at(offset: u64, kind: ErrorKind) -> Self {
-        MidiError {
-            path: None,
-            offset: Some(offset),
-            kind,
-        }
+        MidiError { path: None, offset: Some(offset), kind }
     }
 
     pub(crate) fn in_file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -53,17 +47,13 @@ pub enum ErrorKind {
     Format(u16),
     #[error("invalid division 0 ticks per quarter note")]
     ZeroDivision,
-    #[error(
-        "illegal status byte 0x{status:02X} inside a track: system common messages cannot appear in a MIDI file"
-    )]
+    #[error("illegal status byte 0x{status:02X} inside a track: system common messages cannot appear in a MIDI file")]
     IllegalStatus { status: u8 },
     #[error("system real-time byte 0x{status:02X} inside a track (refused in strict mode)")]
     RealtimeStatus { status: u8 },
     #[error("variable-length quantity longer than 4 bytes")]
     VlqTooLong,
-    #[error(
-        "data byte 0x{byte:02X} with no running status: the track's first event has no status byte"
-    )]
+    #[error("data byte 0x{byte:02X} with no running status: the track's first event has no status byte")]
     NoRunningStatus { byte: u8 },
     #[error("malformed file (refused in strict mode): {0}")]
     Strict(String),

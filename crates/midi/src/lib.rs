@@ -33,10 +33,6 @@ pub use write::{write, write_atomic, write_file};
 
 /// Reads the MIDI file at `path`; errors carry the path.
 pub fn read_file(path: &Path, options: ReadOptions) -> Result<MidiFile, MidiError> {
-    let bytes = std::fs::read(path).map_err(|e| MidiError {
-        path: Some(path.into()),
-        offset: None,
-        kind: e.into(),
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| MidiError { path: Some(path.into()), offset: None, kind: e.into() })?;
     read(&bytes, options).map_err(|e| e.in_file(path))
 }

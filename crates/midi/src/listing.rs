@@ -88,12 +88,7 @@ impl Listing {
                 .tempo_map
                 .changes()
                 .iter()
-                .map(|t| TempoEntry {
-                    tick: t.tick,
-                    us_per_quarter: t.us_per_quarter,
-                    bpm: t.bpm(),
-                    time_s: s(t.tick),
-                })
+                .map(|t| TempoEntry { tick: t.tick, us_per_quarter: t.us_per_quarter, bpm: t.bpm(), time_s: s(t.tick) })
                 .collect(),
             time_signatures: score
                 .time_signatures
@@ -108,11 +103,7 @@ impl Listing {
             key_signatures: score
                 .key_signatures
                 .iter()
-                .map(|k| KeyEntry {
-                    tick: k.tick,
-                    key: k.name(),
-                    time_s: s(k.tick),
-                })
+                .map(|k| KeyEntry { tick: k.tick, key: k.name(), time_s: s(k.tick) })
                 .collect(),
             notes,
             warnings: file.warnings.iter().map(|w| w.to_string()).collect(),

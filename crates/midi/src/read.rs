@@ -1,8 +1,8 @@
 //! Bytes → [`Score`]: chunk framing, track events (decoded by midly), note pairing.
 
 use fugato_score::{
-    Channel, Control, ControlChange, KeySignature, Note, Pitch, Program, Score, Tempo, TempoMap,
-    TimeSignature, Track, Velocity,
+    Channel, Control, ControlChange, KeySignature, Note, Pitch, Program, Score, Tempo, TempoMap, TimeSignature, Track,
+    Velocity,
 };
 use midly::{EventIter, MetaMessage, MidiMessage, TrackEventKind};
 
@@ -51,11 +51,7 @@ pub struct MidiFile {
 /// count wherever they sit. Format 2 tracks play one after another. Reading stops at a
 /// track's end-of-track event.
 pub fn read(bytes: &[u8], options: ReadOptions) -> Result<MidiFile, MidiError> {
-    Reader {
-        strict: options.strict,
-        warnings: Vec::new(),
-    }
-    .read(bytes)
+    Reader { strict: options.strict, warnings: Vec::new() }.read(bytes)
 }
 
 struct Reader {
@@ -89,10 +85,7 @@ impl Reader {
         if self.strict {
             return Err(MidiError::at(offset, ErrorKind::Strict(message)));
         }
-        self.warnings.push(Warning {
-            offset: Some(offset),
-            message,
-        });
+        self.warnings.push(Warning { offset: Some(offset), message });
         Ok(())
     }
 
@@ -115,16 +108,10 @@ impl Reader {
         };
         let header_len = header_len as usize;
         if header_len < 6 {
-            return Err(MidiError::at(
-                at(4),
-                ErrorKind::TruncatedHeader("the header chunk is shorter than 6 bytes"),
-            ));
+            return Err(MidiError::at(at(4), ErrorKind::TruncatedHeader("the header chunk is shorter than 6 bytes")));
         }
         if smf.len() < 8 + header_len.min(6) || smf.len() < 14 {
-            return Err(MidiError::at(
-                at(smf.len()),
-                ErrorKind::TruncatedHeader("the file ends inside the header"),
-            ));
+            return Err(MidiError::at(at(smf.len()), ErrorKind::TruncatedHeader("the file ends inside the header")));
         }
         let format = u16::from_be_bytes([smf[8], smf[9]]);
         let n_declared = usize::from(u16::from_be_bytes([smf[10], smf[11]]));
@@ -142,20 +129,14 @@ impl Reader {
                 24 | 25 | 30 => (fps, 1_000_000),
                 29 => (30, 1_001_001),
                 _ => {
-                    return Err(MidiError::at(
-                        at(12),
-                        ErrorKind::Strict(format!("invalid SMPTE frame rate {fps}")),
-                    ));
+                    return Err(MidiError::at(at(12), ErrorKind::Strict(format!("invalid SMPTE frame rate {fps}"))));
                 }
             };
             if per_frame == 0 {
                 return Err(MidiError::at(at(12), ErrorKind::ZeroDivision));
             }
             global.smpte = true;
-            global.tempos.push(Tempo {
-                tick: 0,
-                us_per_quarter: us_per_second,
-            });
+            global.tempos.push(Tempo { tick: 0, us_per_quarter: us_per_second });
             nominal_fps * per_frame
         } else if division == 0 {
             return Err(MidiError::at(at(12), ErrorKind::ZeroDivision));
@@ -168,10 +149,7 @@ impl Reader {
         while pos < smf.len() {
             let remaining = smf.len() - pos;
             if remaining < 8 {
-                self.malformed(
-                    at(pos),
-                    format!("{remaining} stray bytes after the last chunk were ignored"),
-                )?;
+                self.malformed(at(pos), format!("{remaining} stray bytes after the last chunk were ignored"))?;
                 break;
             }
             let id = &smf[pos..pos + 4];
@@ -189,9 +167,7 @@ impl Reader {
                 if n_tracks == n_declared {
                     self.malformed(
                         at(pos),
-                        format!(
-                            "track chunks beyond the {n_declared} the header announces were ignored"
-                        ),
+                        format!("track chunks beyond the {n_declared} the header announces were ignored"),
                     )?;
                     break;
                 }
@@ -209,10 +185,7 @@ impl Reader {
             )?;
         }
         if format == 0 && n_tracks > 1 {
-            self.malformed(
-                at(10),
-                format!("format 0 file with {n_tracks} tracks; read as format 1"),
-            )?;
+            self.malformed(at(10), format!("format 0 file with {n_tracks} tracks; read as format 1"))?;
         }
         if global.unreleased > 0 {
             self.warnings.push(Warning {
@@ -238,20 +211,14 @@ impl Reader {
             track.sort();
         }
         let mut score = Score {
-            tempo_map: TempoMap::new(ticks_per_quarter, global.tempos)
-                .map_err(|e| MidiError::at(at(12), e.into()))?,
+            tempo_map: TempoMap::new(ticks_per_quarter, global.tempos).map_err(|e| MidiError::at(at(12), e.into()))?,
             time_signatures: global.time_signatures,
             key_signatures: global.key_signatures,
             tracks,
             end_tick: global.end_tick,
         };
         score.end_tick = score.end_tick.max(score.last_note_end_tick());
-        Ok(MidiFile {
-            score,
-            format,
-            n_tracks,
-            warnings: self.warnings,
-        })
+        Ok(MidiFile { score, format, n_tracks, warnings: self.warnings })
     }
 
     /// Reads one MTrk chunk's events into `global`.
@@ -290,19 +257,13 @@ impl Reader {
             };
             let status_pos = pos + vlq_len as u64;
             let Some(&status) = rest.get(vlq_len) else {
-                self.malformed(
-                    status_pos,
-                    format!("track {track_idx} ends after a delta time"),
-                )?;
+                self.malformed(status_pos, format!("track {track_idx} ends after a delta time"))?;
                 break;
             };
             match status {
                 0x00..=0x7F if iter.running_status().is_none() => match last_status {
                     None => {
-                        return Err(MidiError::at(
-                            status_pos,
-                            ErrorKind::NoRunningStatus { byte: status },
-                        ));
+                        return Err(MidiError::at(status_pos, ErrorKind::NoRunningStatus { byte: status }));
                     }
                     Some(s) => {
                         // Meta and SysEx events cancel running status by the book, but many
@@ -318,23 +279,15 @@ impl Reader {
                     }
                 },
                 0xF1..=0xF6 => {
-                    return Err(MidiError::at(
-                        status_pos,
-                        ErrorKind::IllegalStatus { status },
-                    ));
+                    return Err(MidiError::at(status_pos, ErrorKind::IllegalStatus { status }));
                 }
                 0xF8..=0xFE => {
                     if self.strict {
-                        return Err(MidiError::at(
-                            status_pos,
-                            ErrorKind::RealtimeStatus { status },
-                        ));
+                        return Err(MidiError::at(status_pos, ErrorKind::RealtimeStatus { status }));
                     }
                     self.warnings.push(Warning {
                         offset: Some(status_pos),
-                        message: format!(
-                            "track {track_idx}: system real-time byte 0x{status:02X} skipped"
-                        ),
+                        message: format!("track {track_idx}: system real-time byte 0x{status:02X} skipped"),
                     });
                     tick += delta;
                     let running = iter.running_status();
@@ -345,10 +298,7 @@ impl Reader {
                 _ => {}
             }
             if let Some(problem) = overlong_payload(&rest[vlq_len..]) {
-                self.malformed(
-                    status_pos,
-                    format!("track {track_idx}: {problem}; the rest of the track is ignored"),
-                )?;
+                self.malformed(status_pos, format!("track {track_idx}: {problem}; the rest of the track is ignored"))?;
                 break;
             }
             let event = match iter.next() {
@@ -356,10 +306,7 @@ impl Reader {
                 Some(Ok(event)) => event,
                 Some(Err(_)) => {
                     if self.strict {
-                        return Err(MidiError::at(
-                            pos,
-                            ErrorKind::TruncatedTrack { track: track_idx },
-                        ));
+                        return Err(MidiError::at(pos, ErrorKind::TruncatedTrack { track: track_idx }));
                     }
                     self.warnings.push(Warning {
                         offset: Some(pos),
@@ -377,47 +324,31 @@ impl Reader {
                     if self.strict {
                         let consumed = rest.len() - iter.unread().len();
                         let first_data = if status >= 0x80 { vlq_len + 1 } else { vlq_len };
-                        if let Some(&bad) = rest[first_data..consumed].iter().find(|&&b| b >= 0x80)
-                        {
+                        if let Some(&bad) = rest[first_data..consumed].iter().find(|&&b| b >= 0x80) {
                             return Err(MidiError::at(
                                 status_pos,
-                                ErrorKind::Strict(format!(
-                                    "data byte 0x{bad:02X} has its top bit set"
-                                )),
+                                ErrorKind::Strict(format!("data byte 0x{bad:02X} has its top bit set")),
                             ));
                         }
                     }
                     let channel = channel.as_int();
                     match message {
-                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                            open.push(OpenNote {
-                                channel,
-                                pitch: key.as_int(),
-                                velocity: vel.as_int(),
-                                start_tick: tick,
-                            })
-                        }
+                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => open.push(OpenNote {
+                            channel,
+                            pitch: key.as_int(),
+                            velocity: vel.as_int(),
+                            start_tick: tick,
+                        }),
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                             let program = programs[usize::from(channel)];
-                            let part =
-                                part_index(global, first_part, track_idx, channel, program, &name);
-                            close_notes(
-                                &mut open,
-                                &mut global.tracks[part],
-                                channel,
-                                key.as_int(),
-                                tick,
-                            );
+                            let part = part_index(global, first_part, track_idx, channel, program, &name);
+                            close_notes(&mut open, &mut global.tracks[part], channel, key.as_int(), tick);
                         }
-                        MidiMessage::ProgramChange { program } => {
-                            programs[usize::from(channel)] = program.as_int()
-                        }
+                        MidiMessage::ProgramChange { program } => programs[usize::from(channel)] = program.as_int(),
                         MidiMessage::Controller { controller, value } => {
                             if let Some(control) = Control::from_cc(controller.as_int()) {
                                 let program = programs[usize::from(channel)];
-                                let part = part_index(
-                                    global, first_part, track_idx, channel, program, &name,
-                                );
+                                let part = part_index(global, first_part, track_idx, channel, program, &name);
                                 global.tracks[part].controls.push(ControlChange {
                                     tick,
                                     control,
@@ -448,17 +379,12 @@ impl Reader {
                         if us.as_int() == 0 {
                             self.malformed(status_pos, "tempo of 0 µs per quarter ignored".into())?;
                         } else {
-                            global.tempos.push(Tempo {
-                                tick,
-                                us_per_quarter: us.as_int(),
-                            });
+                            global.tempos.push(Tempo { tick, us_per_quarter: us.as_int() });
                         }
                     }
                     MetaMessage::TimeSignature(numerator, denominator_log2, _, _) => {
                         match (denominator_log2 <= 7)
-                            .then(|| {
-                                TimeSignature::new(tick, numerator, 1u32 << denominator_log2).ok()
-                            })
+                            .then(|| TimeSignature::new(tick, numerator, 1u32 << denominator_log2).ok())
                             .flatten()
                         {
                             Some(ts) => global.time_signatures.push(ts),
@@ -468,14 +394,10 @@ impl Reader {
                             )?,
                         }
                     }
-                    MetaMessage::KeySignature(fifths, minor) => {
-                        match KeySignature::new(tick, fifths, minor) {
-                            Ok(key) => global.key_signatures.push(key),
-                            Err(e) => {
-                                self.malformed(status_pos, format!("key signature ignored: {e}"))?
-                            }
-                        }
-                    }
+                    MetaMessage::KeySignature(fifths, minor) => match KeySignature::new(tick, fifths, minor) {
+                        Ok(key) => global.key_signatures.push(key),
+                        Err(e) => self.malformed(status_pos, format!("key signature ignored: {e}"))?,
+                    },
                     MetaMessage::TrackName(bytes) if name.is_empty() => {
                         name = String::from_utf8_lossy(bytes).trim().to_string();
                         for part in &mut global.tracks[first_part..] {
@@ -488,10 +410,7 @@ impl Reader {
             }
         }
         if !saw_end {
-            self.malformed(
-                data_offset + data.len() as u64,
-                format!("track {track_idx} has no end-of-track event"),
-            )?;
+            self.malformed(data_offset + data.len() as u64, format!("track {track_idx} has no end-of-track event"))?;
         }
         global.unreleased += open.len();
         global.end_tick = global.end_tick.max(tick);
@@ -500,17 +419,9 @@ impl Reader {
 }
 
 /// The part (score track) of MIDI track `track_idx` for `channel` and `program`, created on first use.
-fn part_index(
-    global: &mut Global,
-    first_part: usize,
-    track_idx: usize,
-    channel: u8,
-    program: u8,
-    name: &str,
-) -> usize {
-    let found = global.tracks[first_part..]
-        .iter()
-        .position(|t| t.channel.get() == channel && t.program.get() == program);
+fn part_index(global: &mut Global, first_part: usize, track_idx: usize, channel: u8, program: u8, name: &str) -> usize {
+    let found =
+        global.tracks[first_part..].iter().position(|t| t.channel.get() == channel && t.program.get() == program);
     match found {
         Some(i) => first_part + i,
         None => {
@@ -556,8 +467,7 @@ fn overlong_payload(event: &[u8]) -> Option<String> {
         return None;
     };
     let available = (rest.len() - n) as u64;
-    (declared > available)
-        .then(|| format!("event declares {declared} data bytes but only {available} remain"))
+    (declared > available).then(|| format!("event declares {declared} data bytes but only {available} remain"))
 }
 
 enum Vlq {
@@ -575,11 +485,7 @@ fn read_vlq(bytes: &[u8]) -> Vlq {
             return Vlq::Value(value, i + 1);
         }
     }
-    if bytes.len() >= 4 {
-        Vlq::TooLong
-    } else {
-        Vlq::Truncated
-    }
+    if bytes.len() >= 4 { Vlq::TooLong } else { Vlq::Truncated }
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -598,10 +504,7 @@ fn riff_data_offset(bytes: &[u8]) -> Result<usize, MidiError> {
         return Ok(0);
     }
     if bytes.get(8..12) != Some(b"RMID") {
-        return Err(MidiError::at(
-            8,
-            ErrorKind::Riff("the RIFF form type is not RMID"),
-        ));
+        return Err(MidiError::at(8, ErrorKind::Riff("the RIFF form type is not RMID")));
     }
     let mut pos = 12usize;
     while let Some(len) = le_u32(bytes, pos + 4) {
@@ -609,9 +512,7 @@ fn riff_data_offset(bytes: &[u8]) -> Result<usize, MidiError> {
         if &bytes[pos..pos + 4] == b"data" {
             return Ok(data);
         }
-        pos = data
-            .saturating_add(len as usize)
-            .saturating_add(len as usize % 2);
+        pos = data.saturating_add(len as usize).saturating_add(len as usize % 2);
     }
     Err(MidiError::at(12, ErrorKind::Riff("no \"data\" chunk")))
 }
@@ -641,28 +542,18 @@ mod tests {
 
     #[test]
     fn pairs_notes_with_running_status_and_velocity_zero() {
-        let mut ev = vec![
-            0x00, 0x90, 60, 100, 0x83, 0x60, 60, 0, 0x00, 62, 90, 0x83, 0x60, 62, 0,
-        ];
+        let mut ev = vec![0x00, 0x90, 60, 100, 0x83, 0x60, 60, 0, 0x00, 62, 90, 0x83, 0x60, 62, 0];
         ev.extend(EOT);
-        assert_eq!(
-            notes(&smf(&ev)),
-            vec![(60, 100, 0, 480), (62, 90, 480, 960)]
-        );
+        assert_eq!(notes(&smf(&ev)), vec![(60, 100, 0, 480), (62, 90, 480, 960)]);
     }
 
     #[test]
     fn note_off_closes_every_earlier_note_of_the_pitch() {
         // on@0, on@240, off@480, off@720 → both end at 480 (pretty_midi's rule).
-        let mut ev = vec![
-            0x00, 0x90, 60, 100, 0x81, 0x70, 0x90, 60, 80, 0x81, 0x70, 0x80, 60, 0, 0x81, 0x70,
-            0x80, 60, 0,
-        ];
+        let mut ev =
+            vec![0x00, 0x90, 60, 100, 0x81, 0x70, 0x90, 60, 80, 0x81, 0x70, 0x80, 60, 0, 0x81, 0x70, 0x80, 60, 0];
         ev.extend(EOT);
-        assert_eq!(
-            notes(&smf(&ev)),
-            vec![(60, 100, 0, 480), (60, 80, 240, 480)]
-        );
+        assert_eq!(notes(&smf(&ev)), vec![(60, 100, 0, 480), (60, 80, 240, 480)]);
     }
 
     #[test]
@@ -671,11 +562,7 @@ mod tests {
         ev.extend(EOT);
         let file = read(&smf(&ev), ReadOptions::default()).unwrap();
         assert_eq!(file.score.n_notes(), 0);
-        assert!(
-            file.warnings
-                .iter()
-                .any(|w| w.message.contains("never released"))
-        );
+        assert!(file.warnings.iter().any(|w| w.message.contains("never released")));
     }
 
     #[test]
@@ -683,10 +570,7 @@ mod tests {
         let mut ev = vec![0x81, 0x80, 0x80, 0x80, 0x00, 0x90, 60, 100];
         ev.extend(EOT);
         let err = read(&smf(&ev), ReadOptions::default()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "at byte 22: variable-length quantity longer than 4 bytes"
-        );
+        assert_eq!(err.to_string(), "at byte 22: variable-length quantity longer than 4 bytes");
     }
 
     #[test]
@@ -712,14 +596,8 @@ mod tests {
     #[test]
     fn vlq_reads_up_to_four_bytes() {
         assert!(matches!(read_vlq(&[0x7F]), Vlq::Value(127, 1)));
-        assert!(matches!(
-            read_vlq(&[0xFF, 0xFF, 0xFF, 0x7F]),
-            Vlq::Value(0x0FFF_FFFF, 4)
-        ));
+        assert!(matches!(read_vlq(&[0xFF, 0xFF, 0xFF, 0x7F]), Vlq::Value(0x0FFF_FFFF, 4)));
         assert!(matches!(read_vlq(&[0x80, 0x80]), Vlq::Truncated));
-        assert!(matches!(
-            read_vlq(&[0x80, 0x80, 0x80, 0x80, 0x00]),
-            Vlq::TooLong
-        ));
+        assert!(matches!(read_vlq(&[0x80, 0x80, 0x80, 0x80, 0x00]), Vlq::TooLong));
     }
 }

@@ -28,65 +28,29 @@ pub fn write(score: &Score) -> Result<Vec<u8>, MidiError> {
     }
     for ts in &score.time_signatures {
         let log2 = ts.denominator.trailing_zeros() as u8;
-        conductor.push((
-            ts.tick,
-            1,
-            TrackEventKind::Meta(MetaMessage::TimeSignature(ts.numerator, log2, 24, 8)),
-        ));
+        conductor.push((ts.tick, 1, TrackEventKind::Meta(MetaMessage::TimeSignature(ts.numerator, log2, 24, 8))));
     }
     for k in &score.key_signatures {
-        conductor.push((
-            k.tick,
-            2,
-            TrackEventKind::Meta(MetaMessage::KeySignature(k.fifths, k.minor)),
-        ));
+        conductor.push((k.tick, 2, TrackEventKind::Meta(MetaMessage::KeySignature(k.fifths, k.minor))));
     }
     let mut tracks = vec![finish(conductor, score.end_tick)?];
 
     for track in &score.tracks {
         let channel = u4::from(track.channel.get());
         let midi = |message| TrackEventKind::Midi { channel, message };
-        let mut events: Vec<(u64, u8, TrackEventKind)> =
-            Vec::with_capacity(2 * track.notes.len() + 3);
+        let mut events: Vec<(u64, u8, TrackEventKind)> = Vec::with_capacity(2 * track.notes.len() + 3);
         if !track.name.is_empty() {
-            events.push((
-                0,
-                0,
-                TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes())),
-            ));
+            events.push((0, 0, TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes()))));
         }
-        events.push((
-            0,
-            1,
-            midi(MidiMessage::ProgramChange {
-                program: u7::from(track.program.get()),
-            }),
-        ));
+        events.push((0, 1, midi(MidiMessage::ProgramChange { program: u7::from(track.program.get()) })));
         for c in &track.controls {
-            let message = MidiMessage::Controller {
-                controller: u7::from(c.control.cc()),
-                value: u7::from(c.value),
-            };
+            let message = MidiMessage::Controller { controller: u7::from(c.control.cc()), value: u7::from(c.value) };
             events.push((c.tick, 2, midi(message)));
         }
         for n in &track.notes {
             let key = u7::from(n.pitch.get());
-            events.push((
-                n.end_tick,
-                3,
-                midi(MidiMessage::NoteOff {
-                    key,
-                    vel: u7::from(0),
-                }),
-            ));
-            events.push((
-                n.start_tick,
-                4,
-                midi(MidiMessage::NoteOn {
-                    key,
-                    vel: u7::from(n.velocity.get()),
-                }),
-            ));
+            events.push((n.end_tick, 3, midi(MidiMessage::NoteOff { key, vel: u7::from(0) })));
+            events.push((n.start_tick, 4, midi(MidiMessage::NoteOn { key, vel: u7::from(n.velocity.get()) })));
         }
         tracks.push(finish(events, score.end_tick)?);
     }
@@ -102,29 +66,21 @@ pub fn write(score: &Score) -> Result<Vec<u8>, MidiError> {
 }
 
 /// Sorts (tick, order, event) triples into delta-timed events ending in end-of-track.
-fn finish<'a>(
-    mut events: Vec<(u64, u8, TrackEventKind<'a>)>,
-    end_tick: u64,
-) -> Result<Vec<TrackEvent<'a>>, MidiError> {
+fn finish<'a>(mut events: Vec<(u64, u8, TrackEventKind<'a>)>, end_tick: u64) -> Result<Vec<TrackEvent<'a>>, MidiError> {
     events.sort_by_key(|&(tick, order, _)| (tick, order));
     let end_tick = end_tick.max(events.last().map_or(0, |e| e.0));
-    events.push((
-        end_tick,
-        u8::MAX,
-        TrackEventKind::Meta(MetaMessage::EndOfTrack),
-    ));
+    events.push((end_tick, u8::MAX, TrackEventKind::Meta(MetaMessage::EndOfTrack)));
     let mut last = 0u64;
     events
         .into_iter()
         .map(|(tick, _, kind)| {
             let delta = tick - last;
             last = tick;
-            let delta =
-                u28::try_from(u32::try_from(delta).unwrap_or(u32::MAX)).ok_or(MidiError {
-                    path: None,
-                    offset: None,
-                    kind: ErrorKind::DeltaTooLarge { ticks: delta },
-                })?;
+            let delta = u28::try_from(u32::try_from(delta).unwrap_or(u32::MAX)).ok_or(MidiError {
+                path: None,
+                offset: None,
+                kind: ErrorKind::DeltaTooLarge { ticks: delta },
+            })?;
             Ok(TrackEvent { delta, kind })
         })
         .collect()
@@ -134,11 +90,7 @@ fn finish<'a>(
 /// so a failure never leaves a partial file behind.
 pub fn write_file(score: &Score, path: &Path) -> Result<(), MidiError> {
     let bytes = write(score).map_err(|e| e.in_file(path))?;
-    write_atomic(path, &bytes).map_err(|e| MidiError {
-        path: Some(path.into()),
-        offset: None,
-        kind: e.into(),
-    })
+    write_atomic(path, &bytes).map_err(|e| MidiError { path: Some(path.into()), offset: None, kind: e.into() })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.

@@ -36,18 +36,11 @@ fn check_against_reference(midi: &Path, reference: &Path) -> Result<(), String> 
     let ours = serde_json::to_value(Listing::new(&file)).unwrap();
     let theirs: Value = serde_json::from_str(&std::fs::read_to_string(reference).unwrap()).unwrap();
     let name = midi.file_name().unwrap().to_string_lossy();
-    let ints = |v: &Value, keys: &[&str]| -> Vec<i64> {
-        keys.iter().map(|k| v[*k].as_i64().unwrap_or(-1)).collect()
-    };
-    let close = |a: &Value, b: &Value, key: &str| {
-        (a[key].as_f64().unwrap() - b[key].as_f64().unwrap()).abs() <= 1e-6
-    };
+    let ints = |v: &Value, keys: &[&str]| -> Vec<i64> { keys.iter().map(|k| v[*k].as_i64().unwrap_or(-1)).collect() };
+    let close = |a: &Value, b: &Value, key: &str| (a[key].as_f64().unwrap() - b[key].as_f64().unwrap()).abs() <= 1e-6;
 
     if ours["ticks_per_beat"] != theirs["ticks_per_beat"] {
-        return Err(format!(
-            "{name}: ticks_per_beat {} vs {}",
-            ours["ticks_per_beat"], theirs["ticks_per_beat"]
-        ));
+        return Err(format!("{name}: ticks_per_beat {} vs {}", ours["ticks_per_beat"], theirs["ticks_per_beat"]));
     }
     let lists: [(&str, &[&str]); 3] = [
         ("tempo_changes", &["tick", "us_per_quarter"]),
@@ -55,31 +48,17 @@ fn check_against_reference(midi: &Path, reference: &Path) -> Result<(), String> 
         ("key_signatures", &["tick"]),
     ];
     for (list, keys) in lists {
-        let (a, b) = (
-            ours[list].as_array().unwrap(),
-            theirs[list].as_array().unwrap(),
-        );
+        let (a, b) = (ours[list].as_array().unwrap(), theirs[list].as_array().unwrap());
         if a.len() != b.len() {
             return Err(format!("{name}: {} {list} vs {}", a.len(), b.len()));
         }
         for (x, y) in a.iter().zip(b) {
-            if ints(x, keys) != ints(y, keys)
-                || !close(x, y, "time_s")
-                || x.get("key") != y.get("key")
-            {
+            if ints(x, keys) != ints(y, keys) || !close(x, y, "time_s") || x.get("key") != y.get("key") {
                 return Err(format!("{name}: {list} {x} vs {y}"));
             }
         }
     }
-    let note_keys = [
-        "start_tick",
-        "track",
-        "pitch",
-        "end_tick",
-        "channel",
-        "program",
-        "velocity",
-    ];
+    let note_keys = ["start_tick", "track", "pitch", "end_tick", "channel", "program", "velocity"];
     let sorted = |v: &Value| {
         let mut n: Vec<Value> = v["notes"].as_array().unwrap().clone();
         n.sort_by_key(|x| ints(x, &note_keys));
@@ -90,10 +69,7 @@ fn check_against_reference(midi: &Path, reference: &Path) -> Result<(), String> 
         return Err(format!("{name}: {} notes vs {}", a.len(), b.len()));
     }
     for (x, y) in a.iter().zip(&b) {
-        if ints(x, &note_keys) != ints(y, &note_keys)
-            || !close(x, y, "start_s")
-            || !close(x, y, "end_s")
-        {
+        if ints(x, &note_keys) != ints(y, &note_keys) || !close(x, y, "start_s") || !close(x, y, "end_s") {
             return Err(format!("{name}: note {x} vs {y}"));
         }
     }
@@ -108,16 +84,9 @@ fn note_set(bytes: &[u8]) -> Result<Vec<(u8, u8, u8, u8, u64, u64)>, String> {
         .tracks
         .iter()
         .flat_map(|t| {
-            t.notes.iter().map(|n| {
-                (
-                    t.channel.get(),
-                    t.program.get(),
-                    n.pitch.get(),
-                    n.velocity.get(),
-                    n.start_tick,
-                    n.end_tick,
-                )
-            })
+            t.notes
+                .iter()
+                .map(|n| (t.channel.get(), t.program.get(), n.pitch.get(), n.velocity.get(), n.start_tick, n.end_tick))
         })
         .collect();
     notes.sort();
@@ -129,25 +98,17 @@ fn check_round_trip(path: &Path) -> Result<(), String> {
     let before = note_set(&bytes)?;
     let file = read(&bytes, ReadOptions::default()).unwrap();
     let written = write(&file.score).map_err(|e| e.to_string())?;
-    let again = read(&written, ReadOptions { strict: true })
-        .map_err(|e| format!("{}: rereading: {e}", path.display()))?;
+    let again =
+        read(&written, ReadOptions { strict: true }).map_err(|e| format!("{}: rereading: {e}", path.display()))?;
     let after = note_set(&written)?;
     if before != after {
-        return Err(format!(
-            "{}: {} notes before, {} after writing",
-            path.display(),
-            before.len(),
-            after.len()
-        ));
+        return Err(format!("{}: {} notes before, {} after writing", path.display(), before.len(), after.len()));
     }
     if again.score.tempo_map.changes() != file.score.tempo_map.changes()
         || again.score.time_signatures != file.score.time_signatures
         || again.score.key_signatures != file.score.key_signatures
     {
-        return Err(format!(
-            "{}: tempo or signatures changed by writing",
-            path.display()
-        ));
+        return Err(format!("{}: tempo or signatures changed by writing", path.display()));
     }
     Ok(())
 }
@@ -158,10 +119,8 @@ fn testdata_matches_reference_listings() {
     let mids = files(&dir, "mid");
     assert!(mids.len() >= 8);
     for midi in mids {
-        let reference = repo().join("testdata/reference").join(format!(
-            "{}.json",
-            midi.file_name().unwrap().to_string_lossy()
-        ));
+        let reference =
+            repo().join("testdata/reference").join(format!("{}.json", midi.file_name().unwrap().to_string_lossy()));
         check_against_reference(&midi, &reference).unwrap();
     }
 }
@@ -170,11 +129,7 @@ fn testdata_matches_reference_listings() {
 fn edge_case_expected_listings() {
     let dir = repo().join("testdata/edge-cases");
     for reference in files(&dir.join("expected"), "json") {
-        let stem = reference
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let stem = reference.file_stem().unwrap().to_string_lossy().into_owned();
         check_against_reference(&dir.join("own").join(stem), &reference).unwrap();
     }
 }
@@ -196,23 +151,19 @@ fn expected_edge_case(name: &str) -> Result<usize, &'static str> {
         "own-running-status-at-track-start.mid" => Err("no running status"),
         "own-format-3-invalid.mid" => Err("unsupported SMF format 3"),
         "own-division-zero.mid" => Err("invalid division 0"),
-        "own-huge-delta-time.mid" | "own-unmatched-note-on.mid" | "own-unmatched-note-off.mid" => {
-            Ok(1)
-        }
+        "own-huge-delta-time.mid" | "own-unmatched-note-on.mid" | "own-unmatched-note-off.mid" => Ok(1),
         "own-zero-duration-note.mid" => Ok(1),
         "own-eot-not-last.mid" => Ok(1),
-        "own-overlapping-same-pitch.mid"
-        | "own-running-status-velocity0-off.mid"
-        | "own-type2-two-patterns.mid" => Ok(2),
+        "own-overlapping-same-pitch.mid" | "own-running-status-velocity0-off.mid" | "own-type2-two-patterns.mid" => {
+            Ok(2)
+        }
         "own-channel-10-drums-and-programs.mid" => Ok(4),
         "own-sysex-and-escape.mid" | "own-meta-length-overflows-track.mid" => Ok(1),
         "own-truncated-mid-event.mid" => Ok(7),
         "own-track-length-too-short.mid" => Ok(7),
         "test-empty-file.mid" => Err("empty file"),
         "test-illegal-message-f4.mid" => Err("illegal status byte 0xF4"),
-        "test-running-status-metaevent.mid"
-        | "test-non-midi-track.mid"
-        | "test-illegal-message-fe.mid" => Ok(8),
+        "test-running-status-metaevent.mid" | "test-non-midi-track.mid" | "test-illegal-message-fe.mid" => Ok(8),
         "test-2-tracks-type-2.mid" => Ok(16),
         "Beethoven.rmi" => Ok(usize::MAX), // any number of notes > 0
         _ => Ok(8),
@@ -235,48 +186,25 @@ fn edge_cases_read_or_fail_clearly() {
                 let msg = e.to_string();
                 assert!(msg.contains(part) && msg.contains(&name), "{name}: {msg}");
             }
-            (want, got) => panic!(
-                "{name}: expected {want:?}, got {:?}",
-                got.map(|f| f.score.n_notes())
-            ),
+            (want, got) => panic!("{name}: expected {want:?}, got {:?}", got.map(|f| f.score.n_notes())),
         }
     }
 }
 
 #[test]
 fn type2_tracks_play_one_after_another() {
-    let f = read_file(
-        &repo().join("testdata/edge-cases/test-2-tracks-type-2.mid"),
-        ReadOptions::default(),
-    )
-    .unwrap();
-    let ends: Vec<u64> = f
-        .score
-        .tracks
-        .iter()
-        .map(|t| t.notes.last().unwrap().end_tick)
-        .collect();
+    let f = read_file(&repo().join("testdata/edge-cases/test-2-tracks-type-2.mid"), ReadOptions::default()).unwrap();
+    let ends: Vec<u64> = f.score.tracks.iter().map(|t| t.notes.last().unwrap().end_tick).collect();
     let second_start = f.score.tracks[1].notes[0].start_tick;
-    assert!(
-        second_start >= ends[0],
-        "second pattern starts at {second_start}, first ends at {}",
-        ends[0]
-    );
+    assert!(second_start >= ends[0], "second pattern starts at {second_start}, first ends at {}", ends[0]);
 }
 
 #[test]
 fn smpte_division_counts_real_time() {
-    let f = read_file(
-        &repo().join("testdata/edge-cases/own/own-smpte-division-25fps-40sub.mid"),
-        ReadOptions::default(),
-    )
-    .unwrap();
-    let starts: Vec<f64> = f
-        .score
-        .notes_in_order()
-        .iter()
-        .map(|(_, n)| f.score.seconds(n.start_tick))
-        .collect();
+    let f =
+        read_file(&repo().join("testdata/edge-cases/own/own-smpte-division-25fps-40sub.mid"), ReadOptions::default())
+            .unwrap();
+    let starts: Vec<f64> = f.score.notes_in_order().iter().map(|(_, n)| f.score.seconds(n.start_tick)).collect();
     for (i, s) in starts.iter().enumerate() {
         assert!((s - 0.48 * i as f64).abs() < 1e-9, "note {i} at {s}");
     }
@@ -284,33 +212,17 @@ fn smpte_division_counts_real_time() {
 
 #[test]
 fn tempo_in_any_track_applies_to_all() {
-    let f = read_file(
-        &repo().join("testdata/edge-cases/own/own-tempo-in-second-track.mid"),
-        ReadOptions::default(),
-    )
-    .unwrap();
-    assert!(
-        (f.score.duration_s() - 7.0).abs() < 1e-9,
-        "{}",
-        f.score.duration_s()
-    );
+    let f = read_file(&repo().join("testdata/edge-cases/own/own-tempo-in-second-track.mid"), ReadOptions::default())
+        .unwrap();
+    assert!((f.score.duration_s() - 7.0).abs() < 1e-9, "{}", f.score.duration_s());
 }
 
 #[test]
 fn strict_mode_refuses_damaged_files() {
-    for name in [
-        "own-no-end-of-track.mid",
-        "own-track-length-too-long.mid",
-        "own-ntracks-more-than-present.mid",
-    ] {
+    for name in ["own-no-end-of-track.mid", "own-track-length-too-long.mid", "own-ntracks-more-than-present.mid"] {
         let path = repo().join("testdata/edge-cases/own").join(name);
-        assert!(
-            read_file(&path, ReadOptions::default()).is_ok(),
-            "{name} lenient"
-        );
-        let err = read_file(&path, ReadOptions { strict: true })
-            .unwrap_err()
-            .to_string();
+        assert!(read_file(&path, ReadOptions::default()).is_ok(), "{name} lenient");
+        let err = read_file(&path, ReadOptions { strict: true }).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains("at byte"), "{err}");
     }
 }
@@ -348,10 +260,7 @@ fn shared_edge_cases_never_panic() {
             }
             for strict in [false, true] {
                 if let Err(e) = read_file(&path, ReadOptions { strict }) {
-                    assert!(
-                        e.to_string().starts_with(&path.display().to_string()),
-                        "{e}"
-                    );
+                    assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
                 }
             }
             n += 1;
@@ -367,13 +276,7 @@ fn shared_corpus_round_trips() {
         return eprintln!("../shared absent: skipped");
     };
     let mut n = 0;
-    for collection in [
-        "bach-chorales",
-        "essenFolksong",
-        "oneills1850",
-        "ryansMammoth",
-        "piano",
-    ] {
+    for collection in ["bach-chorales", "essenFolksong", "oneills1850", "ryansMammoth", "piano"] {
         for path in files(&dir.join(collection), "mid") {
             check_round_trip(&path).unwrap();
             n += 1;

@@ -46,18 +46,8 @@ pub struct Note {
 
 impl Note {
     /// Checked constructor from plain integers (handy in tests and tools).
-    pub fn new(
-        pitch: u8,
-        velocity: u8,
-        start_tick: u64,
-        end_tick: u64,
-    ) -> Result<Self, ScoreError> {
-        Ok(Note {
-            pitch: Pitch::new(pitch)?,
-            velocity: Velocity::new(velocity)?,
-            start_tick,
-            end_tick,
-        })
+    pub fn new(pitch: u8, velocity: u8, start_tick: u64, end_tick: u64) -> Result<Self, ScoreError> {
+        Ok(Note { pitch: Pitch::new(pitch)?, velocity: Velocity::new(velocity)?, start_tick, end_tick })
     }
 
     pub fn duration_ticks(&self) -> u64 {
@@ -138,8 +128,7 @@ impl Track {
 
     /// Sorts notes by (start, pitch, end) and controls by tick, the order every consumer expects.
     pub fn sort(&mut self) {
-        self.notes
-            .sort_by_key(|n| (n.start_tick, n.pitch, n.end_tick));
+        self.notes.sort_by_key(|n| (n.start_tick, n.pitch, n.end_tick));
         self.controls.sort_by_key(|c| c.tick);
     }
 }
@@ -162,8 +151,7 @@ impl Score {
     /// An empty score at `ticks_per_quarter` (clamped to ≥ 1), 120 bpm, no signatures.
     pub fn new(ticks_per_quarter: u16) -> Self {
         Score {
-            tempo_map: TempoMap::new(ticks_per_quarter.max(1), Vec::new())
-                .expect("resolution is ≥ 1"),
+            tempo_map: TempoMap::new(ticks_per_quarter.max(1), Vec::new()).expect("resolution is ≥ 1"),
             time_signatures: Vec::new(),
             key_signatures: Vec::new(),
             tracks: Vec::new(),
@@ -186,11 +174,7 @@ impl Score {
 
     /// End of the last note, in ticks (0 for a score without notes).
     pub fn last_note_end_tick(&self) -> u64 {
-        self.tracks
-            .iter()
-            .flat_map(|t| t.notes.iter().map(|n| n.end_tick))
-            .max()
-            .unwrap_or(0)
+        self.tracks.iter().flat_map(|t| t.notes.iter().map(|n| n.end_tick)).max().unwrap_or(0)
     }
 
     pub fn duration_s(&self) -> f64 {
@@ -199,12 +183,8 @@ impl Score {
 
     /// Every note with the index of its track, sorted by (start_tick, track, pitch, end_tick).
     pub fn notes_in_order(&self) -> Vec<(usize, Note)> {
-        let mut all: Vec<(usize, Note)> = self
-            .tracks
-            .iter()
-            .enumerate()
-            .flat_map(|(i, t)| t.notes.iter().map(move |n| (i, *n)))
-            .collect();
+        let mut all: Vec<(usize, Note)> =
+            self.tracks.iter().enumerate().flat_map(|(i, t)| t.notes.iter().map(move |n| (i, *n))).collect();
         all.sort_by_key(|(i, n)| (n.start_tick, *i, n.pitch, n.end_tick));
         all
     }
@@ -213,11 +193,7 @@ impl Score {
     pub fn first_time_signature(&self) -> TimeSignature {
         match self.time_signatures.first() {
             Some(ts) if ts.tick == 0 => *ts,
-            _ => TimeSignature {
-                tick: 0,
-                numerator: 4,
-                denominator: 4,
-            },
+            _ => TimeSignature { tick: 0, numerator: 4, denominator: 4 },
         }
     }
 
@@ -225,18 +201,11 @@ impl Score {
     /// along. Fails, naming the note, if a pitch would leave 0..=127.
     pub fn transpose(&self, semitones: i32) -> Result<Score, ScoreError> {
         let mut out = self.clone();
-        for (track_idx, track) in out
-            .tracks
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, t)| !t.is_drum)
-        {
+        for (track_idx, track) in out.tracks.iter_mut().enumerate().filter(|(_, t)| !t.is_drum) {
             for note in &mut track.notes {
                 let moved = i32::from(note.pitch.get()) + semitones;
-                note.pitch = u8::try_from(moved)
-                    .ok()
-                    .and_then(|p| Pitch::new(p).ok())
-                    .ok_or(ScoreError::Transpose {
+                note.pitch =
+                    u8::try_from(moved).ok().and_then(|p| Pitch::new(p).ok()).ok_or(ScoreError::Transpose {
                         semitones,
                         pitch: note.pitch.get(),
                         track: track_idx,
@@ -275,64 +244,30 @@ impl Score {
         let spq = u128::from(steps_per_quarter);
         let step = |tick: u64| -> u64 { ((u128::from(tick) * spq * 2 + tpq) / (2 * tpq)) as u64 };
 
-        let tempos = last_per_tick(
-            self.tempo_map
-                .changes()
-                .iter()
-                .map(|t| Tempo {
-                    tick: step(t.tick),
-                    ..*t
-                })
-                .collect(),
-            |t| t.tick,
-        );
+        let tempos =
+            last_per_tick(self.tempo_map.changes().iter().map(|t| Tempo { tick: step(t.tick), ..*t }).collect(), |t| {
+                t.tick
+            });
         let mut out = Score {
             tempo_map: TempoMap::new(steps_per_quarter as u16, tempos)?,
             time_signatures: last_per_tick(
-                self.time_signatures
-                    .iter()
-                    .map(|t| TimeSignature {
-                        tick: step(t.tick),
-                        ..*t
-                    })
-                    .collect(),
+                self.time_signatures.iter().map(|t| TimeSignature { tick: step(t.tick), ..*t }).collect(),
                 |t| t.tick,
             ),
             key_signatures: last_per_tick(
-                self.key_signatures
-                    .iter()
-                    .map(|k| KeySignature {
-                        tick: step(k.tick),
-                        ..*k
-                    })
-                    .collect(),
+                self.key_signatures.iter().map(|k| KeySignature { tick: step(k.tick), ..*k }).collect(),
                 |k| k.tick,
             ),
             tracks: Vec::with_capacity(self.tracks.len()),
             end_tick: 0,
         };
         for track in &self.tracks {
-            let mut q = Track {
-                notes: Vec::with_capacity(track.notes.len()),
-                controls: Vec::new(),
-                ..track.clone()
-            };
+            let mut q = Track { notes: Vec::with_capacity(track.notes.len()), controls: Vec::new(), ..track.clone() };
             q.notes.extend(track.notes.iter().map(|n| {
                 let start_tick = step(n.start_tick);
-                Note {
-                    start_tick,
-                    end_tick: step(n.end_tick).max(start_tick + 1),
-                    ..*n
-                }
+                Note { start_tick, end_tick: step(n.end_tick).max(start_tick + 1), ..*n }
             }));
-            q.controls = track
-                .controls
-                .iter()
-                .map(|c| ControlChange {
-                    tick: step(c.tick),
-                    ..*c
-                })
-                .collect();
+            q.controls = track.controls.iter().map(|c| ControlChange { tick: step(c.tick), ..*c }).collect();
             q.sort();
             q.notes = resolve_same_pitch_overlaps(q.notes);
             out.tracks.push(q);
@@ -386,10 +321,7 @@ mod tests {
     fn score(tpq: u16, notes: &[(u8, u8, u64, u64)]) -> Score {
         let mut s = Score::new(tpq);
         let mut t = Track::new("t");
-        t.notes = notes
-            .iter()
-            .map(|&(p, v, a, b)| Note::new(p, v, a, b).unwrap())
-            .collect();
+        t.notes = notes.iter().map(|&(p, v, a, b)| Note::new(p, v, a, b).unwrap()).collect();
         t.sort();
         s.end_tick = t.notes.iter().map(|n| n.end_tick).max().unwrap_or(0);
         s.tracks.push(t);
@@ -397,19 +329,10 @@ mod tests {
     }
 
     fn notes(s: &Score) -> Vec<(u8, u8, u64, u64)> {
-        s.tracks[0]
-            .notes
-            .iter()
-            .map(|n| (n.pitch.get(), n.velocity.get(), n.start_tick, n.end_tick))
-            .collect()
+        s.tracks[0].notes.iter().map(|n| (n.pitch.get(), n.velocity.get(), n.start_tick, n.end_tick)).collect()
     }
 
-    fn check_quantize(
-        tpq: u16,
-        spq: u32,
-        input: &[(u8, u8, u64, u64)],
-        expected: &[(u8, u8, u64, u64)],
-    ) {
+    fn check_quantize(tpq: u16, spq: u32, input: &[(u8, u8, u64, u64)], expected: &[(u8, u8, u64, u64)]) {
         let q = score(tpq, input).quantize(spq).unwrap();
         assert_eq!(q.ticks_per_quarter(), spq as u16);
         assert_eq!(notes(&q), expected);
@@ -417,12 +340,7 @@ mod tests {
 
     #[test]
     fn quantize_rounds_to_nearest_step() {
-        check_quantize(
-            480,
-            4,
-            &[(60, 90, 0, 480), (62, 90, 479, 601)],
-            &[(60, 90, 0, 4), (62, 90, 4, 5)],
-        );
+        check_quantize(480, 4, &[(60, 90, 0, 480), (62, 90, 479, 601)], &[(60, 90, 0, 4), (62, 90, 4, 5)]);
         // Halves round up: 60 ticks is half a sixteenth at 480 tpq.
         check_quantize(480, 4, &[(60, 90, 60, 180)], &[(60, 90, 1, 2)]);
     }
@@ -434,23 +352,13 @@ mod tests {
 
     #[test]
     fn quantize_cuts_same_pitch_overlaps_and_merges_unisons() {
-        check_quantize(
-            4,
-            4,
-            &[(60, 90, 0, 8), (60, 80, 4, 12)],
-            &[(60, 90, 0, 4), (60, 80, 4, 12)],
-        );
+        check_quantize(4, 4, &[(60, 90, 0, 8), (60, 80, 4, 12)], &[(60, 90, 0, 4), (60, 80, 4, 12)]);
         check_quantize(4, 4, &[(60, 100, 0, 2), (60, 80, 0, 6)], &[(60, 100, 0, 6)]);
     }
 
     #[test]
     fn quantize_is_idempotent() {
-        let q = score(
-            480,
-            &[(60, 90, 7, 500), (60, 70, 300, 1000), (72, 50, 0, 13)],
-        )
-        .quantize(4)
-        .unwrap();
+        let q = score(480, &[(60, 90, 7, 500), (60, 70, 300, 1000), (72, 50, 0, 13)]).quantize(4).unwrap();
         assert_eq!(q.quantize(4).unwrap(), q);
     }
 
@@ -461,8 +369,7 @@ mod tests {
         drums.is_drum = true;
         drums.notes.push(Note::new(36, 100, 0, 10).unwrap());
         s.tracks.push(drums);
-        s.key_signatures
-            .push(KeySignature::new(0, 0, false).unwrap());
+        s.key_signatures.push(KeySignature::new(0, 0, false).unwrap());
         let t = s.transpose(-3).unwrap();
         assert_eq!(t.tracks[0].notes[0].pitch.get(), 57);
         assert_eq!(t.tracks[1].notes[0].pitch.get(), 36);
@@ -471,26 +378,13 @@ mod tests {
 
     #[test]
     fn transpose_out_of_range_names_the_note() {
-        let err = score(480, &[(120, 90, 960, 1000)])
-            .transpose(12)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "transposing by 12 semitones moves pitch 120 (track 0, tick 960) outside 0..=127"
-        );
+        let err = score(480, &[(120, 90, 960, 1000)]).transpose(12).unwrap_err();
+        assert_eq!(err.to_string(), "transposing by 12 semitones moves pitch 120 (track 0, tick 960) outside 0..=127");
     }
 
     #[test]
     fn clip_pitch_drops_outside_notes() {
-        let s = score(
-            480,
-            &[
-                (20, 90, 0, 1),
-                (21, 90, 0, 1),
-                (108, 90, 0, 1),
-                (109, 90, 0, 1),
-            ],
-        );
+        let s = score(480, &[(20, 90, 0, 1), (21, 90, 0, 1), (108, 90, 0, 1), (109, 90, 0, 1)]);
         let c = s.clip_pitch(Pitch::PIANO_LOW, Pitch::PIANO_HIGH);
         assert_eq!(notes(&c), vec![(21, 90, 0, 1), (108, 90, 0, 1)]);
     }
@@ -501,11 +395,7 @@ mod tests {
         let mut t = Track::new("b");
         t.notes.push(Note::new(60, 90, 0, 10).unwrap());
         s.tracks.insert(0, t);
-        let order: Vec<_> = s
-            .notes_in_order()
-            .iter()
-            .map(|(i, n)| (*i, n.pitch.get()))
-            .collect();
+        let order: Vec<_> = s.notes_in_order().iter().map(|(i, n)| (*i, n.pitch.get())).collect();
         assert_eq!(order, vec![(0, 60), (1, 64)]);
     }
 }

@@ -16,17 +16,9 @@ impl TimeSignature {
     /// Checked constructor: the denominator must be a power of two 1..=128.
     pub fn new(tick: u64, numerator: u8, denominator: u32) -> Result<Self, ScoreError> {
         if numerator == 0 || !denominator.is_power_of_two() || denominator > 128 {
-            return Err(ScoreError::TimeSignature {
-                tick,
-                numerator,
-                denominator,
-            });
+            return Err(ScoreError::TimeSignature { tick, numerator, denominator });
         }
-        Ok(TimeSignature {
-            tick,
-            numerator,
-            denominator: denominator as u8,
-        })
+        Ok(TimeSignature { tick, numerator, denominator: denominator as u8 })
     }
 
     /// Length of one bar in quarter notes, as a fraction (numerator, denominator).
@@ -50,12 +42,8 @@ pub struct KeySignature {
     pub minor: bool,
 }
 
-const MAJOR_NAMES: [&str; 15] = [
-    "Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#",
-];
-const MINOR_NAMES: [&str; 15] = [
-    "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#",
-];
+const MAJOR_NAMES: [&str; 15] = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#"];
+const MINOR_NAMES: [&str; 15] = ["Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#"];
 
 impl KeySignature {
     /// Checked constructor: `fifths` must be -7..=7.
@@ -68,21 +56,13 @@ impl KeySignature {
                 max: 7,
             });
         }
-        Ok(KeySignature {
-            tick,
-            fifths,
-            minor,
-        })
+        Ok(KeySignature { tick, fifths, minor })
     }
 
     /// The key's name as mido writes it: "C", "F#", "Bbm".
     pub fn name(&self) -> String {
         let i = (self.fifths + 7) as usize;
-        if self.minor {
-            format!("{}m", MINOR_NAMES[i])
-        } else {
-            MAJOR_NAMES[i].to_string()
-        }
+        if self.minor { format!("{}m", MINOR_NAMES[i]) } else { MAJOR_NAMES[i].to_string() }
     }
 
     /// Parses "C", "F#m", "Bb:minor", "c:major" and the like.
@@ -104,11 +84,7 @@ impl KeySignature {
         let tonic = format!("{letter}{}", chars.as_str());
         let names = if minor { &MINOR_NAMES } else { &MAJOR_NAMES };
         let i = names.iter().position(|n| *n == tonic)?;
-        Some(KeySignature {
-            tick,
-            fifths: i as i8 - 7,
-            minor,
-        })
+        Some(KeySignature { tick, fifths: i as i8 - 7, minor })
     }
 
     /// Pitch class of the tonic, 0 = C.
@@ -135,11 +111,7 @@ impl KeySignature {
         if fifths > 6 {
             fifths -= 12;
         }
-        KeySignature {
-            tick: self.tick,
-            fifths: fifths as i8,
-            minor: self.minor,
-        }
+        KeySignature { tick: self.tick, fifths: fifths as i8, minor: self.minor }
     }
 }
 
@@ -187,10 +159,7 @@ mod tests {
         assert_eq!(key(0, false).transposed(2), key(2, false));
         assert_eq!(key(0, true).transposed(-2).name(), "Gm");
         for s in -12..=12 {
-            assert_eq!(
-                key(0, false).transposed(s).tonic_pitch_class() as i32,
-                s.rem_euclid(12)
-            );
+            assert_eq!(key(0, false).transposed(s).tonic_pitch_class() as i32, s.rem_euclid(12));
         }
     }
 

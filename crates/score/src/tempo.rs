@@ -49,10 +49,7 @@ impl TryFrom<TempoMapRaw> for TempoMap {
 
 impl From<TempoMap> for TempoMapRaw {
     fn from(map: TempoMap) -> Self {
-        TempoMapRaw {
-            ticks_per_quarter: map.ticks_per_quarter,
-            changes: map.changes,
-        }
+        TempoMapRaw { ticks_per_quarter: map.ticks_per_quarter, changes: map.changes }
     }
 }
 
@@ -61,12 +58,7 @@ impl TempoMap {
     /// changes at one tick wins). Fails on a zero resolution or a zero tempo.
     pub fn new(ticks_per_quarter: u16, mut changes: Vec<Tempo>) -> Result<Self, ScoreError> {
         if ticks_per_quarter == 0 {
-            return Err(ScoreError::OutOfRange {
-                what: "ticks per quarter",
-                value: 0,
-                min: 1,
-                max: 32767,
-            });
+            return Err(ScoreError::OutOfRange { what: "ticks per quarter", value: 0, min: 1, max: 32767 });
         }
         if let Some(bad) = changes.iter().find(|t| t.us_per_quarter == 0) {
             return Err(ScoreError::ZeroTempo { tick: bad.tick });
@@ -80,22 +72,12 @@ impl TempoMap {
             tick = change.tick;
             us = change.us_per_quarter;
         }
-        Ok(TempoMap {
-            ticks_per_quarter,
-            changes,
-            starts_s,
-        })
+        Ok(TempoMap { ticks_per_quarter, changes, starts_s })
     }
 
     /// A map with one tempo from tick 0 on.
     pub fn constant(ticks_per_quarter: u16, us_per_quarter: u32) -> Result<Self, ScoreError> {
-        TempoMap::new(
-            ticks_per_quarter,
-            vec![Tempo {
-                tick: 0,
-                us_per_quarter,
-            }],
-        )
+        TempoMap::new(ticks_per_quarter, vec![Tempo { tick: 0, us_per_quarter }])
     }
 
     pub fn ticks_per_quarter(&self) -> u16 {
@@ -119,9 +101,7 @@ impl TempoMap {
         match self.segment(tick) {
             Some(i) => {
                 let c = &self.changes[i];
-                self.starts_s[i]
-                    + (tick - c.tick) as f64
-                        * seconds_per_tick(c.us_per_quarter, self.ticks_per_quarter)
+                self.starts_s[i] + (tick - c.tick) as f64 * seconds_per_tick(c.us_per_quarter, self.ticks_per_quarter)
             }
             None => tick as f64 * seconds_per_tick(DEFAULT_US_PER_QUARTER, self.ticks_per_quarter),
         }
@@ -132,20 +112,14 @@ impl TempoMap {
         let i = self.starts_s.partition_point(|&s| s <= seconds);
         let (tick0, s0, us) = match i {
             0 => (0, 0.0, DEFAULT_US_PER_QUARTER),
-            _ => (
-                self.changes[i - 1].tick,
-                self.starts_s[i - 1],
-                self.changes[i - 1].us_per_quarter,
-            ),
+            _ => (self.changes[i - 1].tick, self.starts_s[i - 1], self.changes[i - 1].us_per_quarter),
         };
         tick0 as f64 + (seconds - s0) / seconds_per_tick(us, self.ticks_per_quarter)
     }
 
     /// Index of the last change at or before `tick`.
     fn segment(&self, tick: u64) -> Option<usize> {
-        self.changes
-            .partition_point(|c| c.tick <= tick)
-            .checked_sub(1)
+        self.changes.partition_point(|c| c.tick <= tick).checked_sub(1)
     }
 }
 
@@ -158,13 +132,7 @@ mod tests {
     use super::*;
 
     fn map(tpq: u16, changes: &[(u64, u32)]) -> TempoMap {
-        let changes = changes
-            .iter()
-            .map(|&(tick, us_per_quarter)| Tempo {
-                tick,
-                us_per_quarter,
-            })
-            .collect();
+        let changes = changes.iter().map(|&(tick, us_per_quarter)| Tempo { tick, us_per_quarter }).collect();
         TempoMap::new(tpq, changes).unwrap()
     }
 
@@ -179,9 +147,7 @@ mod tests {
     fn seconds_follow_tempo_changes() {
         // 120 bpm, then 60 bpm at tick 720, then 240 bpm at tick 1680 (edge-cases own-tempo-changes-type1).
         let m = map(480, &[(0, 500_000), (720, 1_000_000), (1680, 250_000)]);
-        let check = |tick: u64, expected_s: f64| {
-            assert!((m.seconds(tick) - expected_s).abs() < 1e-12, "{tick}")
-        };
+        let check = |tick: u64, expected_s: f64| assert!((m.seconds(tick) - expected_s).abs() < 1e-12, "{tick}");
         check(0, 0.0);
         check(480, 0.5);
         check(720, 0.75);
@@ -204,15 +170,6 @@ mod tests {
     #[test]
     fn rejects_zero_resolution_and_zero_tempo() {
         assert!(TempoMap::new(0, vec![]).is_err());
-        assert!(
-            TempoMap::new(
-                480,
-                vec![Tempo {
-                    tick: 5,
-                    us_per_quarter: 0
-                }]
-            )
-            .is_err()
-        );
+        assert!(TempoMap::new(480, vec![Tempo { tick: 5, us_per_quarter: 0 }]).is_err());
     }
 }
