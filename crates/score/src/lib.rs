@@ -289,8 +289,10 @@ fn last_per_tick<T>(items: Vec<T>, tick: impl Fn(&T) -> u64) -> Vec<T> {
     out
 }
 
-/// Notes sorted by (start, pitch, end) → no two notes of one pitch overlap.
-fn resolve_same_pitch_overlaps(notes: Vec<Note>) -> Vec<Note> {
+/// Makes notes sorted by (start, pitch, end) playable on one channel: a note still
+/// sounding when its pitch starts again is cut there, and of notes struck together on one
+/// pitch only the last (the longest) is kept, with the loudest velocity.
+pub fn resolve_same_pitch_overlaps(notes: Vec<Note>) -> Vec<Note> {
     let mut out: Vec<Note> = Vec::with_capacity(notes.len());
     // Index in `out` of the latest note of each pitch.
     let mut latest: [Option<usize>; 128] = [None; 128];

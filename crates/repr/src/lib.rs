@@ -1,0 +1,165 @@
+//! Score ↔ model input. Four representations, each with `encode`, `decode`, a documented
+//! [`Vocabulary`] and a `canonical` form — the score as it comes back from a trip through
+//! the representation, so that `decode(encode(s)) == canonical(s)` for every score:
+//!
+//! - [`pianoroll`]: 88 keys × steps, with velocity and onset planes, per part;
+//! - [`performance`]: NOTE_ON / NOTE_OFF / TIME_SHIFT / VELOCITY events (PerformanceRNN);
+//! - [`remi`]: BAR / POSITION / PROGRAM / PITCH / VELOCITY / DURATION / TEMPO / TIME_SIG;
+//! - [`melody`]: pitch / HOLD / REST per sixteenth (MelodyRNN).
+//!
+//! Decoding tokens never fails: tokens in impossible orders are dropped or repaired and
+//! counted in [`Decoded::repairs`]. This crate does no I/O.
+//!
+//! ```
+//! use fugato_repr::{melody, remi};
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/midi/zuccal0_0698.mid");
+//! let score = fugato_midi::read_file(path.as_ref(), Default::default())?.score;
+//!
+//! let tokens = remi::encode(&score)?;
+//! let back = remi::decode(&tokens);
+//! assert_eq!(back.repairs, 0);
+//! assert_eq!(back.score, remi::canonical(&score)?);
+//! assert_eq!(melody::vocabulary().size(), 90);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod melody;
+pub mod performance;
+pub mod pianoroll;
+pub mod remi;
+
+use fugato_score::{Score, ScoreError};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ReprError {
+    #[error("{0}")]
+    Score(#[from] ScoreError),
+    #[error("unknown representation {0:?}: expected pianoroll, performance, remi or melody")]
+    UnknownKind(String),
+}
+
+/// A decoded score and how many tokens had to be dropped or repaired to make it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    pub score: Score,
+    pub repairs: usize,
+}
+
+/// Which representation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReprKind {
+    PianoRoll,
+    Performance,
+    Remi,
+    Melody,
+}
+
+impl ReprKind {
+    pub const ALL: [ReprKind; 4] = [ReprKind::PianoRoll, ReprKind::Performance, ReprKind::Remi, ReprKind::Melody];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReprKind::PianoRoll => "pianoroll",
+            ReprKind::Performance => "performance",
+            ReprKind::Remi => "remi",
+            ReprKind::Melody => "melody",
+        }
+    }
+
+    /// The token vocabulary; `None` for the piano-roll, whose frames are 88-unit vectors.
+    pub fn vocabulary(self) -> Option<Vocabulary> {
+        match self {
+            ReprKind::PianoRoll => None,
+            ReprKind::Performance => Some(performance::vocabulary()),
+            ReprKind::Remi => Some(remi::vocabulary()),
+            ReprKind::Melody => Some(melody::vocabulary()),
+        }
+    }
+
+    /// Encodes a token representation; `None` for the piano-roll.
+    pub fn encode_tokens(self, score: &Score) -> Option<Result<Vec<u32>, ReprError>> {
+        match self {
+            ReprKind::PianoRoll => None,
+            ReprKind::Performance => Some(performance::encode(score)),
+            ReprKind::Remi => Some(remi::encode(score)),
+            ReprKind::Melody => Some(melody::encode(score)),
+        }
+    }
+
+    /// Decodes tokens of a token representation; `None` for the piano-roll.
+    pub fn decode_tokens(self, tokens: &[u32]) -> Option<Decoded> {
+        match self {
+            ReprKind::PianoRoll => None,
+            ReprKind::Performance => Some(performance::decode(tokens)),
+            ReprKind::Remi => Some(remi::decode(tokens)),
+            ReprKind::Melody => Some(melody::decode(tokens)),
+        }
+    }
+}
+
+impl std::str::FromStr for ReprKind {
+    type Err = ReprError;
+    fn from_str(s: &str) -> Result<Self, ReprError> {
+        ReprKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s || (s == "piano-roll" && *k == ReprKind::PianoRoll))
+            .ok_or_else(|| ReprError::UnknownKind(s.to_string()))
+    }
+}
+
+/// A token vocabulary: named groups of consecutive ids, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vocabulary {
+    pub name: String,
+    /// (group name, number of tokens), in id order.
+    pub groups: Vec<(String, u32)>,
+}
+
+impl Vocabulary {
+    pub fn new(name: &str, groups: Vec<(&str, u32)>) -> Self {
+        Vocabulary { name: name.to_string(), groups: groups.into_iter().map(|(g, n)| (g.to_string(), n)).collect() }
+    }
+
+    pub fn size(&self) -> u32 {
+        self.groups.iter().map(|(_, n)| n).sum()
+    }
+
+    /// "GROUP_i" for a token id (e.g. "PITCH_60"), or `None` past the end.
+    pub fn token_name(&self, id: u32) -> Option<String> {
+        let mut first = 0;
+        for (group, n) in &self.groups {
+            if id < first + n {
+                return Some(if *n == 1 { group.clone() } else { format!("{group}_{}", id - first) });
+            }
+            first += n;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_names() {
+        let v = performance::vocabulary();
+        assert_eq!(v.size(), 388);
+        assert_eq!(v.token_name(60).as_deref(), Some("NOTE_ON_60"));
+        assert_eq!(v.token_name(256).as_deref(), Some("TIME_SHIFT_0"));
+        assert_eq!(v.token_name(388), None);
+        assert_eq!(melody::vocabulary().token_name(0).as_deref(), Some("HOLD"));
+    }
+
+    #[test]
+    fn kinds_parse_by_name() {
+        for k in ReprKind::ALL {
+            assert_eq!(k.name().parse::<ReprKind>().unwrap(), k);
+        }
+        assert!("midi".parse::<ReprKind>().is_err());
+    }
+}
