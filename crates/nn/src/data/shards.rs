@@ -1,0 +1,152 @@
+//! The prepared form of a dataset, nanoGPT style: per split a flat little-endian array
+//! of items (`{split}.bin`), the item offsets of its sequences (`{split}.idx`, u64, one
+//! more than the sequences), and `meta.json`. Piano-roll items are 16-byte frames
+//! (bit i = MIDI pitch 21 + i), with onsets in `{split}.onsets.bin` when the source had
+//! them; token items are u16 ids of the vocabulary in `meta.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fugato_repr::pianoroll::Frame;
+use fugato_repr::{ReprKind, Vocabulary};
+use serde::{Deserialize, Serialize};
+
+use super::{Skipped, Split};
+use crate::NnError;
+
+pub const FORMAT: &str = "fugato-shards";
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardsMeta {
+    pub format: String,
+    pub version: u32,
+    pub repr: ReprKind,
+    /// The grid of piano-roll frames (steps per quarter note), where known.
+    pub steps_per_quarter: Option<u32>,
+    pub vocabulary: Option<Vocabulary>,
+    /// What the data came from, as given to `prepare`.
+    pub source: String,
+    pub splits: BTreeMap<Split, SplitMeta>,
+    pub files_read: usize,
+    pub files_skipped: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitMeta {
+    pub sequences: usize,
+    pub items: usize,
+    pub has_onsets: bool,
+}
+
+/// Sequences stored back to back: sequence `i` is `data[offsets[i]..offsets[i + 1]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sequences<T> {
+    pub offsets: Vec<usize>,
+    pub data: Vec<T>,
+}
+
+impl<T> Default for Sequences<T> {
+    fn default() -> Self {
+        Sequences { offsets: vec![0], data: Vec::new() }
+    }
+}
+
+impl<T: Copy> Sequences<T> {
+    pub fn push(&mut self, seq: &[T]) {
+        self.data.extend_from_slice(seq);
+        self.offsets.push(self.data.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> &[T] {
+        &self.data[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[T]> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// An opened shards folder.
+#[derive(Clone, Debug)]
+pub struct Shards {
+    pub dir: PathBuf,
+    pub meta: ShardsMeta,
+}
+
+impl Shards {
+    pub fn open(dir: &Path) -> Result<Shards, NnError> {
+        let path = dir.join("meta.json");
+        let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
+        let meta: ShardsMeta = serde_json::from_str(&text).map_err(|e| NnError::Json {
+            path: path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        if meta.format != FORMAT || meta.version != VERSION {
+            return Err(NnError::dataset(
+                &path,
+                format!("not {FORMAT} version {VERSION} (found {} version {})", meta.format, meta.version),
+            ));
+        }
+        Ok(Shards { dir: dir.to_path_buf(), meta })
+    }
+
+    pub fn frames(&self, split: Split) -> Result<Sequences<Frame>, NnError> {
+        self.read(split, "bin", 16, |b| u128::from_le_bytes(b.try_into().expect("16 bytes")))
+    }
+
+    pub fn onsets(&self, split: Split) -> Result<Sequences<Frame>, NnError> {
+        self.read(split, "onsets.bin", 16, |b| u128::from_le_bytes(b.try_into().expect("16 bytes")))
+    }
+
+    pub fn tokens(&self, split: Split) -> Result<Sequences<u16>, NnError> {
+        self.read(split, "bin", 2, |b| u16::from_le_bytes(b.try_into().expect("2 bytes")))
+    }
+
+    fn read<T>(
+        &self,
+        split: Split,
+        ext: &str,
+        width: usize,
+        decode: impl Fn(&[u8]) -> T,
+    ) -> Result<Sequences<T>, NnError> {
+        let idx_path = self.dir.join(format!("{}.idx", split.name()));
+        let bin_path = self.dir.join(format!("{}.{ext}", split.name()));
+        let idx = std::fs::read(&idx_path).map_err(NnError::io(&idx_path))?;
+        let bin = std::fs::read(&bin_path).map_err(NnError::io(&bin_path))?;
+        if idx.len() % 8 != 0 || bin.len() % width != 0 {
+            return Err(NnError::dataset(&bin_path, "truncated shard"));
+        }
+        let offsets: Vec<usize> =
+            idx.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize).collect();
+        let data: Vec<T> = bin.chunks_exact(width).map(decode).collect();
+        let sorted = offsets.windows(2).all(|w| w[0] <= w[1]);
+        if offsets.first() != Some(&0) || offsets.last() != Some(&data.len()) || !sorted {
+            return Err(NnError::dataset(&idx_path, "index does not match its shard"));
+        }
+        Ok(Sequences { offsets, data })
+    }
+}
+
+pub(crate) fn index_bytes(offsets: &[usize]) -> Vec<u8> {
+    offsets.iter().flat_map(|&o| (o as u64).to_le_bytes()).collect()
+}
+
+pub(crate) fn frame_bytes(frames: &[Frame]) -> Vec<u8> {
+    frames.iter().flat_map(|f| f.to_le_bytes()).collect()
+}
+
+pub(crate) fn token_bytes(tokens: &[u16]) -> Vec<u8> {
+    tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
+}

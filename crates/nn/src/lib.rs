@@ -1,0 +1,41 @@
+//! fugato's learning side. For now: [`data`] — the polyphonic piano-roll benchmarks,
+//! folders of MIDI files with a deterministic split, and `prepare`, which encodes a
+//! dataset once into flat shards that training only has to read.
+//!
+//! ```
+//! use fugato_nn::data::{PolyphonicSet, Split};
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/polyphonic/jsb_small.json");
+//! let set = PolyphonicSet::load(path.as_ref())?;
+//! assert_eq!(set.split(Split::Train).unwrap().len(), 3);
+//! # Ok::<(), fugato_nn::NnError>(())
+//! ```
+
+pub mod data;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum NnError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid JSON at line {line}, column {column}: {message}")]
+    Json { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{path}: {message}")]
+    Dataset { path: PathBuf, message: String },
+    #[error("{0}")]
+    Repr(#[from] fugato_repr::ReprError),
+}
+
+impl NnError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> NnError {
+        let path = path.into();
+        move |source| NnError::Io { path, source }
+    }
+
+    pub(crate) fn dataset(path: impl Into<PathBuf>, message: impl Into<String>) -> NnError {
+        NnError::Dataset { path: path.into(), message: message.into() }
+    }
+}
