@@ -24,6 +24,7 @@
 //! ```
 
 mod error;
+pub mod gm;
 mod primitive;
 mod signature;
 mod tempo;
@@ -228,6 +229,29 @@ impl Score {
         out
     }
 
+    /// The same music at `factor` times the resolution: every tick multiplied.
+    pub fn scale_resolution(&self, factor: u16) -> Result<Score, ScoreError> {
+        let tpq = u32::from(self.ticks_per_quarter()) * u32::from(factor);
+        let tpq = u16::try_from(tpq).ok().filter(|&t| factor > 0 && t <= 32767).ok_or(ScoreError::OutOfRange {
+            what: "ticks per quarter after scaling",
+            value: i64::from(tpq),
+            min: 1,
+            max: 32767,
+        })?;
+        let f = u64::from(factor);
+        let mut out = self.clone();
+        let tempos = self.tempo_map.changes().iter().map(|t| Tempo { tick: t.tick * f, ..*t }).collect();
+        out.tempo_map = TempoMap::new(tpq, tempos)?;
+        out.time_signatures.iter_mut().for_each(|t| t.tick *= f);
+        out.key_signatures.iter_mut().for_each(|k| k.tick *= f);
+        for track in &mut out.tracks {
+            track.notes.iter_mut().for_each(|n| (n.start_tick, n.end_tick) = (n.start_tick * f, n.end_tick * f));
+            track.controls.iter_mut().for_each(|c| c.tick *= f);
+        }
+        out.end_tick *= f;
+        Ok(out)
+    }
+
     /// Snaps the score to a grid of `steps_per_quarter` steps per quarter note and returns
     /// it at that resolution: one tick of the result is one grid step.
     ///
@@ -362,6 +386,17 @@ mod tests {
     fn quantize_is_idempotent() {
         let q = score(480, &[(60, 90, 7, 500), (60, 70, 300, 1000), (72, 50, 0, 13)]).quantize(4).unwrap();
         assert_eq!(q.quantize(4).unwrap(), q);
+    }
+
+    #[test]
+    fn scaling_resolution_keeps_seconds() {
+        let s = score(4, &[(60, 90, 1, 3)]);
+        let big = s.scale_resolution(120).unwrap();
+        assert_eq!(big.ticks_per_quarter(), 480);
+        assert_eq!(notes(&big), vec![(60, 90, 120, 360)]);
+        assert_eq!(big.seconds(360), s.seconds(3));
+        assert_eq!(big.quantize(4).unwrap(), s.quantize(4).unwrap());
+        assert!(s.scale_resolution(10_000).is_err());
     }
 
     #[test]

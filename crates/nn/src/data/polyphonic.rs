@@ -13,6 +13,9 @@ use crate::NnError;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PolyphonicSet {
     pub splits: BTreeMap<Split, Vec<Vec<Frame>>>,
+    /// The frames' grid, when the file says (fugato writes a "steps_per_quarter" key; the
+    /// benchmark files have none).
+    pub steps_per_quarter: Option<u32>,
 }
 
 impl PolyphonicSet {
@@ -31,6 +34,13 @@ impl PolyphonicSet {
     fn parse(text: &str) -> Result<PolyphonicSet, ParseError> {
         let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(text).map_err(ParseError::Json)?;
         let mut set = PolyphonicSet::default();
+        if let Some(v) = raw.get("steps_per_quarter") {
+            let spq = v.as_u64().filter(|s| (1..=960).contains(s));
+            set.steps_per_quarter = Some(
+                spq.ok_or_else(|| ParseError::Content(format!("\"steps_per_quarter\" must be 1..=960, but was {v}")))?
+                    as u32,
+            );
+        }
         for split in Split::ALL {
             let Some(value) = raw.get(split.name()) else { continue };
             let seqs: Vec<Vec<Vec<i64>>> = serde_json::from_value(value.clone()).map_err(|e| {
@@ -66,18 +76,20 @@ impl PolyphonicSet {
         self.splits.get(&split).map(Vec::as_slice)
     }
 
-    /// Writes the set in the same JSON layout.
+    /// Writes the set in the same JSON layout (plus "steps_per_quarter" when known).
     pub fn to_json(&self) -> String {
-        let map: BTreeMap<&str, Vec<Vec<Vec<u8>>>> = self
+        let mut map: BTreeMap<&str, serde_json::Value> = self
             .splits
             .iter()
             .map(|(s, seqs)| {
-                (
-                    s.name(),
-                    seqs.iter().map(|seq| seq.iter().map(|&f| fugato_repr::pianoroll::pitches(f)).collect()).collect(),
-                )
+                let seqs: Vec<Vec<Vec<u8>>> =
+                    seqs.iter().map(|seq| seq.iter().map(|&f| fugato_repr::pianoroll::pitches(f)).collect()).collect();
+                (s.name(), serde_json::to_value(seqs).expect("plain data"))
             })
             .collect();
+        if let Some(spq) = self.steps_per_quarter {
+            map.insert("steps_per_quarter", spq.into());
+        }
         serde_json::to_string(&map).expect("plain data serialises")
     }
 }
@@ -117,7 +129,7 @@ mod tests {
 
     #[test]
     fn json_round_trips() {
-        let text = r#"{"train":[[[60,64],[],[21,108]]],"valid":[[[62]]]}"#;
+        let text = r#"{"steps_per_quarter":4,"train":[[[60,64],[],[21,108]]],"valid":[[[62]]]}"#;
         assert_eq!(parse(text).unwrap().to_json(), text);
     }
 }

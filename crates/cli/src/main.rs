@@ -1,0 +1,44 @@
+//! `fugato`: thin glue over the fugato libraries. `main` runs [`run`], prints the error
+//! chain on one line and exits non-zero; a closed pipe (`fugato inspect x | head`) is not
+//! an error.
+
+mod args;
+mod convert;
+mod inspect;
+mod prepare;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "fugato: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    match args::Cli::parse().command {
+        args::Command::Inspect(a) => inspect::run(inspect::Config::from_args(a)?),
+        args::Command::Convert(a) => convert::run(convert::Config::from_args(a)?),
+        args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a)?),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Writes to stdout, passing a broken pipe up as an error that `main` ignores.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
