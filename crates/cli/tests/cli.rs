@@ -1,0 +1,130 @@
+//! The `fugato` binary end to end: what a user sees on stdout, stderr and in exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+fn fugato(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fugato")).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn inspect_summarises_a_chorale() {
+    let o = fugato(&["inspect", path(&testdata().join("midi/bwv66.6.mid"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for expected in ["163 notes in 4 parts", "96 bpm", "4/4", "F#m", "Soprano", "Acoustic Grand Piano"] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn inspect_json_has_the_reference_fields() {
+    let o = fugato(&["inspect", "--json", path(&testdata().join("midi/bwv66.6.mid"))]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["n_notes"], 163);
+    assert_eq!(v["ticks_per_beat"], 10080);
+    assert_eq!(v["key_signatures"][0]["key"], "F#m");
+    let note = &v["notes"][0];
+    for key in ["track", "channel", "program", "pitch", "velocity", "start_tick", "end_tick", "start_s", "end_s"] {
+        assert!(note.get(key).is_some(), "note lacks {key}");
+    }
+    assert_eq!(v["tempo_changes"][0]["time_s"], 0.0);
+}
+
+/// Every edge case, lenient and strict: success, or exit 1 with one line naming the file.
+#[test]
+fn unreadable_input_gives_one_line_and_no_panic() {
+    let dir = testdata().join("edge-cases");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("own")).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.extend(std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()));
+    let mut failures = 0;
+    for p in paths {
+        for strict in [false, true] {
+            let mut args = vec!["inspect", path(&p)];
+            if strict {
+                args.push("--strict");
+            }
+            let o = fugato(&args);
+            let err = stderr(&o);
+            assert!(!err.contains("panicked"), "{}: {err}", p.display());
+            if !o.status.success() {
+                failures += 1;
+                assert_eq!(o.status.code(), Some(1));
+                assert_eq!(err.lines().count(), 1, "{err}");
+                assert!(err.starts_with("fugato: error: ") && err.contains(path(&p)), "{err}");
+            }
+        }
+    }
+    assert!(failures >= 10, "only {failures} failures: the edge cases should include refusals");
+}
+
+#[test]
+fn missing_file_and_bad_arguments_fail_cleanly() {
+    let o = fugato(&["inspect", "no/such/file.mid"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no/such/file.mid"));
+    let o = fugato(&["prepare", path(&testdata().join("midi")), "--repr", "abc", "--out", "x"]);
+    assert!(stderr(&o).contains("unknown representation \"abc\""), "{}", stderr(&o));
+    let o = fugato(&["convert", path(&testdata().join("midi/bwv66.6.mid")), "out.txt"]);
+    assert!(stderr(&o).contains("unknown file ending"), "{}", stderr(&o));
+}
+
+#[test]
+fn convert_midi_json_png_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = testdata().join("midi/zuccal0_0698.mid");
+    let (mid, json, back, png) =
+        (tmp.path().join("a.mid"), tmp.path().join("a.json"), tmp.path().join("b.mid"), tmp.path().join("a.png"));
+    for (from, to) in [(&src, &mid), (&mid, &json), (&json, &back), (&src, &png)] {
+        let o = fugato(&["convert", path(from), path(to)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let notes = |p: &Path| {
+        let v: serde_json::Value = serde_json::from_str(&stdout(&fugato(&["inspect", "--json", path(p)]))).unwrap();
+        v["n_notes"].as_u64().unwrap()
+    };
+    assert_eq!(notes(&mid), notes(&src));
+    // A monophonic tune on the sixteenth grid keeps its notes through the piano-roll,
+    // except where one note is immediately repeated (frames hold no onsets).
+    assert!(notes(&back) > 0 && notes(&back) <= notes(&src));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["steps_per_quarter"], 4);
+    assert_eq!(v["test"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn failed_convert_leaves_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.mid");
+    let o = fugato(&["convert", path(&testdata().join("edge-cases/test-empty-file.mid")), path(&out)]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn prepare_prints_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("shards");
+    let o = fugato(&["prepare", path(&testdata().join("polyphonic/jsb_small.json")), "--repr", "pianoroll", "--out", path(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("train") && stdout(&o).contains("3 sequences"), "{}", stdout(&o));
+    assert!(out.join("meta.json").is_file());
+}
