@@ -123,7 +123,14 @@ fn failed_convert_leaves_no_file() {
 fn prepare_prints_splits() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("shards");
-    let o = fugato(&["prepare", path(&testdata().join("polyphonic/jsb_small.json")), "--repr", "pianoroll", "--out", path(&out)]);
+    let o = fugato(&[
+        "prepare",
+        path(&testdata().join("polyphonic/jsb_small.json")),
+        "--repr",
+        "pianoroll",
+        "--out",
+        path(&out),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("train") && stdout(&o).contains("3 sequences"), "{}", stdout(&o));
     assert!(out.join("meta.json").is_file());
