@@ -77,7 +77,10 @@ fn check_against_reference(midi: &Path, reference: &Path) -> Result<(), String> 
 }
 
 /// Notes as (channel, program, pitch, velocity, start, end), sorted: what must survive a write.
-fn note_set(bytes: &[u8]) -> Result<Vec<(u8, u8, u8, u8, u64, u64)>, String> {
+/// (channel, program, pitch, velocity, start_tick, end_tick)
+type NoteKey = (u8, u8, u8, u8, u64, u64);
+
+fn note_set(bytes: &[u8]) -> Result<Vec<NoteKey>, String> {
     let file = read(bytes, ReadOptions::default()).map_err(|e| e.to_string())?;
     let mut notes: Vec<_> = file
         .score

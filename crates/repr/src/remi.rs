@@ -120,7 +120,7 @@ fn bar_steps(numerator: u8, denominator: u8) -> Option<u32> {
     let steps = u32::from(numerator) * STEPS_PER_QUARTER * 4;
     let ok = (1..=MAX_NUMERATOR).contains(&numerator)
         && DENOMINATORS.contains(&denominator)
-        && steps % u32::from(denominator) == 0
+        && steps.is_multiple_of(u32::from(denominator))
         && steps / u32::from(denominator) <= MAX_BAR_STEPS;
     ok.then(|| steps / u32::from(denominator))
 }

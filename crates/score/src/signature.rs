@@ -30,7 +30,7 @@ impl TimeSignature {
     pub fn bar_ticks(&self, ticks_per_quarter: u64) -> Option<u64> {
         let (n, d) = self.bar_quarters();
         let ticks = u64::from(n) * ticks_per_quarter;
-        (ticks % u64::from(d) == 0).then(|| ticks / u64::from(d))
+        ticks.is_multiple_of(u64::from(d)).then(|| ticks / u64::from(d))
     }
 }
 
