@@ -123,7 +123,7 @@ impl Reader {
         let ticks_per_quarter = if division & 0x8000 != 0 {
             // SMPTE: -fps in the high byte, ticks per frame in the low byte. One quarter
             // note of the score is made one second, so ticks keep their meaning exactly.
-            let fps = (-((division >> 8) as u8 as i8)) as u16;
+            let fps = (-i16::from((division >> 8) as u8 as i8)) as u16;
             let per_frame = division & 0xFF;
             let (nominal_fps, us_per_second) = match fps {
                 24 | 25 | 30 => (fps, 1_000_000),
@@ -591,6 +591,15 @@ mod tests {
         );
         let err = read(b"hello world", ReadOptions::default()).unwrap_err();
         assert!(err.to_string().contains("not a MIDI file"), "{err}");
+    }
+
+    #[test]
+    fn smpte_division_byte_0x80_is_an_error_not_an_overflow() {
+        // Found by fuzzing: -(-128i8) overflowed.
+        let mut bytes = smf(&EOT);
+        bytes[12] = 0x80;
+        let err = read(&bytes, ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("invalid SMPTE frame rate 128"), "{err}");
     }
 
     #[test]
