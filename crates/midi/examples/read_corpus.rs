@@ -41,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let seconds = start.elapsed().as_secs_f64();
-        println!("files={} notes={notes} seconds={seconds:.4} files_per_s={:.1}", files.len(), files.len() as f64 / seconds);
+        println!(
+            "files={} notes={notes} seconds={seconds:.4} files_per_s={:.1}",
+            files.len(),
+            files.len() as f64 / seconds
+        );
     }
     Ok(())
 }
