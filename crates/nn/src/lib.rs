@@ -11,7 +11,12 @@
 //! # Ok::<(), fugato_nn::NnError>(())
 //! ```
 
+pub mod batch;
+pub mod checkpoint;
 pub mod data;
+pub mod evaluate;
+pub mod model;
+pub mod train;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,209 @@
+//! Sequences → tensors: windows for training, whole sequences for evaluation.
+//!
+//! A batch holds `[batch, time]` inputs (padded) and, for each real step but the last of
+//! each sequence, the step it must predict: position `t` of a row predicts item `t + 1`.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use fugato_repr::pianoroll::{Frame, N_KEYS};
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::data::Sequences;
+use crate::model::{Inputs, Target};
+
+/// A dataset split in memory.
+#[derive(Clone, Debug)]
+pub enum SequenceSet {
+    Frames(Sequences<Frame>),
+    Tokens(Sequences<u16>),
+}
+
+impl SequenceSet {
+    pub fn len(&self) -> usize {
+        match self {
+            SequenceSet::Frames(s) => s.len(),
+            SequenceSet::Tokens(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn seq_len(&self, i: usize) -> usize {
+        match self {
+            SequenceSet::Frames(s) => s.get(i).len(),
+            SequenceSet::Tokens(s) => s.get(i).len(),
+        }
+    }
+
+    /// Items that evaluation scores: every item but the first of each sequence.
+    pub fn scored_items(&self) -> usize {
+        (0..self.len()).map(|i| self.seq_len(i).saturating_sub(1)).sum()
+    }
+}
+
+/// A piece of one sequence: `sequence[start..start + len]`, transposed by `shift` semitones.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub sequence: usize,
+    pub start: usize,
+    pub len: usize,
+    pub shift: i32,
+}
+
+/// One epoch's training windows: each sequence cut into pieces of `seq_len + 1` items
+/// (neighbours share one item, so every transition is trained once) from a random
+/// offset, each transposed by a random shift in ±`transpose` that keeps it on the
+/// keyboard (frames only), in random order.
+pub fn epoch_windows(set: &SequenceSet, seq_len: usize, transpose: i32, rng: &mut impl Rng) -> Vec<Window> {
+    let mut windows = Vec::new();
+    for sequence in 0..set.len() {
+        let n = set.seq_len(sequence);
+        if n < 2 {
+            continue;
+        }
+        let mut start = if n > seq_len + 1 { rng.random_range(0..seq_len) } else { 0 };
+        if start > 0 {
+            // The items before the offset still train, as a short first window.
+            windows.push(Window { sequence, start: 0, len: start + 1, shift: 0 });
+        }
+        while start + 1 < n {
+            let len = (seq_len + 1).min(n - start);
+            windows.push(Window { sequence, start, len, shift: 0 });
+            start += len - 1;
+        }
+    }
+    if let (SequenceSet::Frames(s), true) = (set, transpose > 0) {
+        for w in &mut windows {
+            let shift = rng.random_range(-transpose..=transpose);
+            let frames = &s.get(w.sequence)[w.start..w.start + w.len];
+            if frames.iter().all(|&f| shift_frame(f, shift).is_some()) {
+                w.shift = shift;
+            }
+        }
+    }
+    windows.shuffle(rng);
+    windows
+}
+
+/// Whole sequences, longest first, for evaluation.
+pub fn whole_sequences(set: &SequenceSet) -> Vec<Window> {
+    let mut w: Vec<Window> = (0..set.len())
+        .map(|i| Window { sequence: i, start: 0, len: set.seq_len(i), shift: 0 })
+        .filter(|w| w.len >= 2)
+        .collect();
+    w.sort_by_key(|w| std::cmp::Reverse(w.len));
+    w
+}
+
+/// A frame moved by `shift` semitones, or `None` if a note would leave the 88 keys.
+pub fn shift_frame(frame: Frame, shift: i32) -> Option<Frame> {
+    let keys = (1u128 << N_KEYS) - 1;
+    let moved = match shift {
+        0 => frame,
+        s if s > 0 => frame << s,
+        s => frame >> -s,
+    };
+    let back = match shift {
+        s if s > 0 => moved >> s,
+        s => moved << -s,
+    };
+    (moved & !keys == 0 && back == frame).then_some(moved)
+}
+
+/// Tensors for a batch of windows.
+pub struct Batch {
+    pub inputs: Inputs,
+    /// Row-major positions (`row · time + t`) of the scored steps.
+    pub positions: Tensor<1, Int>,
+    pub target: Target,
+    pub n_scored: usize,
+}
+
+/// Builds the batch: each row feeds items `0..len-1` of its window and predicts `1..len`.
+pub fn make_batch(set: &SequenceSet, windows: &[Window], device: &Device) -> Batch {
+    let time = windows.iter().map(|w| w.len - 1).max().unwrap_or(1).max(1);
+    let rows = windows.len();
+    let mut positions = Vec::new();
+    for (row, w) in windows.iter().enumerate() {
+        positions.extend((0..w.len - 1).map(|t| (row * time + t) as i64));
+    }
+    let n_scored = positions.len();
+    let positions_t = Tensor::<1, Int>::from_data(TensorData::new(positions, [n_scored]), device);
+    match set {
+        SequenceSet::Frames(s) => {
+            let mut input = vec![0f32; rows * time * N_KEYS];
+            let mut target = Vec::with_capacity(n_scored * N_KEYS);
+            for (row, w) in windows.iter().enumerate() {
+                let frames = &s.get(w.sequence)[w.start..w.start + w.len];
+                let frames: Vec<Frame> = frames.iter().map(|&f| shift_frame(f, w.shift).unwrap_or(f)).collect();
+                for (t, &f) in frames[..w.len - 1].iter().enumerate() {
+                    write_units(f, &mut input[(row * time + t) * N_KEYS..][..N_KEYS]);
+                }
+                for &f in &frames[1..] {
+                    let start = target.len();
+                    target.resize(start + N_KEYS, 0.0);
+                    write_units(f, &mut target[start..]);
+                }
+            }
+            Batch {
+                inputs: Inputs::Frames(Tensor::from_data(TensorData::new(input, [rows, time, N_KEYS]), device)),
+                positions: positions_t,
+                target: Target::Units(Tensor::from_data(TensorData::new(target, [n_scored, N_KEYS]), device)),
+                n_scored,
+            }
+        }
+        SequenceSet::Tokens(s) => {
+            let mut input = vec![0i64; rows * time];
+            let mut target = Vec::with_capacity(n_scored);
+            for (row, w) in windows.iter().enumerate() {
+                let tokens = &s.get(w.sequence)[w.start..w.start + w.len];
+                for (t, &tok) in tokens[..w.len - 1].iter().enumerate() {
+                    input[row * time + t] = i64::from(tok);
+                }
+                target.extend(tokens[1..].iter().map(|&t| i64::from(t)));
+            }
+            Batch {
+                inputs: Inputs::Tokens(Tensor::from_data(TensorData::new(input, [rows, time]), device)),
+                positions: positions_t,
+                target: Target::Tokens(Tensor::from_data(TensorData::new(target, [n_scored]), device)),
+                n_scored,
+            }
+        }
+    }
+}
+
+fn write_units(frame: Frame, out: &mut [f32]) {
+    for (k, v) in out.iter_mut().enumerate() {
+        *v = (frame >> k & 1) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn windows_cover_every_transition_once() {
+        let mut seqs = Sequences::default();
+        seqs.push(&(0..100u16).collect::<Vec<_>>());
+        seqs.push(&[1, 2, 3]);
+        let set = SequenceSet::Tokens(seqs);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let windows = epoch_windows(&set, 16, 0, &mut rng);
+        let transitions: usize = windows.iter().map(|w| w.len - 1).sum();
+        assert_eq!(transitions, set.scored_items());
+        assert!(windows.iter().all(|w| w.len <= 17 && w.len >= 2));
+    }
+
+    #[test]
+    fn shifting_frames_stays_on_the_keyboard() {
+        let top = 1u128 << 87;
+        assert_eq!(shift_frame(1, 2), Some(4));
+        assert_eq!(shift_frame(top, 1), None);
+        assert_eq!(shift_frame(1, -1), None);
+        assert_eq!(shift_frame(4, -2), Some(1));
+    }
+}

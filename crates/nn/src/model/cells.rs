@@ -1,0 +1,242 @@
+//! Recurrent layers written out gate by gate, so that the peephole LSTM of the paper is
+//! exactly what runs. Each layer takes a whole sequence `[batch, time, d_input]` and a
+//! starting state, and returns `[batch, time, d_hidden]` and the final state.
+//!
+//! The input projection of the whole sequence is one matrix product; each time step
+//! then adds one product with the recurrent weights.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::tensor::activation::{sigmoid, tanh};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Which recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    /// h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)
+    Rnn,
+    /// Long short-term memory, optionally with peepholes.
+    Lstm,
+    /// Gated recurrent unit (reset gate applied after the recurrent product, as PyTorch).
+    Gru,
+}
+
+impl std::str::FromStr for CellKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rnn" => Ok(CellKind::Rnn),
+            "lstm" => Ok(CellKind::Lstm),
+            "gru" => Ok(CellKind::Gru),
+            _ => Err(format!("unknown model {s:?}: expected rnn, lstm or gru")),
+        }
+    }
+}
+
+/// The state one layer carries from step to step.
+#[derive(Clone, Debug)]
+pub enum LayerState {
+    /// Hidden state `[batch, d_hidden]` (tanh RNN, GRU).
+    Hidden(Tensor<2>),
+    /// Hidden and cell state (LSTM).
+    HiddenCell(Tensor<2>, Tensor<2>),
+}
+
+impl LayerState {
+    pub fn hidden(&self) -> &Tensor<2> {
+        match self {
+            LayerState::Hidden(h) | LayerState::HiddenCell(h, _) => h,
+        }
+    }
+}
+
+#[derive(Config, Debug)]
+pub struct LayerConfig {
+    pub cell: CellKind,
+    pub d_input: usize,
+    pub d_hidden: usize,
+    /// LSTM only: gates see the cell state (i, f see c_{t-1}; o sees c_t).
+    #[config(default = false)]
+    pub peephole: bool,
+}
+
+/// One recurrent layer of any kind.
+#[derive(Module, Debug)]
+pub struct Layer {
+    /// x_t ↦ the gates' input parts, with their biases: `[d_input] → [n_gates · d_hidden]`.
+    input: Linear,
+    /// h_{t-1} ↦ the gates' recurrent parts: `[d_hidden] → [n_gates · d_hidden]`
+    /// (with a bias for the GRU, whose candidate gate needs it inside the reset product).
+    recurrent: Linear,
+    /// LSTM peephole weights `[3, d_hidden]`: rows for i, f and o.
+    peephole: Option<Param<Tensor<2>>>,
+    kind: usize,
+    d_hidden: usize,
+}
+
+const RNN: usize = 0;
+const LSTM: usize = 1;
+const GRU: usize = 2;
+
+impl LayerConfig {
+    pub fn init(&self, device: &Device) -> Layer {
+        let (kind, gates) = match self.cell {
+            CellKind::Rnn => (RNN, 1),
+            CellKind::Lstm => (LSTM, 4),
+            CellKind::Gru => (GRU, 3),
+        };
+        let h = self.d_hidden;
+        // PyTorch's default for recurrent layers: U(-1/√h, 1/√h) for every weight and bias.
+        let bound = 1.0 / (h as f64).sqrt();
+        let init = Initializer::Uniform { min: -bound, max: bound };
+        let input = LinearConfig::new(self.d_input, gates * h).with_initializer(init.clone()).init(device);
+        let recurrent = LinearConfig::new(h, gates * h)
+            .with_bias(self.cell == CellKind::Gru)
+            .with_initializer(init.clone())
+            .init(device);
+        let peephole = (self.cell == CellKind::Lstm && self.peephole).then(|| init.init([3, h], device));
+        Layer { input, recurrent, peephole, kind, d_hidden: h }
+    }
+}
+
+impl Layer {
+    pub fn d_hidden(&self) -> usize {
+        self.d_hidden
+    }
+
+    /// A zero state for `batch` sequences.
+    pub fn zero_state(&self, batch: usize, device: &Device) -> LayerState {
+        let zeros = Tensor::zeros([batch, self.d_hidden], device);
+        if self.kind == LSTM { LayerState::HiddenCell(zeros.clone(), zeros) } else { LayerState::Hidden(zeros) }
+    }
+
+    /// Runs the layer over a sequence.
+    ///
+    /// - `x`: `[batch, time, d_input]`
+    /// - returns `[batch, time, d_hidden]` and the state after the last step.
+    pub fn forward(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
+        let [_, time, _] = x.dims();
+        let projected = self.input.forward(x); // [batch, time, gates·h]
+        let mut state = state;
+        let mut outputs = Vec::with_capacity(time);
+        for t in 0..time {
+            let gates_x: Tensor<2> = projected.clone().narrow(1, t, 1).squeeze_dim(1); // [batch, gates·h]
+            state = self.step_projected(gates_x, state);
+            outputs.push(state.hidden().clone());
+        }
+        (Tensor::stack(outputs, 1), state) // [batch, time, h]
+    }
+
+    /// One step from the raw input `x_t`: `[batch, d_input]`.
+    pub fn step(&self, x: Tensor<2>, state: LayerState) -> LayerState {
+        self.step_projected(self.input.forward(x), state)
+    }
+
+    /// One step, given the input part of the gates `[batch, gates·h]`.
+    fn step_projected(&self, gates_x: Tensor<2>, state: LayerState) -> LayerState {
+        match (self.kind, state) {
+            (RNN, LayerState::Hidden(h)) => {
+                LayerState::Hidden(tanh(gates_x + self.recurrent.forward(h))) // [batch, h]
+            }
+            (GRU, LayerState::Hidden(h)) => {
+                let mut x = gates_x.chunk(3, 1).into_iter(); // r, z, n input parts
+                let mut r = self.recurrent.forward(h.clone()).chunk(3, 1).into_iter();
+                let (xr, xz, xn) = (x.next().unwrap(), x.next().unwrap(), x.next().unwrap());
+                let (hr, hz, hn) = (r.next().unwrap(), r.next().unwrap(), r.next().unwrap());
+                let reset = sigmoid(xr + hr); // [batch, h]
+                let update = sigmoid(xz + hz); // [batch, h]
+                let candidate = tanh(xn + reset * hn); // [batch, h]
+                // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+                LayerState::Hidden(candidate.clone() + update * (h - candidate))
+            }
+            (LSTM, LayerState::HiddenCell(h, c)) => {
+                let g = gates_x + self.recurrent.forward(h); // [batch, 4h]: i, f, c̃, o
+                let mut g = g.chunk(4, 1).into_iter();
+                let (mut i, mut f, c_tilde, mut o) =
+                    (g.next().unwrap(), g.next().unwrap(), g.next().unwrap(), g.next().unwrap());
+                let peep = self.peephole.as_ref().map(|p| p.val().chunk(3, 0)); // 3 × [1, h]
+                if let Some(p) = &peep {
+                    i = i + c.clone() * p[0].clone();
+                    f = f + c.clone() * p[1].clone();
+                }
+                let c = sigmoid(f) * c + sigmoid(i) * tanh(c_tilde); // [batch, h]
+                if let Some(p) = &peep {
+                    o = o + c.clone() * p[2].clone();
+                }
+                let h = sigmoid(o) * tanh(c.clone()); // [batch, h]
+                LayerState::HiddenCell(h, c)
+            }
+            (kind, state) => unreachable!("layer kind {kind} with state {state:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn loss_of(layer: &Layer, x: &Tensor<3>, w: &Tensor<3>) -> Tensor<1> {
+        let (out, _) = layer.forward(x.clone(), layer.zero_state(2, &x.device()));
+        (out * w.clone()).sum()
+    }
+
+    /// The peephole LSTM's gradients (peepholes, input and recurrent weights) against
+    /// central finite differences.
+    #[test]
+    fn peephole_lstm_gradients_match_finite_differences() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let layer = LayerConfig::new(CellKind::Lstm, 3, 4).with_peephole(true).init(&device);
+        let x = Tensor::<3>::random([2, 5, 3], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<3>::random([2, 5, 4], Distribution::Normal(0.0, 1.0), &device);
+        let grads = loss_of(&layer, &x, &w).backward();
+
+        let params: [(&str, Param<Tensor<2>>); 3] = [
+            ("peephole", layer.peephole.clone().unwrap()),
+            ("input", layer.input.weight.clone()),
+            ("recurrent", layer.recurrent.weight.clone()),
+        ];
+        for (name, param) in params {
+            let analytic: Vec<f32> = param.val().grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+            let values: Vec<f32> = param.val().into_data().try_to_vec::<f32>().unwrap();
+            let shape = param.val().dims();
+            let eps = 1e-2f32;
+            for i in (0..values.len()).step_by(3) {
+                let with = |delta: f32| {
+                    let mut v = values.clone();
+                    v[i] += delta;
+                    let p = Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), &device));
+                    let mut l = layer.clone();
+                    match name {
+                        "peephole" => l.peephole = Some(p),
+                        "input" => l.input.weight = p,
+                        _ => l.recurrent.weight = p,
+                    }
+                    loss_of(&l, &x, &w).into_scalar::<f32>()
+                };
+                let numeric = (with(eps) - with(-eps)) / (2.0 * eps);
+                let err = (numeric - analytic[i]).abs() / (numeric.abs() + analytic[i].abs()).max(1e-2);
+                assert!(err < 1e-2, "{name}[{i}]: analytic {} numeric {numeric}", analytic[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn peepholes_change_the_output() {
+        let device = Device::flex();
+        device.seed(5);
+        let plain = LayerConfig::new(CellKind::Lstm, 3, 4).init(&device);
+        let mut peep = LayerConfig::new(CellKind::Lstm, 3, 4).with_peephole(true).init(&device);
+        peep.input = plain.input.clone();
+        peep.recurrent = plain.recurrent.clone();
+        let x = Tensor::<3>::random([1, 4, 3], Distribution::Normal(0.0, 1.0), &device);
+        let a: Vec<f32> =
+            plain.forward(x.clone(), plain.zero_state(1, &device)).0.into_data().try_to_vec::<f32>().unwrap();
+        let b: Vec<f32> = peep.forward(x, peep.zero_state(1, &device)).0.into_data().try_to_vec::<f32>().unwrap();
+        assert!(a.iter().zip(&b).any(|(a, b)| (a - b).abs() > 1e-4));
+    }
+}

@@ -1,0 +1,166 @@
+//! Sequence models: an optional token embedding, a stack of recurrent layers with
+//! dropout between them, and an output head.
+
+mod cells;
+mod heads;
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use cells::{CellKind, Layer, LayerConfig, LayerState};
+pub use heads::{Head, HeadKind, Nade, Target};
+
+pub const DEFAULT_NADE_HIDDEN: usize = 150;
+
+/// What the model reads at each step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Input {
+    /// Binary frames of `units` piano-roll units.
+    Frames { units: usize },
+    /// Token ids below `vocab`, embedded in `embedding` dimensions.
+    Tokens { vocab: usize, embedding: usize },
+}
+
+/// Everything needed to build a model; stored in every checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub cell: CellKind,
+    /// LSTM only.
+    #[serde(default)]
+    pub peephole: bool,
+    pub hidden: usize,
+    pub layers: usize,
+    /// Dropout on each layer's output (between layers and before the head).
+    pub dropout: f64,
+    pub head: HeadKind,
+    pub input: Input,
+    /// Units (frames), vocabulary size (tokens) or outputs (regression).
+    pub outputs: usize,
+    #[serde(default = "default_nade_hidden")]
+    pub nade_hidden: usize,
+}
+
+fn default_nade_hidden() -> usize {
+    DEFAULT_NADE_HIDDEN
+}
+
+impl ModelConfig {
+    /// Checks sizes and that the head fits the input.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.layers == 0 || self.outputs == 0 {
+            return Err(format!(
+                "hidden ({}), layers ({}) and outputs ({}) must all be at least 1",
+                self.hidden, self.layers, self.outputs
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
+        }
+        if self.peephole && self.cell != CellKind::Lstm {
+            return Err("peepholes exist only for the LSTM".into());
+        }
+        match (self.head, self.input) {
+            (HeadKind::Sigmoid | HeadKind::Nade, Input::Frames { units }) if units == self.outputs => Ok(()),
+            (HeadKind::Softmax, Input::Tokens { vocab, embedding }) if vocab == self.outputs && embedding > 0 => Ok(()),
+            (HeadKind::Regression, _) => Ok(()),
+            (head, input) => {
+                Err(format!("a {head:?} head cannot be trained on {input:?} with {} outputs", self.outputs))
+            }
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> SequenceModel {
+        let (embedding, mut d_input) = match self.input {
+            Input::Frames { units } => (None, units),
+            Input::Tokens { vocab, embedding } => {
+                (Some(EmbeddingConfig::new(vocab, embedding).init(device)), embedding)
+            }
+        };
+        let layers = (0..self.layers)
+            .map(|_| {
+                let layer = LayerConfig::new(self.cell, d_input, self.hidden).with_peephole(self.peephole).init(device);
+                d_input = self.hidden;
+                layer
+            })
+            .collect();
+        SequenceModel {
+            embedding,
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: Head::init(self.head, self.hidden, self.outputs, self.nade_hidden, device),
+        }
+    }
+}
+
+/// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`.
+#[derive(Clone, Debug)]
+pub enum Inputs {
+    Frames(Tensor<3>),
+    Tokens(Tensor<2, Int>),
+}
+
+#[derive(Module, Debug)]
+pub struct SequenceModel {
+    embedding: Option<Embedding>,
+    layers: Vec<Layer>,
+    dropout: Dropout,
+    pub head: Head,
+}
+
+impl SequenceModel {
+    /// The top layer's output at every step: `[batch, time, hidden]`, from zero states.
+    pub fn hidden(&self, inputs: Inputs) -> Tensor<3> {
+        let x = self.embed(inputs);
+        let [batch, _, _] = x.dims();
+        let device = x.device();
+        let mut x = x;
+        for layer in &self.layers {
+            let (out, _) = layer.forward(x, layer.zero_state(batch, &device)); // [batch, time, hidden]
+            x = self.dropout.forward(out);
+        }
+        x
+    }
+
+    /// The top layer's output at the given row-major positions (`row · time + t`):
+    /// `[n, hidden]`.
+    pub fn hidden_at(&self, inputs: Inputs, positions: Tensor<1, Int>) -> Tensor<2> {
+        let h = self.hidden(inputs);
+        let [batch, time, hidden] = h.dims();
+        h.reshape([batch * time, hidden]).select(0, positions)
+    }
+
+    /// Mean loss per scored step of a batch.
+    pub fn loss(&self, batch: &crate::batch::Batch) -> Tensor<1> {
+        let h = self.hidden_at(batch.inputs.clone(), batch.positions.clone());
+        self.head.loss(h, &batch.target).mean()
+    }
+
+    fn embed(&self, inputs: Inputs) -> Tensor<3> {
+        match (inputs, &self.embedding) {
+            (Inputs::Frames(x), None) => x,
+            (Inputs::Tokens(ids), Some(e)) => e.forward(ids), // [batch, time, embedding]
+            (inputs, _) => panic!("this model cannot read {inputs:?}"),
+        }
+    }
+
+    /// Zero states for `batch` sequences, one per layer.
+    pub fn zero_state(&self, batch: usize, device: &Device) -> Vec<LayerState> {
+        self.layers.iter().map(|l| l.zero_state(batch, device)).collect()
+    }
+
+    /// One step for sampling: `inputs` hold one time step (`time` = 1); returns the top
+    /// layer's output `[batch, hidden]` and the new states.
+    pub fn step(&self, inputs: Inputs, states: Vec<LayerState>) -> (Tensor<2>, Vec<LayerState>) {
+        let mut x: Tensor<2> = self.embed(inputs).squeeze_dim(1); // [batch, d_input]
+        let mut out = Vec::with_capacity(states.len());
+        for (layer, state) in self.layers.iter().zip(states) {
+            let state = layer.step(x, state);
+            x = state.hidden().clone();
+            out.push(state);
+        }
+        (x, out)
+    }
+}

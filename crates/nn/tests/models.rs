@@ -1,0 +1,138 @@
+//! Every model kind can overfit one batch (its loss falls at least tenfold), and
+//! checkpoints load back exactly or fail clearly.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+use fugato_nn::batch::{SequenceSet, Window, make_batch};
+use fugato_nn::data::{PolyphonicSet, Sequences, Split};
+use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
+
+fn jsb_frames() -> SequenceSet {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/polyphonic/jsb_small.json");
+    let set = PolyphonicSet::load(&path).unwrap();
+    let mut seqs = Sequences::default();
+    for s in set.split(Split::Train).unwrap() {
+        seqs.push(s);
+    }
+    SequenceSet::Frames(seqs)
+}
+
+fn config(cell: CellKind, head: HeadKind, input: Input, outputs: usize) -> ModelConfig {
+    ModelConfig { cell, peephole: false, hidden: 48, layers: 2, dropout: 0.0, head, input, outputs, nade_hidden: 32 }
+}
+
+/// Trains on one fixed batch and returns (first loss, last loss).
+fn overfit(config: &ModelConfig, set: &SequenceSet, windows: &[Window], steps: usize) -> (f32, f32) {
+    let device = Device::flex().autodiff();
+    device.seed(1);
+    let mut model = config.init(&device);
+    let mut optim = AdamConfig::new().init();
+    let batch = make_batch(set, windows, &device);
+    let mut losses = Vec::new();
+    for _ in 0..steps {
+        let loss = model.loss(&batch);
+        losses.push(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-2, model, grads);
+    }
+    (losses[0], *losses.last().unwrap())
+}
+
+fn frame_windows() -> Vec<Window> {
+    (0..3).map(|i| Window { sequence: i, start: 0, len: 17, shift: 0 }).collect()
+}
+
+fn check_overfits(config: ModelConfig, set: &SequenceSet, windows: &[Window]) {
+    let (first, last) = overfit(&config, set, windows, 400);
+    assert!(last * 10.0 <= first, "{:?} {:?}: loss {first} → {last}", config.cell, config.head);
+}
+
+#[test]
+fn every_cell_overfits_with_a_sigmoid_head() {
+    let set = jsb_frames();
+    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        check_overfits(config(cell, HeadKind::Sigmoid, Input::Frames { units: 88 }, 88), &set, &frame_windows());
+    }
+    let peephole =
+        ModelConfig { peephole: true, ..config(CellKind::Lstm, HeadKind::Sigmoid, Input::Frames { units: 88 }, 88) };
+    check_overfits(peephole, &set, &frame_windows());
+}
+
+#[test]
+fn nade_head_overfits() {
+    check_overfits(
+        config(CellKind::Gru, HeadKind::Nade, Input::Frames { units: 88 }, 88),
+        &jsb_frames(),
+        &frame_windows(),
+    );
+}
+
+#[test]
+fn softmax_head_overfits_tokens() {
+    let mut seqs = Sequences::default();
+    // Two token sequences of a small vocabulary with a pattern to memorise.
+    seqs.push(&(0..40).map(|i| (i * 7 % 23) as u16).collect::<Vec<_>>());
+    seqs.push(&(0..40).map(|i| (i * 5 % 23) as u16).collect::<Vec<_>>());
+    let set = SequenceSet::Tokens(seqs);
+    let windows: Vec<Window> = (0..2).map(|i| Window { sequence: i, start: 0, len: 40, shift: 0 }).collect();
+    check_overfits(
+        config(CellKind::Lstm, HeadKind::Softmax, Input::Tokens { vocab: 23, embedding: 16 }, 23),
+        &set,
+        &windows,
+    );
+}
+
+#[test]
+fn checkpoints_round_trip_and_refuse_damage() {
+    use fugato_nn::checkpoint::{self, CheckpointMeta, DataInfo};
+    use fugato_nn::train::TrainConfig;
+    let device = Device::flex();
+    let cfg = config(CellKind::Lstm, HeadKind::Sigmoid, Input::Frames { units: 88 }, 88);
+    let model = cfg.init(&device);
+    let meta = CheckpointMeta {
+        format: checkpoint::FORMAT.into(),
+        version: checkpoint::VERSION,
+        model: cfg.clone(),
+        train: TrainConfig::default(),
+        data: DataInfo {
+            repr: fugato_repr::ReprKind::PianoRoll,
+            steps_per_quarter: None,
+            vocabulary: None,
+            source: "x".into(),
+        },
+        epoch: 3,
+        step: 10,
+        best_valid: Some(9.5),
+        epochs_without_improvement: 0,
+        lr: 1e-3,
+        parameters: model.num_params(),
+        train_seconds: 1.0,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    checkpoint::save(&dir, &meta, &model, None).unwrap();
+    let loaded = checkpoint::load(&dir, &device).unwrap();
+    assert_eq!(loaded.meta, meta);
+    let set = jsb_frames();
+    let batch = make_batch(&set, &frame_windows(), &device);
+    let a: f32 = model.loss(&batch).into_scalar();
+    let b: f32 = loaded.model.loss(&batch).into_scalar();
+    assert_eq!(a, b);
+
+    // Truncated weights.
+    let weights = dir.join("model.bpk");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let err = checkpoint::load(&dir, &device).err().unwrap().to_string();
+    assert!(err.contains("model.bpk"), "{err}");
+    // Foreign checkpoint.
+    std::fs::write(dir.join("checkpoint.json"), r#"{"format": "something-else"}"#).unwrap();
+    let err = checkpoint::load(&dir, &device).err().unwrap().to_string();
+    assert!(err.contains("not a fugato-checkpoint"), "{err}");
+    // Not a checkpoint at all.
+    let err = checkpoint::load(tmp.path(), &device).err().unwrap().to_string();
+    assert!(err.contains("not a fugato checkpoint"), "{err}");
+}
