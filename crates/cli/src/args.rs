@@ -20,6 +20,10 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Encode a dataset (a MIDI folder or a piano-roll JSON file) once into shards.
     Prepare(PrepareArgs),
+    /// Train a sequence model (RNN, LSTM, GRU; sigmoid, NADE or softmax head).
+    Train(Box<TrainArgs>),
+    /// Score a checkpoint on held-out data: NLL per frame (or token), accuracy, F1.
+    Evaluate(EvaluateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,4 +75,80 @@ pub struct PrepareArgs {
     /// Refuse malformed MIDI files (they are skipped and counted).
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training data: a piano-roll JSON file, a shards folder from `fugato prepare`, or a
+    /// folder of MIDI files (prepared into OUT/data first).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run folder to create: checkpoints (latest/, best/), metrics.jsonl, loss.png.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its latest checkpoint.
+    #[arg(long, conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// A built-in preset (seed-keras, jsb-lstm, jsb-gru, jsb-rnn, jsb-nade,
+    /// nottingham-lstm, piano-lstm) or a TOML file [default: seed-keras].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Recurrent cell: rnn, lstm or gru.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// LSTM with peephole connections (gates see the cell state).
+    #[arg(long)]
+    pub peephole: bool,
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    #[arg(long)]
+    pub layers: Option<usize>,
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Output head: sigmoid, nade (piano-roll) or softmax (tokens).
+    #[arg(long)]
+    pub head: Option<String>,
+    #[arg(long)]
+    pub nade_hidden: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// adam or sgd.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Early stopping: epochs without a better validation loss.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Gradient-norm clipping (0: off).
+    #[arg(long)]
+    pub clip: Option<f64>,
+    /// Random transposition of training windows, ± semitones (piano-roll data).
+    #[arg(long)]
+    pub transpose: Option<i32>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Representation when --data is a MIDI folder [default: pianoroll].
+    #[arg(long)]
+    pub repr: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A checkpoint folder, or a run folder (its best/ checkpoint is used).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// A piano-roll JSON file or a shards folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Split to score [default: test if the data has one, else valid].
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Print one JSON object (nll, frames, accuracy, ...).
+    #[arg(long)]
+    pub json: bool,
 }

@@ -4,8 +4,11 @@
 
 mod args;
 mod convert;
+mod data;
+mod evaluate;
 mod inspect;
 mod prepare;
+mod train;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,6 +31,8 @@ fn run() -> anyhow::Result<()> {
         args::Command::Inspect(a) => inspect::run(inspect::Config::from_args(a)?),
         args::Command::Convert(a) => convert::run(convert::Config::from_args(a)?),
         args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a)?),
+        args::Command::Train(a) => train::run(train::Config::from_args(*a)?),
+        args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a)?),
     }
 }
 

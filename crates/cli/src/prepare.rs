@@ -59,21 +59,30 @@ fn item_name(repr: ReprKind) -> &'static str {
 }
 
 fn prepare_folder(c: &Config) -> anyhow::Result<ShardsMeta> {
-    let files = midi_files(&c.data)?;
+    prepare_midi_folder(&c.data, &c.out, c.repr, c.steps_per_quarter, c.options)
+}
+
+/// Encodes a MIDI folder into shards at `out`, with a progress bar.
+pub fn prepare_midi_folder(
+    data: &Path,
+    out: &Path,
+    repr: ReprKind,
+    steps_per_quarter: Option<u32>,
+    options: ReadOptions,
+) -> anyhow::Result<ShardsMeta> {
+    let files = midi_files(data)?;
     if files.is_empty() {
-        bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", c.data.display());
+        bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", data.display());
     }
-    let config =
-        PrepareConfig { repr: c.repr, steps_per_quarter: c.steps_per_quarter.unwrap_or(DEFAULT_STEPS_PER_QUARTER) };
+    let config = PrepareConfig { repr, steps_per_quarter: steps_per_quarter.unwrap_or(DEFAULT_STEPS_PER_QUARTER) };
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files {per_sec} eta {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
     bar.set_message("encoding");
-    let options = c.options;
     let load = move |path: &Path| fugato_midi::read_file(path, options).map(|f| f.score).map_err(|e| e.to_string());
-    let summary = prepare_midi(&c.data, &files, &load, config, &c.out, &|| bar.inc(1))?;
+    let summary = prepare_midi(data, &files, &load, config, out, &|| bar.inc(1))?;
     bar.finish_and_clear();
     Ok(summary.meta)
 }

@@ -37,6 +37,29 @@ impl SequenceSet {
         }
     }
 
+    /// A split of a piano-roll benchmark file.
+    pub fn from_polyphonic(set: &crate::data::PolyphonicSet, split: crate::data::Split) -> Option<SequenceSet> {
+        let mut seqs = Sequences::default();
+        for s in set.split(split)? {
+            seqs.push(s);
+        }
+        Some(SequenceSet::Frames(seqs))
+    }
+
+    /// A split of a shards folder, if it has that split.
+    pub fn from_shards(
+        shards: &crate::data::Shards,
+        split: crate::data::Split,
+    ) -> Result<Option<SequenceSet>, crate::NnError> {
+        if !shards.meta.splits.contains_key(&split) {
+            return Ok(None);
+        }
+        Ok(Some(match shards.meta.repr {
+            fugato_repr::ReprKind::PianoRoll => SequenceSet::Frames(shards.frames(split)?),
+            _ => SequenceSet::Tokens(shards.tokens(split)?),
+        }))
+    }
+
     /// Items that evaluation scores: every item but the first of each sequence.
     pub fn scored_items(&self) -> usize {
         (0..self.len()).map(|i| self.seq_len(i).saturating_sub(1)).sum()

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod evaluate;
 pub mod model;
+pub mod preset;
 pub mod train;
 
 use std::path::PathBuf;
@@ -43,4 +44,14 @@ impl NnError {
     pub(crate) fn dataset(path: impl Into<PathBuf>, message: impl Into<String>) -> NnError {
         NnError::Dataset { path: path.into(), message: message.into() }
     }
+}
+
+/// The device fugato computes on: the first CUDA GPU when built with the `cuda` feature
+/// (unless `FUGATO_DEVICE=cpu`), else the CPU through burn's flex backend.
+pub fn default_device() -> burn::tensor::Device {
+    #[cfg(feature = "cuda")]
+    if std::env::var("FUGATO_DEVICE").as_deref() != Ok("cpu") {
+        return burn::tensor::Device::cuda(0);
+    }
+    burn::tensor::Device::flex()
 }

@@ -1,5 +1,6 @@
-//! Pictures of music, as PNG bytes (no I/O here): [`piano_roll_png`] draws a score as
-//! time × pitch, one colour per part, with a line at every C and every bar.
+//! Pictures, as PNG bytes (no I/O here): [`piano_roll_png`] draws a score as time ×
+//! pitch, one colour per part, with a line at every C and every bar; [`line_chart_png`]
+//! draws curves such as a training run's losses.
 //!
 //! ```
 //! use fugato_score::{Note, Score, Track};
@@ -91,11 +92,71 @@ pub fn piano_roll_png(score: &Score, style: &RollStyle) -> Result<Vec<u8>, PlotE
         }
         area.present().map_err(err)?;
     }
+    encode_png(&rgb, width, height)
+}
+
+/// A named line of (x, y) points.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// DejaVu Sans Mono (see assets/DejaVu-LICENSE.txt), so charts need no system fonts.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The embedded font is valid TrueType; registration cannot fail on it.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// A line chart with labelled axes and a legend, e.g. training and validation loss per epoch.
+pub fn line_chart_png(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<Vec<u8>, PlotError> {
+    register_font();
+    let (width, height) = (800u32, 500u32);
+    let points = || series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) =
+        points().filter(|p| p.1.is_finite()).fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0_f64.max(x1)) };
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let (y0, y1) = if y0 <= y1 { (y0 - pad, y1 + pad) } else { (0.0, 1.0) };
+    let mut rgb = vec![0u8; (width * height * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<_>| PlotError::Draw(format!("{e:?}"));
+        area.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
+        for (i, s) in series.iter().enumerate() {
+            let (r, g, b) = PALETTE[i % PALETTE.len()];
+            let color = RGBColor(r, g, b);
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        area.present().map_err(err)?;
+    }
+    encode_png(&rgb, width, height)
+}
+
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    encoder.write_header()?.write_image_data(&rgb)?;
+    encoder.write_header()?.write_image_data(rgb)?;
     Ok(out)
 }
 

@@ -1,0 +1,65 @@
+use std::path::PathBuf;
+
+use anyhow::bail;
+use fugato_nn::data::Split;
+use fugato_nn::evaluate::evaluate;
+
+use crate::args::EvaluateArgs;
+use crate::data::Dataset;
+
+pub struct Config {
+    checkpoint: PathBuf,
+    data: PathBuf,
+    split: Option<Split>,
+    json: bool,
+}
+
+impl Config {
+    pub fn from_args(a: EvaluateArgs) -> anyhow::Result<Config> {
+        let split = a.split.as_deref().map(str::parse::<Split>).transpose().map_err(anyhow::Error::msg)?;
+        Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json })
+    }
+}
+
+pub fn run(c: Config) -> anyhow::Result<()> {
+    let device = fugato_nn::default_device();
+    let ckpt = fugato_nn::checkpoint::load(&c.checkpoint, &device)?;
+    let dataset = Dataset::open(&c.data, None)?;
+    let info = dataset.info(&c.data);
+    if info.repr != ckpt.meta.data.repr {
+        bail!(
+            "{} holds {} data, but the model in {} was trained on {}",
+            c.data.display(),
+            info.repr.name(),
+            c.checkpoint.display(),
+            ckpt.meta.data.repr.name()
+        );
+    }
+    let split = match c.split {
+        Some(s) => s,
+        None if dataset.has(Split::Test) => Split::Test,
+        None => Split::Valid,
+    };
+    let set = dataset.split(split, &c.data)?;
+    let e = evaluate(&ckpt.model, &set, &device);
+    if c.json {
+        let mut v = serde_json::to_value(&e)?;
+        v["split"] = split.name().into();
+        return crate::print(&format!("{v}\n"));
+    }
+    let unit = if e.perplexity.is_some() { "token" } else { "frame" };
+    let mut text = format!(
+        "{} split of {}: {} {unit}s scored\nNLL         {:.4} nats/{unit}\n",
+        split.name(),
+        c.data.display(),
+        e.frames,
+        e.nll
+    );
+    if let Some(p) = e.perplexity {
+        text += &format!("perplexity  {p:.3}\n");
+    }
+    if let (Some(a), Some(p), Some(r), Some(f)) = (e.accuracy, e.precision, e.recall, e.f1) {
+        text += &format!("accuracy    {a:.4}\nprecision   {p:.4}\nrecall      {r:.4}\nF1          {f:.4}\n");
+    }
+    crate::print(&text)
+}
