@@ -87,7 +87,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     let mut progress = Progress::new();
     let start = Instant::now();
     let summary = if c.resume {
-        fugato_nn::train::resume(&c.run, &data, &device, &mut progress)?
+        fugato_nn::train::resume(&c.run, &data, c.args.epochs, &device, &mut progress)?
     } else {
         let model = model_config(&c, &data)?;
         std::fs::create_dir_all(&c.run).with_context(|| format!("creating {}", c.run.display()))?;

@@ -135,3 +135,44 @@ fn prepare_prints_splits() {
     assert!(stdout(&o).contains("train") && stdout(&o).contains("3 sequences"), "{}", stdout(&o));
     assert!(out.join("meta.json").is_file());
 }
+
+#[test]
+fn train_resume_evaluate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let data = testdata().join("polyphonic/jsb_small.json");
+    let small = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq-len", "16"];
+    let mut args = vec!["train", "--data", path(&data), "--out", path(&run), "--epochs", "2", "--model", "gru"];
+    args.extend(small);
+    let o = fugato(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("epoch   2"), "{}", stderr(&o));
+    let epochs = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count();
+    assert_eq!(epochs(&run), 2);
+    assert!(run.join("loss.png").is_file() && run.join("best/model.bpk").is_file());
+
+    // A second run into the same folder is refused; --resume continues it.
+    let o = fugato(&args);
+    assert!(stderr(&o).contains("already holds a training run"), "{}", stderr(&o));
+    let o = fugato(&["train", "--data", path(&data), "--resume", path(&run), "--epochs", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(epochs(&run), 3);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("latest/checkpoint.json")).unwrap()).unwrap();
+    assert_eq!(meta["epoch"], 3);
+    assert_eq!(meta["model"]["cell"], "gru");
+
+    // Evaluation on a file that holds only a test split.
+    let test = testdata().join("polyphonic/jsb_test_only.json");
+    let o = fugato(&["evaluate", "--checkpoint", path(&run), "--data", path(&test), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["frames"], 112); // sequences of 65 and 49 frames, the first of each not scored
+    assert!(v["nll"].as_f64().unwrap() > 0.0);
+
+    // A damaged checkpoint is refused with the file named.
+    std::fs::write(run.join("best/model.bpk"), b"garbage").unwrap();
+    let o = fugato(&["evaluate", "--checkpoint", path(&run), "--data", path(&test)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("model.bpk"), "{}", stderr(&o));
+}

@@ -60,6 +60,33 @@ impl SequenceSet {
         }))
     }
 
+    /// How often each unit is on (frames) or each token occurs (tokens), with add-0.5
+    /// smoothing: `outputs` values.
+    pub fn prior(&self, outputs: usize) -> Vec<f64> {
+        match self {
+            SequenceSet::Frames(s) => {
+                let mut on = vec![0.5f64; outputs];
+                for f in &s.data {
+                    for (k, c) in on.iter_mut().enumerate().take(N_KEYS) {
+                        *c += (f >> k & 1) as f64;
+                    }
+                }
+                let n = s.data.len() as f64 + 1.0;
+                on.iter().map(|c| c / n).collect()
+            }
+            SequenceSet::Tokens(s) => {
+                let mut count = vec![0.5f64; outputs];
+                for &t in &s.data {
+                    if let Some(c) = count.get_mut(usize::from(t)) {
+                        *c += 1.0;
+                    }
+                }
+                let total: f64 = count.iter().sum();
+                count.iter().map(|c| c / total).collect()
+            }
+        }
+    }
+
     /// Items that evaluation scores: every item but the first of each sequence.
     pub fn scored_items(&self) -> usize {
         (0..self.len()).map(|i| self.seq_len(i).saturating_sub(1)).sum()

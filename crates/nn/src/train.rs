@@ -169,7 +169,8 @@ pub fn train(
     model_config.validate().map_err(|e| NnError::dataset(run, e))?;
     config.validate().map_err(|e| NnError::dataset(run, e))?;
     device.seed(config.seed);
-    let model = model_config.init(&device.clone().autodiff());
+    let mut model = model_config.init(&device.clone().autodiff());
+    model.head.set_prior(&data.train.prior(model_config.outputs));
     let meta = CheckpointMeta {
         format: checkpoint::FORMAT.into(),
         version: checkpoint::VERSION,
@@ -188,14 +189,19 @@ pub fn train(
     run_epochs(run, meta, model, config.optimizer(), data, device, observer)
 }
 
-/// Continues the run in `run` from its `latest/` checkpoint.
+/// Continues the run in `run` from its `latest/` checkpoint, up to `epochs` epochs in all
+/// when given (else as many as it was started with).
 pub fn resume(
     run: &Path,
     data: &TrainData,
+    epochs: Option<usize>,
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
-    let ckpt = checkpoint::load(&run.join("latest"), &device.clone().autodiff())?;
+    let mut ckpt = checkpoint::load(&run.join("latest"), &device.clone().autodiff())?;
+    if let Some(epochs) = epochs {
+        ckpt.meta.train.epochs = epochs;
+    }
     if ckpt.meta.data.repr != data.info.repr {
         return Err(NnError::dataset(
             run,

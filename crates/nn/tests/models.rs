@@ -136,3 +136,40 @@ fn checkpoints_round_trip_and_refuse_damage() {
     let err = checkpoint::load(tmp.path(), &device).err().unwrap().to_string();
     assert!(err.contains("not a fugato checkpoint"), "{err}");
 }
+
+/// The target at step t is the input of step t − 3: only a model whose state carries
+/// memory can learn it (a model of the current step alone stays at log 2 per unit).
+#[test]
+fn recurrent_state_carries_memory() {
+    use burn::tensor::{Distribution, Tensor};
+    use fugato_nn::batch::Batch;
+    use fugato_nn::model::{Inputs, Target};
+    let device = Device::flex().autodiff();
+    device.seed(9);
+    for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
+        let cfg = ModelConfig { layers: 1, ..config(cell, HeadKind::Sigmoid, Input::Frames { units: 4 }, 4) };
+        let mut model = cfg.init(&device);
+        let mut optim = AdamConfig::new().init();
+        let (rows, time, lag) = (16, 20, 3);
+        let mut last = 0.0;
+        for _ in 0..300 {
+            let x = Tensor::<3>::random([rows, time, 4], Distribution::Bernoulli(0.5), &device);
+            let target: Tensor<2> = x.clone().narrow(1, 0, time - lag).reshape([rows * (time - lag), 4]);
+            let positions: Vec<i64> =
+                (0..rows).flat_map(|r| (lag..time).map(move |t| (r * time + t) as i64)).collect();
+            let n = positions.len();
+            let batch = Batch {
+                inputs: Inputs::Frames(x),
+                positions: Tensor::from_data(burn::tensor::TensorData::new(positions, [n]), &device),
+                target: Target::Units(target),
+                n_scored: n,
+            };
+            let loss = model.loss(&batch);
+            last = loss.clone().into_scalar::<f32>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-2, model, grads);
+        }
+        // 4 units × ln 2 = 2.77 nats without memory.
+        assert!(last < 1.0, "{cell:?}: loss {last} after training; 2.77 means no memory");
+    }
+}

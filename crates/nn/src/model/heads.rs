@@ -3,7 +3,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// Which head.
@@ -92,6 +92,29 @@ impl Head {
             Head::Sigmoid(linear) => Some(sigmoid(linear.forward(h))),
             Head::Nade(nade) => Some(sigmoid(nade.logits(h, x.clone()))),
             _ => None,
+        }
+    }
+
+    /// Sets the output biases so that, before training, the head predicts `prior`: each
+    /// unit's frequency (sigmoid, NADE) or each token's (softmax). Training then starts at
+    /// the data's marginal distribution instead of p = 0.5 per unit, which Adam would need
+    /// thousands of steps to leave.
+    pub fn set_prior(&mut self, prior: &[f64]) {
+        let device = match self {
+            Head::Sigmoid(l) | Head::Softmax(l) | Head::Regression(l) => l.weight.val().device(),
+            Head::Nade(n) => n.to_visible_bias.weight.val().device(),
+        };
+        let p = |x: f64| x.clamp(1e-4, 1.0 - 1e-4);
+        let values: Vec<f32> = match self {
+            Head::Softmax(_) => prior.iter().map(|&x| p(x).ln() as f32).collect(),
+            _ => prior.iter().map(|&x| (p(x) / (1.0 - p(x))).ln() as f32).collect(),
+        };
+        let n = values.len();
+        let bias = Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [n]), &device));
+        match self {
+            Head::Sigmoid(l) | Head::Softmax(l) => l.bias = Some(bias),
+            Head::Nade(nade) => nade.to_visible_bias.bias = Some(bias),
+            Head::Regression(_) => {}
         }
     }
 
