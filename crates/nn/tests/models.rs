@@ -155,8 +155,7 @@ fn recurrent_state_carries_memory() {
         for _ in 0..300 {
             let x = Tensor::<3>::random([rows, time, 4], Distribution::Bernoulli(0.5), &device);
             let target: Tensor<2> = x.clone().narrow(1, 0, time - lag).reshape([rows * (time - lag), 4]);
-            let positions: Vec<i64> =
-                (0..rows).flat_map(|r| (lag..time).map(move |t| (r * time + t) as i64)).collect();
+            let positions: Vec<i64> = (0..rows).flat_map(|r| (lag..time).map(move |t| (r * time + t) as i64)).collect();
             let n = positions.len();
             let batch = Batch {
                 inputs: Inputs::Frames(x),
@@ -172,4 +171,36 @@ fn recurrent_state_carries_memory() {
         // 4 units × ln 2 = 2.77 nats without memory.
         assert!(last < 1.0, "{cell:?}: loss {last} after training; 2.77 means no memory");
     }
+}
+
+/// A regression head (MSE) learns continuous targets, e.g. the velocity of the next
+/// frame's notes, from one batch.
+#[test]
+fn regression_head_overfits() {
+    use burn::tensor::{Distribution, Tensor};
+    use fugato_nn::batch::Batch;
+    use fugato_nn::model::{Inputs, Target};
+    let device = Device::flex().autodiff();
+    device.seed(4);
+    let cfg = config(CellKind::Lstm, HeadKind::Regression, Input::Frames { units: 88 }, 2);
+    let mut model = cfg.init(&device);
+    let mut optim = AdamConfig::new().init();
+    let x = Tensor::<3>::random([4, 12, 88], Distribution::Bernoulli(0.05), &device);
+    let values = Tensor::<2>::random([48, 2], Distribution::Uniform(0.0, 1.0), &device);
+    let positions: Vec<i64> = (0..48).collect();
+    let batch = Batch {
+        inputs: Inputs::Frames(x),
+        positions: Tensor::from_data(burn::tensor::TensorData::new(positions, [48]), &device),
+        target: Target::Values(values),
+        n_scored: 48,
+    };
+    let mut losses = Vec::new();
+    for _ in 0..300 {
+        let loss = model.loss(&batch);
+        losses.push(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-2, model, grads);
+    }
+    let (first, last) = (losses[0], *losses.last().unwrap());
+    assert!(last * 10.0 <= first, "regression: loss {first} → {last}");
 }
