@@ -124,9 +124,12 @@ fn model_config(c: &Config, data: &TrainData) -> anyhow::Result<ModelConfig> {
             (Input::Tokens { vocab, embedding: 0 }, vocab)
         }
     };
-    let config = c.preset.model_config(input, outputs);
+    let mut config = c.preset.model_config(input, outputs);
+    // A head named on the command line is taken as asked, and refused if it cannot fit.
+    if let Some(head) = &c.args.head {
+        config.head = head.parse().map_err(anyhow::Error::msg)?;
+    }
     config.validate().map_err(anyhow::Error::msg)?;
-    let _ = &c.args;
     Ok(config)
 }
 

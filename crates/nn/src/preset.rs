@@ -16,7 +16,7 @@ pub struct ModelPreset {
     pub hidden: usize,
     pub layers: usize,
     pub dropout: f64,
-    /// Default: sigmoid for piano-rolls, softmax for tokens.
+    /// Piano-roll head (default sigmoid); token data always gets a softmax.
     pub head: Option<HeadKind>,
     #[serde(default = "default_nade_hidden")]
     pub nade_hidden: usize,
@@ -80,10 +80,14 @@ impl Preset {
         let m = &self.model;
         let (input, head) = match input {
             Input::Frames { .. } => (input, m.head.unwrap_or(HeadKind::Sigmoid)),
-            Input::Tokens { vocab, .. } => (
-                Input::Tokens { vocab, embedding: m.embedding.unwrap_or(m.hidden) },
-                m.head.unwrap_or(HeadKind::Softmax),
-            ),
+            // A preset's piano-roll head (sigmoid, NADE) does not apply to tokens.
+            Input::Tokens { vocab, .. } => {
+                let head = match m.head {
+                    Some(HeadKind::Regression) => HeadKind::Regression,
+                    _ => HeadKind::Softmax,
+                };
+                (Input::Tokens { vocab, embedding: m.embedding.unwrap_or(m.hidden) }, head)
+            }
         };
         ModelConfig {
             cell: m.cell,
