@@ -24,6 +24,8 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Score a checkpoint on held-out data: NLL per frame (or token), accuracy, F1.
     Evaluate(EvaluateArgs),
+    /// Write new music with a trained model.
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -151,4 +153,46 @@ pub struct EvaluateArgs {
     /// Print one JSON object (nll, frames, accuracy, ...).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A checkpoint folder, or a run folder (its best/ checkpoint is used).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The MIDI file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Length in bars of 4/4 (piano-roll and melody models).
+    #[arg(long, conflicts_with = "steps")]
+    pub bars: Option<usize>,
+    /// Length in model steps: frames or tokens [default: 8 bars, or 512 tokens].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Sampling temperature; 0 picks the most likely output.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Token models: sample among the k most likely tokens.
+    #[arg(long, conflicts_with = "top_p")]
+    pub top_k: Option<usize>,
+    /// Token models: sample from the smallest set of tokens with this much probability.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Music to continue (encoded as the model's representation).
+    #[arg(long)]
+    pub primer: Option<PathBuf>,
+    /// Keep to the notes of a key, e.g. C:major, F#m, Bb:minor (piano-roll and melody models).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Tempo in quarter notes per minute [default: 120, or the model's own].
+    #[arg(long)]
+    pub tempo: Option<f64>,
+    /// General MIDI program number 0..=127.
+    #[arg(long, conflicts_with = "instrument")]
+    pub program: Option<u8>,
+    /// General MIDI instrument by name, e.g. violin, "church organ".
+    #[arg(long)]
+    pub instrument: Option<String>,
 }

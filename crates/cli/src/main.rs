@@ -6,6 +6,7 @@ mod args;
 mod convert;
 mod data;
 mod evaluate;
+mod generate;
 mod inspect;
 mod prepare;
 mod train;
@@ -33,6 +34,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a)?),
         args::Command::Train(a) => train::run(train::Config::from_args(*a)?),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a)?),
+        args::Command::Generate(a) => generate::run(generate::Config::from_args(a)?),
     }
 }
 

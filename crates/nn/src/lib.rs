@@ -17,6 +17,7 @@ pub mod data;
 pub mod evaluate;
 pub mod model;
 pub mod preset;
+pub mod sample;
 pub mod train;
 
 use std::path::PathBuf;

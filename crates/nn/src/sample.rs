@@ -1,0 +1,233 @@
+//! Sampling new sequences from a trained model, one step at a time with the state
+//! carried, from a seeded random generator: the same checkpoint, seed and options give
+//! the same sequence.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use fugato_repr::pianoroll::{Frame, N_KEYS};
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::{Head, Inputs, SequenceModel};
+
+/// How the next token is chosen from the model's distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sampling {
+    /// The most likely token (for piano-rolls: every unit with p ≥ 0.5).
+    ArgMax,
+    /// Draw from the distribution with logits divided by the temperature.
+    Temperature(f64),
+    /// Draw from the k most likely tokens (tokens only; piano-rolls use the temperature).
+    TopK { k: usize, temperature: f64 },
+    /// Draw from the smallest set of tokens whose probability reaches p (nucleus).
+    TopP { p: f64, temperature: f64 },
+}
+
+impl Sampling {
+    fn temperature(self) -> f64 {
+        match self {
+            Sampling::ArgMax => 0.0,
+            Sampling::Temperature(t)
+            | Sampling::TopK { temperature: t, .. }
+            | Sampling::TopP { temperature: t, .. } => t,
+        }
+    }
+}
+
+/// A sequence of piano-roll frames or of tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sequence {
+    Frames(Vec<Frame>),
+    Tokens(Vec<u16>),
+}
+
+impl Sequence {
+    pub fn len(&self) -> usize {
+        match self {
+            Sequence::Frames(f) => f.len(),
+            Sequence::Tokens(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Options for [`generate`].
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    pub steps: usize,
+    pub sampling: Sampling,
+    pub seed: u64,
+    /// Frames: units allowed to sound (e.g. a key's scale); `None`: all.
+    pub allowed_units: Option<Frame>,
+    /// Tokens: tokens allowed; `None`: all.
+    pub allowed_tokens: Option<Vec<bool>>,
+}
+
+/// Continues `primer` by `options.steps` items and returns the new items only. An empty
+/// primer starts from a silent frame (piano-roll) or token 0 (whose meaning the
+/// representation defines: HOLD for melodies, BAR for REMI, NOTE_ON 0 for performances).
+pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOptions, device: &Device) -> Sequence {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut states = model.zero_state(1, device);
+    let frames = matches!(primer, Sequence::Frames(_));
+    let mut last = match primer {
+        Sequence::Frames(f) => Item::Frame(f.first().copied().unwrap_or(0)),
+        Sequence::Tokens(t) => Item::Token(t.first().copied().unwrap_or(0)),
+    };
+    // Feed the primer; the state after its last item predicts the first new one.
+    let rest: Vec<Item> = match primer {
+        Sequence::Frames(f) => f.iter().skip(1).map(|&x| Item::Frame(x)).collect(),
+        Sequence::Tokens(t) => t.iter().skip(1).map(|&x| Item::Token(x)).collect(),
+    };
+    for item in rest {
+        states = model.step(input(last, device), states).1;
+        last = item;
+    }
+    let mut out_frames = Vec::new();
+    let mut out_tokens = Vec::new();
+    for _ in 0..options.steps {
+        let (h, next_states) = model.step(input(last, device), states);
+        states = next_states;
+        last = match &model.head {
+            Head::Sigmoid(linear) => {
+                let logits: Vec<f32> = linear.forward(h).into_data().try_to_vec().expect("f32 logits");
+                Item::Frame(sample_units(&logits, options, &mut rng))
+            }
+            Head::Nade(nade) => {
+                let t = options.sampling.temperature();
+                let uniform: Vec<f32> = (0..N_KEYS).map(|_| if t > 0.0 { rng.random::<f32>() } else { 0.5 }).collect();
+                let uniform = Tensor::<2>::from_data(TensorData::new(uniform, [1, N_KEYS]), device);
+                let on: Vec<f32> = nade.sample(h, uniform, t.max(1e-3)).into_data().try_to_vec().expect("f32 units");
+                let frame = on.iter().enumerate().filter(|(_, v)| **v > 0.5).fold(0 as Frame, |f, (k, _)| f | 1 << k);
+                Item::Frame(frame & options.allowed_units.unwrap_or(Frame::MAX))
+            }
+            Head::Softmax(linear) => {
+                let logits: Vec<f32> = linear.forward(h).into_data().try_to_vec().expect("f32 logits");
+                Item::Token(sample_token(&logits, options, &mut rng) as u16)
+            }
+            Head::Regression(_) => panic!("a regression model predicts values, not music to sample"),
+        };
+        match last {
+            Item::Frame(f) => out_frames.push(f),
+            Item::Token(t) => out_tokens.push(t),
+        }
+    }
+    if frames { Sequence::Frames(out_frames) } else { Sequence::Tokens(out_tokens) }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Item {
+    Frame(Frame),
+    Token(u16),
+}
+
+fn input(item: Item, device: &Device) -> Inputs {
+    match item {
+        Item::Frame(f) => {
+            let units: Vec<f32> = (0..N_KEYS).map(|k| (f >> k & 1) as f32).collect();
+            Inputs::Frames(Tensor::from_data(TensorData::new(units, [1, 1, N_KEYS]), device))
+        }
+        Item::Token(t) => {
+            Inputs::Tokens(Tensor::<2, Int>::from_data(TensorData::new(vec![i64::from(t)], [1, 1]), device))
+        }
+    }
+}
+
+/// Each unit on with probability σ(logit / T) (argmax: p ≥ 0.5), within the allowed units.
+fn sample_units(logits: &[f32], options: &SampleOptions, rng: &mut impl Rng) -> Frame {
+    let t = options.sampling.temperature();
+    let mut frame: Frame = 0;
+    for (k, &l) in logits.iter().enumerate().take(N_KEYS) {
+        let on = if t <= 0.0 {
+            l >= 0.0
+        } else {
+            let p = 1.0 / (1.0 + (-(f64::from(l)) / t).exp());
+            rng.random::<f64>() < p
+        };
+        if on {
+            frame |= 1 << k;
+        }
+    }
+    frame & options.allowed_units.unwrap_or(Frame::MAX)
+}
+
+/// A token from softmax logits, after masking, temperature, top-k and top-p.
+pub fn sample_token(logits: &[f32], options: &SampleOptions, rng: &mut impl Rng) -> usize {
+    let allowed = |i: usize| options.allowed_tokens.as_ref().is_none_or(|a| a.get(i).copied().unwrap_or(false));
+    let mut candidates: Vec<(usize, f64)> =
+        logits.iter().enumerate().filter(|(i, _)| allowed(*i)).map(|(i, &l)| (i, f64::from(l))).collect();
+    if candidates.is_empty() {
+        candidates = logits.iter().enumerate().map(|(i, &l)| (i, f64::from(l))).collect();
+    }
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let t = options.sampling.temperature();
+    if t <= 0.0 {
+        return candidates[0].0;
+    }
+    if let Sampling::TopK { k, .. } = options.sampling {
+        candidates.truncate(k.max(1));
+    }
+    let max = candidates[0].1;
+    let mut weights: Vec<f64> = candidates.iter().map(|(_, l)| ((l - max) / t).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter_mut().for_each(|w| *w /= total);
+    if let Sampling::TopP { p, .. } = options.sampling {
+        let mut mass = 0.0;
+        let keep = weights.iter().position(|w| {
+            mass += w;
+            mass >= p
+        });
+        let keep = keep.map_or(weights.len(), |i| i + 1);
+        candidates.truncate(keep);
+        weights.truncate(keep);
+        let total: f64 = weights.iter().sum();
+        weights.iter_mut().for_each(|w| *w /= total);
+    }
+    let mut u = rng.random::<f64>();
+    for ((i, _), w) in candidates.iter().zip(&weights) {
+        if u < *w {
+            return *i;
+        }
+        u -= w;
+    }
+    candidates.last().expect("at least one candidate").0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(sampling: Sampling) -> SampleOptions {
+        SampleOptions { steps: 1, sampling, seed: 0, allowed_units: None, allowed_tokens: None }
+    }
+
+    #[test]
+    fn top_k_and_top_p_keep_only_the_likely_tokens() {
+        let logits = [0.0f32, 5.0, 4.0, -3.0, 1.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..200 {
+            let t = sample_token(&logits, &options(Sampling::TopK { k: 2, temperature: 1.0 }), &mut rng);
+            assert!(t == 1 || t == 2);
+            let t = sample_token(&logits, &options(Sampling::TopP { p: 0.5, temperature: 1.0 }), &mut rng);
+            assert_eq!(t, 1);
+        }
+        assert_eq!(sample_token(&logits, &options(Sampling::ArgMax), &mut rng), 1);
+    }
+
+    #[test]
+    fn masks_restrict_tokens_and_units() {
+        let mut o = options(Sampling::Temperature(1.0));
+        o.allowed_tokens = Some(vec![true, false, false, true, false]);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..100 {
+            let t = sample_token(&[0.0, 9.0, 9.0, 0.0, 9.0], &o, &mut rng);
+            assert!(t == 0 || t == 3);
+        }
+        let mut o = options(Sampling::ArgMax);
+        o.allowed_units = Some(0b101);
+        assert_eq!(sample_units(&[1.0; 88], &o, &mut rng), 0b101);
+    }
+}
