@@ -28,7 +28,7 @@ impl Config {
             bail!("--temperature must be 0..=10, but was {}", a.temperature);
         }
         let sampling = match (a.temperature, a.top_k, a.top_p) {
-            (t, _, _) if t == 0.0 => Sampling::ArgMax,
+            (0.0, _, _) => Sampling::ArgMax,
             (t, Some(k), _) if k >= 1 => Sampling::TopK { k, temperature: t },
             (_, Some(k), _) => bail!("--top-k must be at least 1, but was {k}"),
             (t, None, Some(p)) if p > 0.0 && p <= 1.0 => Sampling::TopP { p, temperature: t },

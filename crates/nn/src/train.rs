@@ -89,7 +89,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [("lr", self.lr), ("lr_decay", self.lr_decay)];
-        if let Some((name, v)) = positive.iter().find(|(_, v)| !(*v > 0.0)) {
+        if let Some((name, v)) = positive.iter().find(|(_, v)| !v.is_finite() || *v <= 0.0) {
             return Err(format!("{name} must be positive, but was {v}"));
         }
         if self.batch == 0 || self.seq_len == 0 || self.epochs == 0 {
@@ -105,8 +105,8 @@ impl TrainConfig {
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
-        let clip = (self.clip > 0.0).then(|| GradientClippingConfig::Norm(self.clip as f32));
-        let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let clip = (self.clip > 0.0).then_some(GradientClippingConfig::Norm(self.clip as f32));
+        let decay = (self.weight_decay > 0.0).then_some(WeightDecayConfig::new(self.weight_decay as f32));
         match self.optimizer {
             OptimizerKind::Adam => AdamConfig::new().with_grad_clipping(clip).with_weight_decay(decay).init(),
             OptimizerKind::Sgd => SgdConfig::new()
@@ -268,7 +268,7 @@ fn run_epochs(
             checkpoint::save(&run.join("best"), &meta, &model, None)?;
         } else {
             meta.epochs_without_improvement += 1;
-            if meta.epochs_without_improvement % config.lr_patience.max(1) == 0 {
+            if meta.epochs_without_improvement.is_multiple_of(config.lr_patience.max(1)) {
                 meta.lr *= config.lr_decay;
             }
         }

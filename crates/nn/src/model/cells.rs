@@ -37,6 +37,8 @@ impl std::str::FromStr for CellKind {
 }
 
 /// The state one layer carries from step to step.
+// One per layer and only a handful alive at a time: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum LayerState {
     /// Hidden state `[batch, d_hidden]` (tanh RNN, GRU).
