@@ -176,3 +176,49 @@ fn train_resume_evaluate() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("model.bpk"), "{}", stderr(&o));
 }
+
+#[test]
+fn generate_is_seeded_and_keeps_to_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let data = testdata().join("polyphonic/jsb_small.json");
+    let o = fugato(&[
+        "train",
+        "--data",
+        path(&data),
+        "--out",
+        path(&run),
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let generate = |name: &str, seed: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut args = vec!["generate", "--checkpoint", path(&run), "--out", path(&out), "--bars", "4", "--seed", seed];
+        args.extend(extra);
+        let o = fugato(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(generate("a.mid", "7", &[]), generate("b.mid", "7", &[]));
+    assert_ne!(generate("a.mid", "7", &[]), generate("c.mid", "8", &[]));
+
+    generate("d.mid", "1", &["--key", "D:major", "--tempo", "100", "--instrument", "violin"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&fugato(&["inspect", "--json", path(&tmp.path().join("d.mid"))]))).unwrap();
+    let d_major = [2, 4, 6, 7, 9, 11, 1];
+    let notes = v["notes"].as_array().unwrap();
+    assert!(!notes.is_empty());
+    for n in notes {
+        assert!(d_major.contains(&(n["pitch"].as_u64().unwrap() % 12)), "{n}");
+        assert_eq!(n["program"], 40);
+    }
+    assert_eq!(v["tempo_changes"][0]["bpm"], 100.0);
+
+    let o = fugato(&["generate", "--checkpoint", path(&run), "--out", "x.mid", "--temperature=-1"]);
+    assert!(stderr(&o).contains("--temperature must be"), "{}", stderr(&o));
+}
