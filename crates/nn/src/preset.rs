@@ -55,7 +55,7 @@ impl TrainConfigPartial {
 }
 
 /// The presets in `configs/`, by name.
-pub const BUILT_IN: [(&str, &str); 7] = [
+pub const BUILT_IN: [(&str, &str); 8] = [
     ("seed-keras", include_str!("../../../configs/seed-keras.toml")),
     ("jsb-lstm", include_str!("../../../configs/jsb-lstm.toml")),
     ("jsb-gru", include_str!("../../../configs/jsb-gru.toml")),
@@ -63,6 +63,7 @@ pub const BUILT_IN: [(&str, &str); 7] = [
     ("jsb-nade", include_str!("../../../configs/jsb-nade.toml")),
     ("nottingham-lstm", include_str!("../../../configs/nottingham-lstm.toml")),
     ("piano-lstm", include_str!("../../../configs/piano-lstm.toml")),
+    ("nottingham-nade", include_str!("../../../configs/nottingham-nade.toml")),
 ];
 
 impl Preset {
