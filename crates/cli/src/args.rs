@@ -26,6 +26,12 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Write new music with a trained model.
     Generate(GenerateArgs),
+    /// Render a MIDI file to a WAV file with the built-in voices.
+    Render(RenderArgs),
+    /// Write and render a short piece with a bundled model: one .mid and one .wav.
+    Demo(DemoArgs),
+    /// List the bundled models (usable as --checkpoint NAME).
+    Models,
 }
 
 #[derive(Debug, Args)]
@@ -195,4 +201,31 @@ pub struct GenerateArgs {
     /// General MIDI instrument by name, e.g. violin, "church organ".
     #[arg(long)]
     pub instrument: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The MIDI file to render.
+    pub input: PathBuf,
+    /// The WAV file to write (stereo, 16-bit).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// One built-in voice for every pitched part: additive, subtractive or pluck
+    /// [default: each instrument family's own].
+    #[arg(long)]
+    pub voice: Option<String>,
+    #[arg(long, default_value_t = 44_100)]
+    pub sample_rate: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder for fugato-demo.mid and fugato-demo.wav.
+    #[arg(long, default_value = ".")]
+    pub out_dir: PathBuf,
+    /// Length in bars of 4/4.
+    #[arg(long, default_value_t = 8)]
+    pub bars: usize,
 }

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use fugato_nn::Device;
 use fugato_nn::checkpoint::Checkpoint;
 use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};
 use fugato_repr::ReprKind;
@@ -10,16 +11,16 @@ use fugato_score::{KeySignature, Program, Score, TempoMap, gm};
 use crate::args::GenerateArgs;
 
 pub struct Config {
-    checkpoint: PathBuf,
-    out: PathBuf,
-    bars: Option<usize>,
-    steps: Option<usize>,
-    sampling: Sampling,
-    seed: u64,
-    primer: Option<PathBuf>,
-    key: Option<KeySignature>,
-    us_per_quarter: Option<u32>,
-    program: Option<Program>,
+    pub(crate) checkpoint: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) bars: Option<usize>,
+    pub(crate) steps: Option<usize>,
+    pub(crate) sampling: Sampling,
+    pub(crate) seed: u64,
+    pub(crate) primer: Option<PathBuf>,
+    pub(crate) key: Option<KeySignature>,
+    pub(crate) us_per_quarter: Option<u32>,
+    pub(crate) program: Option<Program>,
 }
 
 impl Config {
@@ -74,10 +75,26 @@ impl Config {
 
 pub fn run(c: Config) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
-    let Checkpoint { meta, model, .. } = fugato_nn::checkpoint::load(&c.checkpoint, &device)?;
-    let repr = meta.data.repr;
+    let ckpt = crate::bundled::load_checkpoint(&c.checkpoint, &device)?;
+    let (score, steps, repairs) = compose(&ckpt, &c, &device)?;
+    fugato_midi::write_file(&score, &c.out)?;
+    crate::print(&format!(
+        "wrote {}: {} notes, {:.1} s ({steps} {} sampled with seed {}{})\n",
+        c.out.display(),
+        score.n_notes(),
+        score.duration_s(),
+        if ckpt.meta.data.repr == ReprKind::PianoRoll { "frames" } else { "tokens" },
+        c.seed,
+        if repairs > 0 { format!("; {repairs} tokens out of order dropped") } else { String::new() }
+    ))
+}
+
+/// Samples a new piece: returns the score (at ≥ 480 ticks per quarter), the steps
+/// sampled and the tokens dropped while decoding.
+pub fn compose(ckpt: &Checkpoint, c: &Config, device: &Device) -> anyhow::Result<(Score, usize, usize)> {
+    let repr = ckpt.meta.data.repr;
     // Piano-roll benchmark files carry no grid; JSB Chorales, the usual one, has a frame per quarter.
-    let spq = meta.data.steps_per_quarter.unwrap_or(1);
+    let spq = ckpt.meta.data.steps_per_quarter.unwrap_or(1);
     let primer_score = match &c.primer {
         Some(path) => Some(fugato_midi::read_file(path, Default::default())?.score),
         None => None,
@@ -112,7 +129,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             (Some(_), kind) => bail!("--key works for piano-roll and melody models, not {}", kind.name()),
         },
     };
-    let new = generate(&model, &primer, &options, &device);
+    let new = generate(&ckpt.model, &primer, &options, device);
     let (mut score, repairs) = match (primer, new) {
         (Sequence::Frames(mut all), Sequence::Frames(new)) => {
             all.extend(new);
@@ -137,17 +154,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             track.program = p;
         }
     }
-    let score = at_least_480_ticks(score)?;
-    fugato_midi::write_file(&score, &c.out)?;
-    crate::print(&format!(
-        "wrote {}: {} notes, {:.1} s ({steps} {} sampled with seed {}{})\n",
-        c.out.display(),
-        score.n_notes(),
-        score.duration_s(),
-        if repr == ReprKind::PianoRoll { "frames" } else { "tokens" },
-        c.seed,
-        if repairs > 0 { format!("; {repairs} tokens out of order dropped") } else { String::new() }
-    ))
+    Ok((at_least_480_ticks(score)?, steps, repairs))
 }
 
 /// Scores decoded from a grid have one tick per step: write them at ≥ 480 ticks per quarter.

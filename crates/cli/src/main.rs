@@ -3,12 +3,15 @@
 //! an error.
 
 mod args;
+mod bundled;
 mod convert;
 mod data;
+mod demo;
 mod evaluate;
 mod generate;
 mod inspect;
 mod prepare;
+mod render;
 mod train;
 
 use std::io::Write;
@@ -35,6 +38,12 @@ fn run() -> anyhow::Result<()> {
         args::Command::Train(a) => train::run(train::Config::from_args(*a)?),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a)?),
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a)?),
+        args::Command::Render(a) => render::run(render::Config::from_args(a)?),
+        args::Command::Demo(a) => demo::run(a),
+        args::Command::Models => {
+            let lines: Vec<String> = bundled::MODELS.iter().map(|m| format!("{:<14} {}", m.name, m.about)).collect();
+            print(&(lines.join("\n") + "\n"))
+        }
     }
 }
 

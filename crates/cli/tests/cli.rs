@@ -222,3 +222,40 @@ fn generate_is_seeded_and_keeps_to_the_key() {
     let o = fugato(&["generate", "--checkpoint", path(&run), "--out", "x.mid", "--temperature=-1"]);
     assert!(stderr(&o).contains("--temperature must be"), "{}", stderr(&o));
 }
+
+#[test]
+fn demo_writes_the_same_midi_and_an_audible_wav() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for dir in [&a, &b] {
+        let o = fugato(&["demo", "--out-dir", path(dir), "--bars", "4"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let mid = std::fs::read(a.join("fugato-demo.mid")).unwrap();
+    assert_eq!(mid, std::fs::read(b.join("fugato-demo.mid")).unwrap());
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&fugato(&["inspect", "--json", path(&a.join("fugato-demo.mid"))]))).unwrap();
+    assert!(v["n_notes"].as_u64().unwrap() > 10);
+    let wav = std::fs::read(a.join("fugato-demo.wav")).unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    // 16-bit samples after the 44-byte header: clearly above silence, below full scale.
+    let samples: Vec<i16> = wav[44..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let rms = (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+    assert!(rms > 1000.0, "rms {rms}");
+    assert!(samples.iter().all(|&s| s.unsigned_abs() < 32767));
+}
+
+#[test]
+fn render_writes_wav_and_refuses_bad_voices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.wav");
+    let midi = testdata().join("midi/zuccal0_0698.mid");
+    let o = fugato(&["render", path(&midi), "--out", path(&out), "--voice", "pluck", "--sample-rate", "22050"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let wav = std::fs::read(&out).unwrap();
+    assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 22050);
+    let o = fugato(&["render", path(&midi), "--out", path(&out), "--voice", "kazoo"]);
+    assert!(stderr(&o).contains("unknown voice \"kazoo\""), "{}", stderr(&o));
+    let o = fugato(&["generate", "--checkpoint", "no-such-model", "--out", path(&out)]);
+    assert!(stderr(&o).contains("bundled: jsb-chorales"), "{}", stderr(&o));
+}

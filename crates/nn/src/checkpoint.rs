@@ -86,6 +86,12 @@ pub fn save(
         std::fs::remove_dir_all(dir).map_err(NnError::io(dir))?;
     }
     let tmp = tmp.keep();
+    // Temporary folders are private (0700); the result should read like any other folder.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(NnError::io(&tmp))?;
+    }
     std::fs::rename(&tmp, dir).map_err(NnError::io(dir))
 }
 
@@ -99,6 +105,43 @@ pub fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// A model from the text of a `checkpoint.json` and the bytes of its weights; the paths
+/// only name the parts in errors.
+pub fn from_parts(
+    text: &str,
+    meta_path: &Path,
+    weights: Vec<u8>,
+    weights_path: &Path,
+    device: &Device,
+) -> Result<(CheckpointMeta, SequenceModel), NnError> {
+    let format: serde_json::Value = serde_json::from_str(text).map_err(|e| NnError::Json {
+        path: meta_path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    if format.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(NnError::dataset(meta_path, format!("not a {FORMAT} file")));
+    }
+    if format.get("version").and_then(|v| v.as_u64()) != Some(u64::from(VERSION)) {
+        return Err(NnError::dataset(
+            meta_path,
+            format!("unsupported checkpoint version (this fugato reads {VERSION})"),
+        ));
+    }
+    let meta: CheckpointMeta =
+        serde_json::from_value(format).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
+    meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+        .map_err(|e| NnError::dataset(weights_path, format!("corrupt weights: {e}")))?;
+    let model = meta
+        .model
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| NnError::dataset(weights_path, format!("weights do not fit the model in {META}: {e}")))?;
+    Ok((meta, model))
+}
+
 /// Loads a checkpoint onto `device`. A missing, truncated, corrupt or foreign checkpoint
 /// gives an error that names the file and what is wrong with it.
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, NnError> {
@@ -108,34 +151,9 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, NnError> {
         return Err(NnError::dataset(&dir, format!("not a fugato checkpoint: no {META}")));
     }
     let text = std::fs::read_to_string(&meta_path).map_err(NnError::io(&meta_path))?;
-    let format: serde_json::Value = serde_json::from_str(&text).map_err(|e| NnError::Json {
-        path: meta_path.clone(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    if format.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(NnError::dataset(&meta_path, format!("not a {FORMAT} file")));
-    }
-    if format.get("version").and_then(|v| v.as_u64()) != Some(u64::from(VERSION)) {
-        return Err(NnError::dataset(
-            &meta_path,
-            format!("unsupported checkpoint version (this fugato reads {VERSION})"),
-        ));
-    }
-    let meta: CheckpointMeta =
-        serde_json::from_value(format).map_err(|e| NnError::dataset(&meta_path, e.to_string()))?;
-    meta.model.validate().map_err(|e| NnError::dataset(&meta_path, e))?;
-
     let weights_path = dir.join(WEIGHTS);
     let bytes = std::fs::read(&weights_path).map_err(NnError::io(&weights_path))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| NnError::dataset(&weights_path, format!("corrupt weights: {e}")))?;
-    let model = meta
-        .model
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| NnError::dataset(&weights_path, format!("weights do not fit the model in {META}: {e}")))?;
+    let (meta, model) = from_parts(&text, &meta_path, bytes, &weights_path, device)?;
     let optimizer_path = dir.join(OPTIMIZER);
     let optimizer = match std::fs::read(&optimizer_path) {
         Ok(bytes) => Some(Bytes::from_bytes_vec(bytes)),

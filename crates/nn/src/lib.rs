@@ -11,6 +11,8 @@
 //! # Ok::<(), fugato_nn::NnError>(())
 //! ```
 
+pub use burn::tensor::Device;
+
 pub mod batch;
 pub mod checkpoint;
 pub mod data;

@@ -214,6 +214,12 @@ fn write(
         std::fs::remove_dir_all(out).map_err(NnError::io(out))?;
     }
     let tmp = tmp.keep();
+    // Temporary folders are private (0700); the result should read like any other folder.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(NnError::io(&tmp))?;
+    }
     std::fs::rename(&tmp, out).map_err(NnError::io(out))?;
     Ok(PrepareSummary { meta })
 }
