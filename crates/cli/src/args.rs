@@ -210,10 +210,17 @@ pub struct RenderArgs {
     /// The WAV file to write (stereo, 16-bit).
     #[arg(long)]
     pub out: PathBuf,
-    /// One built-in voice for every pitched part: additive, subtractive or pluck
-    /// [default: each instrument family's own].
+    /// A SoundFont (.sf2) to play the score with [default: a General MIDI font from
+    /// Debian's sf2 folder if one is installed, else the built-in voices].
+    #[arg(long, conflicts_with = "voice")]
+    pub soundfont: Option<PathBuf>,
+    /// Use the built-in voices, and this one for every pitched part: additive,
+    /// subtractive or pluck [default: each instrument family's own].
     #[arg(long)]
     pub voice: Option<String>,
+    /// Use the built-in voices even where a SoundFont is installed.
+    #[arg(long, conflicts_with = "soundfont")]
+    pub builtin: bool,
     #[arg(long, default_value_t = 44_100)]
     pub sample_rate: u32,
 }

@@ -1,6 +1,7 @@
 //! Score → stereo PCM → 16-bit WAV, with built-in voices that need no files: additive
 //! (organ-like), subtractive ("analog") and a Karplus–Strong plucked string, plus noise
 //! drums for General MIDI channel 10. Each General MIDI program family maps to a voice.
+//! With a SoundFont, [`render_soundfont`] plays the score through rustysynth instead.
 //!
 //! ```
 //! use fugato_synth::{RenderOptions, render};
@@ -15,11 +16,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod soundfont;
 mod voices;
 
 use fugato_score::{Control, Program, Score, Track};
 use thiserror::Error;
 
+pub use soundfont::{DEBIAN_SF2_DIR, Font, installed_soundfont, render as render_soundfont};
 use voices::{NoteSpec, render_drum, render_note};
 pub use voices::{RELEASE_S, Voice};
 
@@ -35,6 +38,10 @@ pub enum SynthError {
     SampleRate(u32),
     #[error("the piece lasts {0:.0} s; fugato renders at most {MAX_DURATION_S} s")]
     TooLong(f64),
+    #[error("{0}: not a usable SoundFont: {1}")]
+    SoundFont(std::path::PathBuf, String),
+    #[error("SoundFont synthesizer: {0}")]
+    Synthesizer(String),
     #[error("writing WAV: {0}")]
     Wav(#[from] hound::Error),
 }
@@ -147,12 +154,17 @@ pub fn render(score: &Score, options: &RenderOptions) -> Result<Audio, SynthErro
         }
     }
     let mut audio = Audio { sample_rate_hz: sr, frames: out };
+    normalise(&mut audio);
+    Ok(audio)
+}
+
+/// Scales the audio so its peak is [`PEAK`] (−1 dBFS): loud enough, never clipping.
+fn normalise(audio: &mut Audio) {
     let peak = audio.peak();
     if peak > 0.0 {
         let gain = PEAK / peak;
         audio.frames.iter_mut().for_each(|f| *f = [f[0] * gain, f[1] * gain]);
     }
-    Ok(audio)
 }
 
 /// Each note's end, held on while the sustain pedal (CC 64 ≥ 64) is down.
