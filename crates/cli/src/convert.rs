@@ -107,8 +107,7 @@ fn json_score(c: &Config) -> anyhow::Result<Score> {
     })?;
     let spq = c.steps_per_quarter.or(set.steps_per_quarter).unwrap_or(1);
     let score = PianoRoll::from_frames(frames, spq)?.decode()?;
-    // One tick per frame is valid MIDI but unkind to editors: write at ≥ 480 ticks per quarter.
-    Ok(score.scale_resolution(480u32.div_ceil(spq) as u16)?)
+    Ok(score.at_least_resolution(480)?)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -154,13 +154,7 @@ pub fn compose(ckpt: &Checkpoint, c: &Config, device: &Device) -> anyhow::Result
             track.program = p;
         }
     }
-    Ok((at_least_480_ticks(score)?, steps, repairs))
-}
-
-/// Scores decoded from a grid have one tick per step: write them at ≥ 480 ticks per quarter.
-fn at_least_480_ticks(score: Score) -> anyhow::Result<Score> {
-    let tpq = u32::from(score.ticks_per_quarter());
-    Ok(if tpq >= 480 { score } else { score.scale_resolution(480u32.div_ceil(tpq) as u16)? })
+    Ok((score.at_least_resolution(480)?, steps, repairs))
 }
 
 /// The piano-roll units whose pitches belong to the key's scale.

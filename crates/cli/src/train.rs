@@ -20,8 +20,10 @@ pub struct Config {
     resume: bool,
     preset: Preset,
     train: TrainConfig,
-    /// Flags that override the preset's model.
-    args: TrainArgs,
+    /// A head named on the command line: taken as asked, for any data.
+    head: Option<HeadKind>,
+    /// On --resume: the run's new total of epochs.
+    epochs: Option<usize>,
     repr: ReprKind,
 }
 
@@ -48,9 +50,6 @@ impl Config {
         m.layers = a.layers.unwrap_or(m.layers);
         m.dropout = a.dropout.unwrap_or(m.dropout);
         m.nade_hidden = a.nade_hidden.unwrap_or(m.nade_hidden);
-        if let Some(head) = &a.head {
-            m.head = Some(head.parse::<HeadKind>().map_err(anyhow::Error::msg)?);
-        }
         let mut train = preset.train.resolve().map_err(|e| anyhow::anyhow!("preset {preset_name}: {e}"))?;
         train.lr = a.lr.unwrap_or(train.lr);
         if let Some(o) = &a.optimizer {
@@ -73,7 +72,8 @@ impl Config {
         if !resume && run.join("latest").exists() {
             bail!("{}: already holds a training run; use --resume {0} to continue it, or another --out", run.display());
         }
-        Ok(Config { data: a.data.clone(), run, resume, preset, train, args: a, repr })
+        let head = a.head.as_deref().map(str::parse::<HeadKind>).transpose().map_err(anyhow::Error::msg)?;
+        Ok(Config { data: a.data, run, resume, preset, train, head, epochs: a.epochs, repr })
     }
 }
 
@@ -87,7 +87,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     let mut progress = Progress::new();
     let start = Instant::now();
     let summary = if c.resume {
-        fugato_nn::train::resume(&c.run, &data, c.args.epochs, &device, &mut progress)?
+        fugato_nn::train::resume(&c.run, &data, c.epochs, &device, &mut progress)?
     } else {
         let model = model_config(&c, &data)?;
         std::fs::create_dir_all(&c.run).with_context(|| format!("creating {}", c.run.display()))?;
@@ -126,8 +126,8 @@ fn model_config(c: &Config, data: &TrainData) -> anyhow::Result<ModelConfig> {
     };
     let mut config = c.preset.model_config(input, outputs);
     // A head named on the command line is taken as asked, and refused if it cannot fit.
-    if let Some(head) = &c.args.head {
-        config.head = head.parse().map_err(anyhow::Error::msg)?;
+    if let Some(head) = c.head {
+        config.head = head;
     }
     config.validate().map_err(anyhow::Error::msg)?;
     Ok(config)

@@ -371,10 +371,7 @@ impl Reader {
                         }
                         break;
                     }
-                    MetaMessage::Tempo(us) if global.smpte => {
-                        let _ = us;
-                        global.ignored_tempos += 1;
-                    }
+                    MetaMessage::Tempo(_) if global.smpte => global.ignored_tempos += 1,
                     MetaMessage::Tempo(us) => {
                         if us.as_int() == 0 {
                             self.malformed(status_pos, "tempo of 0 µs per quarter ignored".into())?;

@@ -12,9 +12,9 @@ use burn::tensor::{Bytes, Device};
 use fugato_repr::{ReprKind, Vocabulary};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
 use crate::model::{ModelConfig, SequenceModel};
 use crate::train::TrainConfig;
+use crate::{NnError, staging};
 
 pub const FORMAT: &str = "fugato-checkpoint";
 pub const VERSION: u32 = 1;
@@ -65,13 +65,11 @@ pub fn save(
     model: &SequenceModel,
     optimizer: Option<&ModuleOptimizer>,
 ) -> Result<(), NnError> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(NnError::io(parent))?;
-    let tmp = tempfile::Builder::new().prefix(".fugato-ckpt-").tempdir_in(parent).map_err(NnError::io(parent))?;
-    let put = |name: &str, bytes: &[u8]| {
-        let path = tmp.path().join(name);
-        std::fs::write(&path, bytes).map_err(NnError::io(path))
-    };
+    if dir.exists() && !dir.join(META).is_file() {
+        return Err(NnError::dataset(dir, "exists and is not a checkpoint; choose another folder"));
+    }
+    let tmp = staging::stage(dir, ".fugato-ckpt-")?;
+    let put = |name: &str, bytes: &[u8]| staging::put(&tmp, name, bytes);
     let weights = model.clone().into_record().into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
     put(WEIGHTS, &weights)?;
     if let Some(optimizer) = optimizer {
@@ -79,20 +77,7 @@ pub fn save(
         put(OPTIMIZER, &bytes)?;
     }
     put(META, serde_json::to_string_pretty(meta).expect("plain data").as_bytes())?;
-    if dir.exists() {
-        if !dir.join(META).is_file() {
-            return Err(NnError::dataset(dir, "exists and is not a checkpoint; choose another folder"));
-        }
-        std::fs::remove_dir_all(dir).map_err(NnError::io(dir))?;
-    }
-    let tmp = tmp.keep();
-    // Temporary folders are private (0700); the result should read like any other folder.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(NnError::io(&tmp))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(NnError::io(dir))
+    staging::commit(tmp, dir)
 }
 
 /// The checkpoint folder `path` names: the folder itself, or the `best/` checkpoint of a

@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod model;
 pub mod preset;
 pub mod sample;
+mod staging;
 pub mod train;
 
 use std::path::PathBuf;

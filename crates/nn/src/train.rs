@@ -3,7 +3,7 @@
 //! validation loss stalls, early stopping, and checkpoints (`latest/` every epoch,
 //! `best/` when validation improves) with everything `--resume` needs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -145,16 +145,11 @@ pub trait Observer {
     fn epoch_end(&mut self, _record: &EpochRecord) {}
 }
 
-/// An observer that does nothing.
-pub struct Silent;
-impl Observer for Silent {}
-
 #[derive(Clone, Debug)]
 pub struct TrainSummary {
     pub epochs: usize,
     pub best_valid: Option<f64>,
     pub stopped_early: bool,
-    pub run: PathBuf,
 }
 
 /// Trains a new model in the run folder `run` (`latest/`, `best/`, `metrics.jsonl`).
@@ -280,7 +275,7 @@ fn run_epochs(
             break;
         }
     }
-    Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early, run: run.to_path_buf() })
+    Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early })
 }
 
 fn append_line(path: &Path, line: &str) -> Result<(), NnError> {

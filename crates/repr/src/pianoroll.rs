@@ -108,17 +108,17 @@ impl PianoRoll {
             }
             previous = frame;
         }
-        let mut part = Track::new("");
-        part.midi_track = 1;
+        let defaults = Track::new("");
         Ok(PianoRoll {
             steps_per_quarter,
             n_steps,
             parts: vec![RollPart {
-                name: part.name,
-                program: part.program,
-                channel: part.channel,
+                name: String::new(),
+                program: defaults.program,
+                channel: defaults.channel,
                 is_drum: false,
-                midi_track: part.midi_track,
+                // Track 0 of a written file is the conductor track.
+                midi_track: 1,
                 velocity,
                 onsets,
             }],

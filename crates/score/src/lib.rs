@@ -252,6 +252,16 @@ impl Score {
         Ok(out)
     }
 
+    /// The same music at a resolution of at least `min_ticks_per_quarter`, by the smallest
+    /// whole factor: one tick per grid step is valid MIDI but unkind to editors.
+    pub fn at_least_resolution(&self, min_ticks_per_quarter: u16) -> Result<Score, ScoreError> {
+        let tpq = self.ticks_per_quarter();
+        if tpq >= min_ticks_per_quarter {
+            return Ok(self.clone());
+        }
+        self.scale_resolution(min_ticks_per_quarter.div_ceil(tpq))
+    }
+
     /// Snaps the score to a grid of `steps_per_quarter` steps per quarter note and returns
     /// it at that resolution: one tick of the result is one grid step.
     ///
@@ -397,6 +407,8 @@ mod tests {
         assert_eq!(big.seconds(360), s.seconds(3));
         assert_eq!(big.quantize(4).unwrap(), s.quantize(4).unwrap());
         assert!(s.scale_resolution(10_000).is_err());
+        assert_eq!(s.at_least_resolution(480).unwrap(), big);
+        assert_eq!(big.at_least_resolution(480).unwrap(), big);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shards::{FORMAT, ShardsMeta, SplitMeta, VERSION, frame_bytes, index_bytes, token_bytes};
 use super::{PolyphonicSet, Sequences, Split};
-use crate::NnError;
+use crate::{NnError, staging};
 
 /// How many skipped files `meta.json` names (all are counted).
 const MAX_SKIPPED_LISTED: usize = 200;
@@ -160,22 +160,14 @@ fn write(
     files_skipped: usize,
     skipped: Vec<Skipped>,
 ) -> Result<PrepareSummary, NnError> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(NnError::io(&parent))?;
     if out.exists() && !out.join("meta.json").is_file() {
         let empty = out.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
         if !empty {
             return Err(NnError::dataset(out, "exists and holds something other than shards; choose another --out"));
         }
     }
-    let tmp = tempfile::Builder::new().prefix(".fugato-prepare-").tempdir_in(&parent).map_err(NnError::io(&parent))?;
-    let put = |name: String, bytes: &[u8]| {
-        let path = tmp.path().join(name);
-        std::fs::write(&path, bytes).map_err(NnError::io(path))
-    };
+    let tmp = staging::stage(out, ".fugato-prepare-")?;
+    let put = |name: String, bytes: &[u8]| staging::put(&tmp, &name, bytes);
 
     let mut split_meta = BTreeMap::new();
     for (split, data) in &splits {
@@ -210,16 +202,6 @@ fn write(
     };
     put("meta.json".into(), serde_json::to_string_pretty(&meta).expect("plain data").as_bytes())?;
 
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(NnError::io(out))?;
-    }
-    let tmp = tmp.keep();
-    // Temporary folders are private (0700); the result should read like any other folder.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(NnError::io(&tmp))?;
-    }
-    std::fs::rename(&tmp, out).map_err(NnError::io(out))?;
+    staging::commit(tmp, out)?;
     Ok(PrepareSummary { meta })
 }

@@ -105,10 +105,6 @@ impl LayerConfig {
 }
 
 impl Layer {
-    pub fn d_hidden(&self) -> usize {
-        self.d_hidden
-    }
-
     /// A zero state for `batch` sequences.
     pub fn zero_state(&self, batch: usize, device: &Device) -> LayerState {
         let zeros = Tensor::zeros([batch, self.d_hidden], device);
@@ -122,11 +118,12 @@ impl Layer {
     pub fn forward(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
         let [_, time, _] = x.dims();
         let projected = self.input.forward(x); // [batch, time, gates·h]
+        let peepholes = self.peepholes();
         let mut state = state;
         let mut outputs = Vec::with_capacity(time);
         for t in 0..time {
             let gates_x: Tensor<2> = projected.clone().narrow(1, t, 1).squeeze_dim(1); // [batch, gates·h]
-            state = self.step_projected(gates_x, state);
+            state = self.step_projected(gates_x, state, peepholes.as_deref());
             outputs.push(state.hidden().clone());
         }
         (Tensor::stack(outputs, 1), state) // [batch, time, h]
@@ -134,11 +131,17 @@ impl Layer {
 
     /// One step from the raw input `x_t`: `[batch, d_input]`.
     pub fn step(&self, x: Tensor<2>, state: LayerState) -> LayerState {
-        self.step_projected(self.input.forward(x), state)
+        self.step_projected(self.input.forward(x), state, self.peepholes().as_deref())
     }
 
-    /// One step, given the input part of the gates `[batch, gates·h]`.
-    fn step_projected(&self, gates_x: Tensor<2>, state: LayerState) -> LayerState {
+    /// The LSTM's peephole weights for i, f and o, each `[1, h]`: sliced once per
+    /// sequence, not once per step.
+    fn peepholes(&self) -> Option<Vec<Tensor<2>>> {
+        self.peephole.as_ref().map(|p| p.val().chunk(3, 0))
+    }
+
+    /// One step, given the input part of the gates `[batch, gates·h]` and the peepholes.
+    fn step_projected(&self, gates_x: Tensor<2>, state: LayerState, peep: Option<&[Tensor<2>]>) -> LayerState {
         match (self.kind, state) {
             (RNN, LayerState::Hidden(h)) => {
                 LayerState::Hidden(tanh(gates_x + self.recurrent.forward(h))) // [batch, h]
@@ -159,13 +162,12 @@ impl Layer {
                 let mut g = g.chunk(4, 1).into_iter();
                 let (mut i, mut f, c_tilde, mut o) =
                     (g.next().unwrap(), g.next().unwrap(), g.next().unwrap(), g.next().unwrap());
-                let peep = self.peephole.as_ref().map(|p| p.val().chunk(3, 0)); // 3 × [1, h]
-                if let Some(p) = &peep {
+                if let Some(p) = peep {
                     i = i + c.clone() * p[0].clone();
                     f = f + c.clone() * p[1].clone();
                 }
                 let c = sigmoid(f) * c + sigmoid(i) * tanh(c_tilde); // [batch, h]
-                if let Some(p) = &peep {
+                if let Some(p) = peep {
                     o = o + c.clone() * p[2].clone();
                 }
                 let h = sigmoid(o) * tanh(c.clone()); // [batch, h]
