@@ -6,11 +6,11 @@ use fugato_midi::{ReadOptions, read, write};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = read(data, ReadOptions { strict: true });
+    let _ = read(data, ReadOptions { strict: true, ..Default::default() });
     let Ok(file) = read(data, ReadOptions::default()) else { return };
     let score = &file.score;
     if let Ok(bytes) = write(score) {
-        let again = read(&bytes, ReadOptions { strict: true }).expect("fugato's own output reads strictly");
+        let again = read(&bytes, ReadOptions { strict: true, ..Default::default() }).expect("fugato's own output reads strictly");
         assert_eq!(again.score.n_notes(), score.n_notes());
     }
     // Absurdly long files (huge delta times) are legal, but a grid of millions of steps

@@ -32,6 +32,27 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the bundled models (usable as --checkpoint NAME).
     Models,
+    /// Music metrics (MusPy's, MuseGAN's, Yang & Lerch's) of MIDI files and folders.
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// MIDI files and folders (searched recursively); together they make one set.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// A reference set (MIDI file or folder) to compare against, e.g. the training corpus.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Print JSON: for one file, one object keyed by metric name; else per-file and summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a Markdown report with PNG charts into this folder.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Refuse malformed MIDI files instead of reading what can be read.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,7 +57,7 @@ impl Config {
             steps_per_quarter: a.steps_per_quarter,
             split,
             index: a.index,
-            options: ReadOptions { strict: a.strict },
+            options: ReadOptions { strict: a.strict, ..Default::default() },
         })
     }
 }

@@ -14,7 +14,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(a: InspectArgs) -> anyhow::Result<Config> {
-        Ok(Config { file: a.file, json: a.json, options: ReadOptions { strict: a.strict } })
+        Ok(Config { file: a.file, json: a.json, options: ReadOptions { strict: a.strict, ..Default::default() } })
     }
 }
 

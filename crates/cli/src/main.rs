@@ -10,6 +10,7 @@ mod demo;
 mod evaluate;
 mod generate;
 mod inspect;
+mod metrics;
 mod prepare;
 mod render;
 mod train;
@@ -40,6 +41,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a)?),
         args::Command::Render(a) => render::run(render::Config::from_args(a)?),
         args::Command::Demo(a) => demo::run(a),
+        args::Command::Metrics(a) => metrics::run(metrics::Config::from_args(a)?),
         args::Command::Models => {
             let lines: Vec<String> = bundled::MODELS.iter().map(|m| format!("{:<14} {}", m.name, m.about)).collect();
             print(&(lines.join("\n") + "\n"))

@@ -32,7 +32,7 @@ impl Config {
             data: a.data,
             out: a.out,
             steps_per_quarter: a.steps_per_quarter,
-            options: ReadOptions { strict: a.strict },
+            options: ReadOptions { strict: a.strict, ..Default::default() },
         })
     }
 }

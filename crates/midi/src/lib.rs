@@ -28,7 +28,7 @@ use std::path::Path;
 
 pub use error::{ErrorKind, MidiError};
 pub use listing::Listing;
-pub use read::{MidiFile, ReadOptions, Warning, read};
+pub use read::{MidiFile, Pairing, ReadOptions, Warning, read};
 pub use write::{write, write_atomic, write_file};
 
 /// Reads the MIDI file at `path`; errors carry the path.

@@ -13,6 +13,20 @@ use crate::error::{ErrorKind, MidiError};
 pub struct ReadOptions {
     /// Refuse anything malformed instead of reading what can be read with a warning.
     pub strict: bool,
+    /// How note-offs find their note-ons.
+    pub pairing: Pairing,
+}
+
+/// Which open note a note-off closes when several of the same channel and pitch are open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pairing {
+    /// pretty_midi's rule (the reference listings'): close every open note of that
+    /// channel and pitch that began before this tick; drop notes never released.
+    #[default]
+    PrettyMidi,
+    /// MusPy's default (`duplicate_note_mode="fifo"`): close the earliest open note;
+    /// notes never released end where their track ends.
+    Fifo,
 }
 
 /// Something the reader repaired or skipped, and where.
@@ -51,11 +65,12 @@ pub struct MidiFile {
 /// count wherever they sit. Format 2 tracks play one after another. Reading stops at a
 /// track's end-of-track event.
 pub fn read(bytes: &[u8], options: ReadOptions) -> Result<MidiFile, MidiError> {
-    Reader { strict: options.strict, warnings: Vec::new() }.read(bytes)
+    Reader { strict: options.strict, pairing: options.pairing, warnings: Vec::new() }.read(bytes)
 }
 
 struct Reader {
     strict: bool,
+    pairing: Pairing,
     warnings: Vec<Warning>,
 }
 
@@ -77,6 +92,17 @@ struct OpenNote {
     pitch: u8,
     velocity: u8,
     start_tick: u64,
+}
+
+impl OpenNote {
+    fn note(&self, end_tick: u64) -> Note {
+        Note {
+            pitch: Pitch::new(self.pitch).expect("midly yields 7-bit keys"),
+            velocity: Velocity::new(self.velocity).expect("note-ons with velocity 0 are note-offs"),
+            start_tick: self.start_tick,
+            end_tick,
+        }
+    }
 }
 
 impl Reader {
@@ -342,7 +368,14 @@ impl Reader {
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                             let program = programs[usize::from(channel)];
                             let part = part_index(global, first_part, track_idx, channel, program, &name);
-                            close_notes(&mut open, &mut global.tracks[part], channel, key.as_int(), tick);
+                            match self.pairing {
+                                Pairing::PrettyMidi => {
+                                    close_notes(&mut open, &mut global.tracks[part], channel, key.as_int(), tick)
+                                }
+                                Pairing::Fifo => {
+                                    close_first(&mut open, &mut global.tracks[part], channel, key.as_int(), tick)
+                                }
+                            }
                         }
                         MidiMessage::ProgramChange { program } => programs[usize::from(channel)] = program.as_int(),
                         MidiMessage::Controller { controller, value } => {
@@ -409,6 +442,15 @@ impl Reader {
         if !saw_end {
             self.malformed(data_offset + data.len() as u64, format!("track {track_idx} has no end-of-track event"))?;
         }
+        if self.pairing == Pairing::Fifo {
+            for o in std::mem::take(&mut open) {
+                let program = programs[usize::from(o.channel)];
+                let part = part_index(global, first_part, track_idx, o.channel, program, &name);
+                if o.start_tick < tick {
+                    global.tracks[part].notes.push(o.note(tick));
+                }
+            }
+        }
         global.unreleased += open.len();
         global.end_tick = global.end_tick.max(tick);
         Ok(())
@@ -441,14 +483,20 @@ fn close_notes(open: &mut Vec<OpenNote>, part: &mut Track, channel: u8, pitch: u
     let mut closed_any = false;
     for o in open.iter().filter(|o| matches(o) && o.start_tick < tick) {
         closed_any = true;
-        part.notes.push(Note {
-            pitch: Pitch::new(o.pitch).expect("midly yields 7-bit keys"),
-            velocity: Velocity::new(o.velocity).expect("note-ons with velocity 0 are note-offs"),
-            start_tick: o.start_tick,
-            end_tick: tick,
-        });
+        part.notes.push(o.note(tick));
     }
     open.retain(|o| !(matches(o) && (o.start_tick < tick || !closed_any)));
+}
+
+/// MusPy's rule: close the earliest open note of (channel, pitch); one that began on `tick`
+/// itself has no length and is dropped.
+fn close_first(open: &mut Vec<OpenNote>, part: &mut Track, channel: u8, pitch: u8, tick: u64) {
+    if let Some(i) = open.iter().position(|o| o.channel == channel && o.pitch == pitch) {
+        let o = open.remove(i);
+        if o.start_tick < tick {
+            part.notes.push(o.note(tick));
+        }
+    }
 }
 
 /// For a meta, SysEx or escape event (from its status byte on), says so if its declared
@@ -538,6 +586,21 @@ mod tests {
     const EOT: [u8; 4] = [0x00, 0xFF, 0x2F, 0x00];
 
     #[test]
+    fn fifo_pairing_closes_the_earliest_note_as_muspy_does() {
+        // on@0, on@240, off@480, off@720: pretty_midi ends both at 480; FIFO gives 0..480
+        // and 240..720. A note never released ends where the track ends under FIFO.
+        let mut ev = vec![0x00, 0x90, 60, 90, 0x81, 0x70, 0x90, 60, 80, 0x81, 0x70, 0x80, 60, 0];
+        ev.extend([0x81, 0x70, 0x80, 60, 0, 0x00, 0x90, 64, 70, 0x64, 0xB0, 7, 100]);
+        ev.extend(EOT);
+        let notes = |pairing| {
+            let file = read(&smf(&ev), ReadOptions { pairing, ..Default::default() }).unwrap();
+            file.score.tracks[0].notes.iter().map(|n| (n.pitch.get(), n.start_tick, n.end_tick)).collect::<Vec<_>>()
+        };
+        assert_eq!(notes(Pairing::PrettyMidi), vec![(60, 0, 480), (60, 240, 480)]);
+        assert_eq!(notes(Pairing::Fifo), vec![(60, 0, 480), (60, 240, 720), (64, 720, 820)]);
+    }
+
+    #[test]
     fn pairs_notes_with_running_status_and_velocity_zero() {
         let mut ev = vec![0x00, 0x90, 60, 100, 0x83, 0x60, 60, 0, 0x00, 62, 90, 0x83, 0x60, 62, 0];
         ev.extend(EOT);
@@ -576,7 +639,7 @@ mod tests {
         let lenient = read(&smf(&ev), ReadOptions::default()).unwrap();
         assert_eq!(lenient.score.n_notes(), 1);
         assert_eq!(lenient.warnings.len(), 1);
-        let err = read(&smf(&ev), ReadOptions { strict: true }).unwrap_err();
+        let err = read(&smf(&ev), ReadOptions { strict: true, ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("no end-of-track"), "{err}");
     }
 

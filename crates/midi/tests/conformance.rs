@@ -101,8 +101,8 @@ fn check_round_trip(path: &Path) -> Result<(), String> {
     let before = note_set(&bytes)?;
     let file = read(&bytes, ReadOptions::default()).unwrap();
     let written = write(&file.score).map_err(|e| e.to_string())?;
-    let again =
-        read(&written, ReadOptions { strict: true }).map_err(|e| format!("{}: rereading: {e}", path.display()))?;
+    let again = read(&written, ReadOptions { strict: true, ..Default::default() })
+        .map_err(|e| format!("{}: rereading: {e}", path.display()))?;
     let after = note_set(&written)?;
     if before != after {
         return Err(format!("{}: {} notes before, {} after writing", path.display(), before.len(), after.len()));
@@ -225,7 +225,7 @@ fn strict_mode_refuses_damaged_files() {
     for name in ["own-no-end-of-track.mid", "own-track-length-too-long.mid", "own-ntracks-more-than-present.mid"] {
         let path = repo().join("testdata/edge-cases/own").join(name);
         assert!(read_file(&path, ReadOptions::default()).is_ok(), "{name} lenient");
-        let err = read_file(&path, ReadOptions { strict: true }).unwrap_err().to_string();
+        let err = read_file(&path, ReadOptions { strict: true, ..Default::default() }).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains("at byte"), "{err}");
     }
 }
@@ -262,7 +262,7 @@ fn shared_edge_cases_never_panic() {
                 continue;
             }
             for strict in [false, true] {
-                if let Err(e) = read_file(&path, ReadOptions { strict }) {
+                if let Err(e) = read_file(&path, ReadOptions { strict, ..Default::default() }) {
                     assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
                 }
             }

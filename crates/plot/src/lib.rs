@@ -1,6 +1,7 @@
 //! Pictures, as PNG bytes (no I/O here): [`piano_roll_png`] draws a score as time ×
 //! pitch, one colour per part, with a line at every C and every bar; [`line_chart_png`]
-//! draws curves such as a training run's losses.
+//! draws curves such as a training run's losses; [`bar_chart_png`] draws grouped bars
+//! such as pitch-class histograms.
 //!
 //! ```
 //! use fugato_score::{Note, Score, Track};
@@ -144,6 +145,69 @@ pub fn line_chart_png(title: &str, x_label: &str, y_label: &str, series: &[Serie
                 .map_err(err)?
                 .label(s.name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        area.present().map_err(err)?;
+    }
+    encode_png(&rgb, width, height)
+}
+
+/// One named row of values for [`bar_chart_png`], one value per category.
+pub struct Bars<'a> {
+    pub name: &'a str,
+    pub values: Vec<f64>,
+}
+
+/// Grouped bars: for each category (a pitch class, a histogram bin), one bar per series,
+/// e.g. a generated set against its reference.
+pub fn bar_chart_png(title: &str, y_label: &str, categories: &[String], series: &[Bars]) -> Result<Vec<u8>, PlotError> {
+    register_font();
+    let (width, height) = (800u32, 500u32);
+    let n_cat = categories.len().max(1);
+    let n_series = series.len().max(1);
+    let y1 = series.iter().flat_map(|s| s.values.iter()).filter(|v| v.is_finite()).fold(0.0f64, |m, &v| m.max(v));
+    let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
+    let mut rgb = vec![0u8; (width * height * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<_>| PlotError::Draw(format!("{e:?}"));
+        area.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..n_cat as f64, 0.0..y1)
+            .map_err(err)?;
+        let label = |x: &f64| {
+            let i = x.floor() as usize;
+            if (x - x.floor() - 0.5).abs() < 1e-9 {
+                categories.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(2 * n_cat + 1)
+            .x_label_formatter(&label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
+        let slot = 0.8 / n_series as f64;
+        for (k, s) in series.iter().enumerate() {
+            let (r, g, b) = PALETTE[k % PALETTE.len()];
+            let color = RGBColor(r, g, b);
+            let bars = s.values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| {
+                let x0 = i as f64 + 0.1 + k as f64 * slot;
+                Rectangle::new([(x0, 0.0), (x0 + slot * 0.95, v)], color.filled())
+            });
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(s.name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
         area.present().map_err(err)?;

@@ -24,7 +24,9 @@
 //! ```
 
 mod error;
+pub mod features;
 pub mod gm;
+pub mod metrics;
 mod primitive;
 mod signature;
 mod tempo;
