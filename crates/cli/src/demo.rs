@@ -2,13 +2,13 @@
 //! organ voice. Needs no training, no SoundFont and no network.
 
 use anyhow::{Context, bail};
+use fugato_nn::compose::{ComposeOptions, compose};
 use fugato_nn::sample::Sampling;
 use fugato_score::Program;
 use fugato_synth::RenderOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::DemoArgs;
-use crate::generate::{Config, compose};
 
 const MODEL: &str = "jsb-chorales";
 const TEMPO_BPM: f64 = 84.0;
@@ -26,22 +26,18 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     );
     bar.set_message("loading the chorale model");
     let device = fugato_nn::default_device();
-    let ckpt = crate::bundled::load_checkpoint(MODEL.as_ref(), &device)?;
+    let ckpt = fugato_nn::bundled::load_checkpoint(MODEL.as_ref(), &device)?;
     bar.inc(1);
     bar.set_message("composing");
-    let config = Config {
-        checkpoint: MODEL.into(),
-        out: mid.clone(),
+    let options = ComposeOptions {
         bars: Some(a.bars),
-        steps: None,
         sampling: Sampling::Temperature(0.9),
         seed: a.seed,
-        primer: None,
-        key: None,
         us_per_quarter: Some((60e6 / TEMPO_BPM).round() as u32),
         program: Some(Program::new(PROGRAM)?),
+        ..Default::default()
     };
-    let (score, _, _) = compose(&ckpt, &config, &device)?;
+    let score = compose(&ckpt, &options, &device)?.score;
     bar.inc(1);
     bar.set_message("rendering");
     let audio = fugato_synth::render(&score, &RenderOptions::default())?;

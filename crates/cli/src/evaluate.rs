@@ -23,7 +23,7 @@ impl Config {
 
 pub fn run(c: Config) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
-    let ckpt = crate::bundled::load_checkpoint(&c.checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
     let dataset = Dataset::open(&c.data, None)?;
     let info = dataset.info(&c.data);
     if info.repr != ckpt.meta.data.repr {

@@ -3,7 +3,6 @@
 //! an error.
 
 mod args;
-mod bundled;
 mod convert;
 mod data;
 mod demo;
@@ -43,7 +42,8 @@ fn run() -> anyhow::Result<()> {
         args::Command::Demo(a) => demo::run(a),
         args::Command::Metrics(a) => metrics::run(metrics::Config::from_args(a)?),
         args::Command::Models => {
-            let lines: Vec<String> = bundled::MODELS.iter().map(|m| format!("{:<14} {}", m.name, m.about)).collect();
+            let lines: Vec<String> =
+                fugato_nn::bundled::MODELS.iter().map(|m| format!("{:<14} {}", m.name, m.about)).collect();
             print(&(lines.join("\n") + "\n"))
         }
     }

@@ -16,6 +16,9 @@ use crate::model::{ModelConfig, SequenceModel};
 use crate::train::TrainConfig;
 use crate::{NnError, staging};
 
+/// Name prefix of the folders a checkpoint is written into before it is renamed into place.
+pub(crate) const STAGING_PREFIX: &str = ".fugato-ckpt-";
+
 pub const FORMAT: &str = "fugato-checkpoint";
 pub const VERSION: u32 = 1;
 const META: &str = "checkpoint.json";
@@ -68,7 +71,7 @@ pub fn save(
     if dir.exists() && !dir.join(META).is_file() {
         return Err(NnError::dataset(dir, "exists and is not a checkpoint; choose another folder"));
     }
-    let tmp = staging::stage(dir, ".fugato-ckpt-")?;
+    let tmp = staging::stage(dir, STAGING_PREFIX)?;
     let put = |name: &str, bytes: &[u8]| staging::put(&tmp, name, bytes);
     let weights = model.clone().into_record().into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
     put(WEIGHTS, &weights)?;
@@ -130,6 +133,9 @@ pub fn from_parts(
 /// Loads a checkpoint onto `device`. A missing, truncated, corrupt or foreign checkpoint
 /// gives an error that names the file and what is wrong with it.
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, NnError> {
+    // A save killed half-way leaves the previous checkpoint parked beside its folder.
+    staging::recover(path)?;
+    staging::recover(&path.join("best"))?;
     let dir = resolve(path);
     let meta_path = dir.join(META);
     if !meta_path.is_file() {

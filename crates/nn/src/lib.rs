@@ -14,7 +14,9 @@
 pub use burn::tensor::Device;
 
 pub mod batch;
+pub mod bundled;
 pub mod checkpoint;
+pub mod compose;
 pub mod data;
 pub mod evaluate;
 pub mod model;
@@ -37,6 +39,11 @@ pub enum NnError {
     Dataset { path: PathBuf, message: String },
     #[error("{0}")]
     Repr(#[from] fugato_repr::ReprError),
+    #[error("{0}")]
+    Score(#[from] fugato_score::ScoreError),
+    /// A composing or sampling option that cannot work with this model.
+    #[error("{0}")]
+    Options(String),
 }
 
 impl NnError {

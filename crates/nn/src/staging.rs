@@ -21,11 +21,10 @@ pub(crate) fn put(staged: &TempDir, name: &str, bytes: &[u8]) -> Result<(), NnEr
 }
 
 /// Moves a staged folder to `dest`, replacing what is there (callers decide beforehand
-/// whether that may be replaced).
+/// whether that may be replaced). Safe against a kill at any moment: the old folder is
+/// parked beside `dest` until the new one is in place, so one of them is always whole,
+/// and [`recover`] brings the parked one back if the kill came between the two renames.
 pub(crate) fn commit(staged: TempDir, dest: &Path) -> Result<(), NnError> {
-    if dest.exists() {
-        std::fs::remove_dir_all(dest).map_err(NnError::io(dest))?;
-    }
     let tmp = staged.keep();
     // Temporary folders are private (0700); the result should read like any other folder.
     #[cfg(unix)]
@@ -33,5 +32,84 @@ pub(crate) fn commit(staged: TempDir, dest: &Path) -> Result<(), NnError> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(NnError::io(&tmp))?;
     }
-    std::fs::rename(&tmp, dest).map_err(NnError::io(dest))
+    recover(dest)?;
+    let old = parked(dest);
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(NnError::io(&old))?;
+    }
+    if dest.exists() {
+        std::fs::rename(dest, &old).map_err(NnError::io(dest))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(NnError::io(dest))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(NnError::io(&old))?;
+    }
+    Ok(())
+}
+
+/// Where [`commit`] parks the folder it replaces: `.NAME.old` beside `dest`.
+fn parked(dest: &Path) -> std::path::PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.old"))
+}
+
+/// Undoes a [`commit`] killed between parking the old folder and moving the new one in.
+pub(crate) fn recover(dest: &Path) -> Result<(), NnError> {
+    let old = parked(dest);
+    if !dest.exists() && old.is_dir() {
+        std::fs::rename(&old, dest).map_err(NnError::io(dest))?;
+    }
+    Ok(())
+}
+
+/// Removes staging folders (named with `prefix`) that a killed process left in `dir`.
+pub(crate) fn sweep(dir: &Path, prefix: &str) -> Result<(), NnError> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) && entry.path().is_dir() {
+            std::fs::remove_dir_all(entry.path()).map_err(NnError::io(entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(dest: &Path, text: &str) -> TempDir {
+        let staged = stage(dest, ".test-").unwrap();
+        put(&staged, "file", text.as_bytes()).unwrap();
+        staged
+    }
+
+    fn read(dest: &Path) -> String {
+        std::fs::read_to_string(dest.join("file")).unwrap()
+    }
+
+    #[test]
+    fn commit_replaces_and_recover_undoes_a_half_done_commit() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("latest");
+        commit(folder(&dest, "one"), &dest).unwrap();
+        commit(folder(&dest, "two"), &dest).unwrap();
+        assert_eq!(read(&dest), "two");
+        assert!(!parked(&dest).exists());
+
+        // Killed after parking: only the parked folder is left; recover brings it back.
+        std::fs::rename(&dest, parked(&dest)).unwrap();
+        recover(&dest).unwrap();
+        assert_eq!(read(&dest), "two");
+
+        // Killed after the new folder moved in: the parked one is stale and goes.
+        std::fs::create_dir(parked(&dest)).unwrap();
+        commit(folder(&dest, "three"), &dest).unwrap();
+        assert_eq!(read(&dest), "three");
+        assert!(!parked(&dest).exists());
+
+        // Leftover staging folders of killed writes are swept.
+        let leftover = folder(&dest, "half").keep();
+        sweep(root.path(), ".test-").unwrap();
+        assert!(!leftover.exists() && dest.exists());
+    }
 }

@@ -16,11 +16,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
 use crate::batch::{SequenceSet, epoch_windows, make_batch};
 use crate::checkpoint::{self, CheckpointMeta, DataInfo};
 use crate::evaluate::{Evaluation, evaluate};
 use crate::model::{ModelConfig, SequenceModel};
+use crate::{NnError, staging};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -194,6 +194,11 @@ pub fn resume(
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
     let mut ckpt = checkpoint::load(&run.join("latest"), &device.clone().autodiff())?;
+    // A run killed mid-epoch: drop its half-written checkpoint folders and any log lines
+    // of epochs after the checkpoint, which are about to be trained again.
+    staging::sweep(run, checkpoint::STAGING_PREFIX)?;
+    staging::recover(&run.join("best"))?;
+    trim_metrics(run, ckpt.meta.epoch)?;
     if let Some(epochs) = epochs {
         ckpt.meta.train.epochs = epochs;
     }
@@ -267,8 +272,10 @@ fn run_epochs(
                 meta.lr *= config.lr_decay;
             }
         }
-        checkpoint::save(&run.join("latest"), &meta, &model, Some(&optimizer))?;
+        // The log line first: a kill before the checkpoint is saved leaves a line that
+        // resume trims, never a checkpoint without its line.
         append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
+        checkpoint::save(&run.join("latest"), &meta, &model, Some(&optimizer))?;
         observer.epoch_end(&record);
         if meta.epochs_without_improvement >= config.patience.max(1) {
             stopped_early = true;
@@ -282,6 +289,24 @@ fn append_line(path: &Path, line: &str) -> Result<(), NnError> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(NnError::io(path))?;
     writeln!(f, "{line}").map_err(NnError::io(path))
+}
+
+/// Keeps the log lines of epochs up to `epoch`, dropping later ones and any line a kill
+/// cut short.
+fn trim_metrics(run: &Path, epoch: usize) -> Result<(), NnError> {
+    let path = run.join("metrics.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let kept: String = text
+        .lines()
+        .filter(|l| serde_json::from_str::<EpochRecord>(l).is_ok_and(|r| r.epoch <= epoch))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if kept != text {
+        let tmp = path.with_extension("jsonl.tmp");
+        std::fs::write(&tmp, kept).map_err(NnError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(NnError::io(&path))?;
+    }
+    Ok(())
 }
 
 /// The epochs logged so far in a run folder.

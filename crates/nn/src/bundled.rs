@@ -1,0 +1,54 @@
+//! Models built into the library (copies of the repository's `models/`), so
+//! `--checkpoint NAME`, `fugato demo` and `fugato serve` work anywhere, with no files
+//! beside the binary.
+
+use std::path::Path;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::{Device, NnError};
+
+pub struct Bundled {
+    pub name: &'static str,
+    pub about: &'static str,
+    meta: &'static str,
+    weights: &'static [u8],
+}
+
+pub const MODELS: [Bundled; 1] = [Bundled {
+    name: "jsb-chorales",
+    about: "RNN-NADE over quarter-note piano-roll frames of Bach chorales (5.05 nats/frame on JSB valid)",
+    meta: include_str!("../../../models/jsb-chorales/checkpoint.json"),
+    weights: include_bytes!("../../../models/jsb-chorales/model.bpk"),
+}];
+
+impl Bundled {
+    pub fn by_name(name: &str) -> Option<&'static Bundled> {
+        MODELS.iter().find(|m| m.name == name)
+    }
+
+    pub fn load(&self, device: &Device) -> Result<Checkpoint, NnError> {
+        let meta_path = Path::new("<bundled>").join(self.name).join("checkpoint.json");
+        let weights_path = Path::new("<bundled>").join(self.name).join("model.bpk");
+        let (meta, model) =
+            checkpoint::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
+        Ok(Checkpoint { meta, model, optimizer: None })
+    }
+}
+
+/// A checkpoint folder, a training run folder, or the name of a bundled model.
+pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnError> {
+    if arg.exists() {
+        return checkpoint::load(arg, device);
+    }
+    let name = arg.to_string_lossy();
+    match Bundled::by_name(&name) {
+        Some(m) => m.load(device),
+        None => {
+            let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+            Err(NnError::dataset(
+                arg,
+                format!("no such checkpoint folder, and no bundled model of that name (bundled: {})", names.join(", ")),
+            ))
+        }
+    }
+}

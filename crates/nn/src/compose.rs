@@ -1,0 +1,272 @@
+//! New music from a checkpoint, as a [`Score`]: the primer encoded in the model's
+//! representation, sampling with the controls of `fugato generate` (length, sampling rule,
+//! seed, key, tempo, instrument), and decoding that never fails.
+
+use fugato_repr::ReprKind;
+use fugato_repr::pianoroll::{Frame, LOWEST_PITCH, N_KEYS, PianoRoll};
+use fugato_score::{KeySignature, Program, Score, TempoMap};
+
+use crate::checkpoint::Checkpoint;
+use crate::sample::{SampleOptions, Sampling, Sequence, generate};
+use crate::{Device, NnError};
+
+/// What to compose. Length: `steps` (frames or tokens) when given, else `bars` of 4/4,
+/// else a default per representation.
+#[derive(Clone, Debug)]
+pub struct ComposeOptions {
+    pub bars: Option<usize>,
+    pub steps: Option<usize>,
+    pub sampling: Sampling,
+    pub seed: u64,
+    /// Music to continue.
+    pub primer: Option<Score>,
+    /// Keep to this key's scale (piano-roll and melody models), and write it into the score.
+    pub key: Option<KeySignature>,
+    pub us_per_quarter: Option<u32>,
+    /// The General MIDI program of every part.
+    pub program: Option<Program>,
+}
+
+impl Default for ComposeOptions {
+    fn default() -> Self {
+        ComposeOptions {
+            bars: None,
+            steps: None,
+            sampling: Sampling::Temperature(1.0),
+            seed: 0,
+            primer: None,
+            key: None,
+            us_per_quarter: None,
+            program: None,
+        }
+    }
+}
+
+/// The controls as a user gives them (flags of `fugato generate`, fields of the server's
+/// JSON), before they are checked.
+#[derive(Clone, Debug, Default)]
+pub struct Controls {
+    pub bars: Option<usize>,
+    pub steps: Option<usize>,
+    /// 0 picks the most likely; default 1.
+    pub temperature: Option<f64>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub seed: u64,
+    /// E.g. "C:major", "F#m", "Bb:minor".
+    pub key: Option<String>,
+    pub tempo_bpm: Option<f64>,
+    pub program: Option<u8>,
+    /// A General MIDI instrument by name, e.g. "violin", "church organ".
+    pub instrument: Option<String>,
+}
+
+/// A control out of range: `field` names it as the user wrote it (without dashes).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ControlError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn bad(field: &'static str, message: String) -> ControlError {
+    ControlError { field, message }
+}
+
+/// Longest piece one request may ask for.
+pub const MAX_BARS: usize = 512;
+pub const MAX_STEPS: usize = 100_000;
+
+impl Controls {
+    /// Checks every control and turns it into [`ComposeOptions`] (without a primer).
+    pub fn check(&self) -> Result<ComposeOptions, ControlError> {
+        let temperature = self.temperature.unwrap_or(1.0);
+        if !(0.0..=10.0).contains(&temperature) {
+            return Err(bad("temperature", format!("must be 0..=10, but was {temperature}")));
+        }
+        let sampling = match (temperature, self.top_k, self.top_p) {
+            (_, Some(_), Some(_)) => return Err(bad("top_k", "give top_k or top_p, not both".into())),
+            (0.0, _, _) => Sampling::ArgMax,
+            (t, Some(k), _) if k >= 1 => Sampling::TopK { k, temperature: t },
+            (_, Some(k), _) => return Err(bad("top_k", format!("must be at least 1, but was {k}"))),
+            (t, None, Some(p)) if p > 0.0 && p <= 1.0 => Sampling::TopP { p, temperature: t },
+            (_, None, Some(p)) => return Err(bad("top_p", format!("must be in (0, 1], but was {p}"))),
+            (t, None, None) => Sampling::Temperature(t),
+        };
+        if let Some(b) = self.bars.filter(|b| !(1..=MAX_BARS).contains(b)) {
+            return Err(bad("bars", format!("must be 1..={MAX_BARS}, but was {b}")));
+        }
+        if let Some(s) = self.steps.filter(|s| !(1..=MAX_STEPS).contains(s)) {
+            return Err(bad("steps", format!("must be 1..={MAX_STEPS}, but was {s}")));
+        }
+        let key = match &self.key {
+            Some(k) => Some(
+                KeySignature::parse(0, k)
+                    .ok_or_else(|| bad("key", format!("{k:?} is no key; expected e.g. C:major, F#m, Bb:minor")))?,
+            ),
+            None => None,
+        };
+        let us_per_quarter = match self.tempo_bpm {
+            Some(bpm) if (10.0..=400.0).contains(&bpm) => Some((60e6 / bpm).round() as u32),
+            Some(bpm) => return Err(bad("tempo", format!("must be 10..=400 bpm, but was {bpm}"))),
+            None => None,
+        };
+        let program = match (self.program, &self.instrument) {
+            (Some(p), _) => Some(Program::new(p).map_err(|e| bad("program", e.to_string()))?),
+            (None, Some(name)) => Some(fugato_score::gm::program_by_name(name).ok_or_else(|| {
+                bad(
+                    "instrument",
+                    format!(
+                        "{name:?} names no single General MIDI instrument (try e.g. violin, flute, \"church organ\")"
+                    ),
+                )
+            })?),
+            (None, None) => None,
+        };
+        Ok(ComposeOptions {
+            bars: self.bars,
+            steps: self.steps,
+            sampling,
+            seed: self.seed,
+            primer: None,
+            key,
+            us_per_quarter,
+            program,
+        })
+    }
+}
+
+/// A composed piece.
+#[derive(Clone, Debug)]
+pub struct Composition {
+    /// At ≥ 480 ticks per quarter; the primer first, then the new music.
+    pub score: Score,
+    /// Frames or tokens sampled.
+    pub steps: usize,
+    /// Tokens dropped while decoding because they came in an impossible order.
+    pub repairs: usize,
+}
+
+/// Samples a new piece with `ckpt`. Same checkpoint, options and seed: same score.
+pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result<Composition, NnError> {
+    let repr = ckpt.meta.data.repr;
+    // Piano-roll benchmark files carry no grid; JSB Chorales, the usual one, has a frame per quarter.
+    let spq = ckpt.meta.data.steps_per_quarter.unwrap_or(1);
+    let primer = match (&c.primer, repr) {
+        (None, ReprKind::PianoRoll) => Sequence::Frames(Vec::new()),
+        (None, _) => Sequence::Tokens(Vec::new()),
+        (Some(s), ReprKind::PianoRoll) => Sequence::Frames(PianoRoll::encode(s, spq)?.frames()),
+        (Some(s), kind) => Sequence::Tokens(
+            kind.encode_tokens(s).expect("token representation")?.into_iter().map(|t| t as u16).collect(),
+        ),
+    };
+    let steps = match (c.steps, c.bars, repr) {
+        (Some(0), _, _) | (None, Some(0), _) => return Err(NnError::Options("the length must be at least 1".into())),
+        (Some(s), _, _) => s,
+        (None, Some(b), ReprKind::PianoRoll) => b * 4 * spq as usize,
+        (None, Some(b), ReprKind::Melody) => b * 16,
+        (None, Some(_), kind) => {
+            return Err(NnError::Options(format!(
+                "bars work for piano-roll and melody models; give steps for {}",
+                kind.name()
+            )));
+        }
+        (None, None, ReprKind::PianoRoll) => 32 * spq as usize,
+        (None, None, ReprKind::Melody) => 128,
+        (None, None, _) => 512,
+    };
+    let options = SampleOptions {
+        steps,
+        sampling: c.sampling,
+        seed: c.seed,
+        allowed_units: c.key.map(|k| scale_units(&k)),
+        allowed_tokens: match (c.key, repr) {
+            (Some(k), ReprKind::Melody) => Some(melody_tokens_in(&k)),
+            (Some(_), ReprKind::PianoRoll) | (None, _) => None,
+            (Some(_), kind) => {
+                return Err(NnError::Options(format!(
+                    "a key works for piano-roll and melody models, not {}",
+                    kind.name()
+                )));
+            }
+        },
+    };
+    let new = generate(&ckpt.model, &primer, &options, device);
+    let (mut score, repairs) = match (primer, new) {
+        (Sequence::Frames(mut all), Sequence::Frames(new)) => {
+            all.extend(new);
+            (PianoRoll::from_frames(&all, spq)?.decode()?, 0)
+        }
+        (Sequence::Tokens(mut all), Sequence::Tokens(new)) => {
+            all.extend(new);
+            let tokens: Vec<u32> = all.into_iter().map(u32::from).collect();
+            let d = repr.decode_tokens(&tokens).expect("token representation");
+            (d.score, d.repairs)
+        }
+        _ => unreachable!("generate continues the primer's kind"),
+    };
+    if let Some(us) = c.us_per_quarter {
+        score.tempo_map = TempoMap::constant(score.ticks_per_quarter(), us)?;
+    }
+    if let Some(key) = c.key {
+        score.key_signatures = vec![key];
+    }
+    for track in &mut score.tracks {
+        if let Some(p) = c.program {
+            track.program = p;
+        }
+    }
+    Ok(Composition { score: score.at_least_resolution(480)?, steps, repairs })
+}
+
+/// The piano-roll units whose pitches belong to the key's scale.
+fn scale_units(key: &KeySignature) -> Frame {
+    let scale = key.scale_pitch_classes();
+    (0..N_KEYS).filter(|k| scale.contains(&((LOWEST_PITCH + *k as u8) % 12))).fold(0, |f, k| f | 1 << k)
+}
+
+/// Melody tokens allowed in the key: HOLD, REST and the scale's pitches.
+fn melody_tokens_in(key: &KeySignature) -> Vec<bool> {
+    let scale = key.scale_pitch_classes();
+    (0..fugato_repr::melody::VOCAB_SIZE)
+        .map(|t| fugato_repr::melody::token_pitch(t).is_none_or(|p| scale.contains(&(p % 12))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(c: Controls) -> &'static str {
+        c.check().unwrap_err().field
+    }
+
+    #[test]
+    fn controls_are_checked_and_errors_name_the_field() {
+        let ok = Controls {
+            temperature: Some(0.0),
+            key: Some("G:major".into()),
+            tempo_bpm: Some(90.0),
+            ..Default::default()
+        };
+        let options = ok.check().unwrap();
+        assert_eq!(options.sampling, Sampling::ArgMax);
+        assert_eq!(options.key.unwrap().name(), "G");
+        assert_eq!(options.us_per_quarter, Some(666_667));
+        let top_k =
+            Controls { top_k: Some(5), instrument: Some("violin".into()), ..Default::default() }.check().unwrap();
+        assert_eq!(top_k.sampling, Sampling::TopK { k: 5, temperature: 1.0 });
+        assert_eq!(top_k.program.unwrap().get(), 40);
+
+        assert_eq!(field_of(Controls { temperature: Some(-1.0), ..Default::default() }), "temperature");
+        assert_eq!(field_of(Controls { temperature: Some(f64::NAN), ..Default::default() }), "temperature");
+        assert_eq!(field_of(Controls { top_k: Some(0), ..Default::default() }), "top_k");
+        assert_eq!(field_of(Controls { top_p: Some(1.5), ..Default::default() }), "top_p");
+        assert_eq!(field_of(Controls { bars: Some(0), ..Default::default() }), "bars");
+        assert_eq!(field_of(Controls { bars: Some(MAX_BARS + 1), ..Default::default() }), "bars");
+        assert_eq!(field_of(Controls { key: Some("H:major".into()), ..Default::default() }), "key");
+        assert_eq!(field_of(Controls { tempo_bpm: Some(1000.0), ..Default::default() }), "tempo");
+        assert_eq!(field_of(Controls { program: Some(128), ..Default::default() }), "program");
+        assert_eq!(field_of(Controls { instrument: Some("kazoo".into()), ..Default::default() }), "instrument");
+    }
+}
