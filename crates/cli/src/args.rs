@@ -34,6 +34,26 @@ pub enum Command {
     Models,
     /// Music metrics (MusPy's, MuseGAN's, Yang & Lerch's) of MIDI files and folders.
     Metrics(MetricsArgs),
+    /// Serve the JSON API and the web page (generate, see, hear).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on; 0.0.0.0 opens the server to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// A folder of checkpoint or run folders to serve beside the bundled models.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Generations running at once [default: the number of cores].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Requests that may wait for a worker; one more gets 503.
+    #[arg(long, default_value_t = 32)]
+    pub queue: usize,
 }
 
 #[derive(Debug, Args)]

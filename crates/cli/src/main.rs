@@ -41,6 +41,22 @@ fn run() -> anyhow::Result<()> {
         args::Command::Render(a) => render::run(render::Config::from_args(a)?),
         args::Command::Demo(a) => demo::run(a),
         args::Command::Metrics(a) => metrics::run(metrics::Config::from_args(a)?),
+        args::Command::Serve(a) => {
+            let mut limits = fugato_server::Limits { queue: a.queue, ..Default::default() };
+            if let Some(w) = a.workers {
+                anyhow::ensure!(w >= 1, "--workers must be at least 1");
+                limits.workers = w;
+            }
+            if let Some(dir) = &a.models {
+                anyhow::ensure!(dir.is_dir(), "{}: no such folder", dir.display());
+            }
+            Ok(fugato_server::serve(fugato_server::ServeConfig {
+                host: a.host,
+                port: a.port,
+                models_dir: a.models,
+                limits,
+            })?)
+        }
         args::Command::Models => {
             let lines: Vec<String> =
                 fugato_nn::bundled::MODELS.iter().map(|m| format!("{:<14} {}", m.name, m.about)).collect();

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::checkpoint::{self, Checkpoint};
 use crate::{Device, NnError};
 
+#[derive(Debug)]
 pub struct Bundled {
     pub name: &'static str,
     pub about: &'static str,

@@ -1,0 +1,302 @@
+//! The handlers: JSON in, JSON (or WAV) out, every error as JSON naming its field.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State as Shared;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use fugato_nn::compose::{Controls, compose};
+use fugato_score::Score;
+use fugato_score::metrics::MusPy;
+use fugato_synth::{RenderOptions, Voice};
+use serde::{Deserialize, Serialize};
+
+use crate::State;
+
+static PAGE: &str = include_str!("../assets/index.html");
+
+/// An error response: `{"error": message, "field": field}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    field: Option<&'static str>,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, field: Option<&'static str>, message: impl Into<String>) -> ApiError {
+        ApiError { status, field, message: message.into() }
+    }
+
+    fn field(field: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, Some(field), message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.message, "field": self.field });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON body that did not parse: axum's message names the field and position.
+fn rejected(r: JsonRejection) -> ApiError {
+    ApiError::new(r.status(), None, r.body_text())
+}
+
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, None, "no such page or API route")
+}
+
+pub async fn health(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "in_flight": state.in_flight(),
+        "workers": state.limits.workers,
+        "queue": state.limits.queue,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct ModelInfo {
+    name: String,
+    about: String,
+    /// Style tokens the model knows (none yet: no bundled model is multi-style).
+    styles: Vec<String>,
+}
+
+pub async fn models(Shared(state): Shared<Arc<State>>) -> Json<Vec<ModelInfo>> {
+    Json(
+        state
+            .models
+            .iter()
+            .map(|m| ModelInfo { name: m.name.clone(), about: m.about.clone(), styles: Vec::new() })
+            .collect(),
+    )
+}
+
+/// Runs `work` on a blocking thread once a worker is free: 503 at once when the queue is
+/// full, 504 when it takes longer than the limit, 500 if it panics.
+async fn run_job<T: Send + 'static>(
+    state: &State,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let Ok(_slot) = state.slots.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!(
+                "busy: {} requests running or queued; try again shortly",
+                state.limits.workers + state.limits.queue
+            ),
+        ));
+    };
+    let workers = state.workers.clone();
+    let job = async move {
+        let permit = workers.acquire_owned().await.expect("the worker semaphore is never closed");
+        tokio::task::spawn_blocking(move || {
+            // Held until the work is really done, even when the request timed out.
+            let _permit = permit;
+            work()
+        })
+        .await
+    };
+    match tokio::time::timeout(state.limits.timeout, job).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            None,
+            format!("took longer than {} s", state.limits.timeout.as_secs()),
+        )),
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error while working")),
+        Ok(Ok(result)) => result,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateRequest {
+    pub model: Option<String>,
+    pub seed: Option<u64>,
+    pub bars: Option<usize>,
+    pub steps: Option<usize>,
+    pub temperature: Option<f64>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub key: Option<String>,
+    pub tempo: Option<f64>,
+    pub instrument: Option<String>,
+    pub program: Option<u8>,
+    pub style: Option<String>,
+    /// A MIDI file to continue, base64-encoded.
+    pub primer_base64: Option<String>,
+}
+
+/// One note, for drawing.
+#[derive(Serialize)]
+struct NoteOut {
+    track: usize,
+    pitch: u8,
+    velocity: u8,
+    start_s: f64,
+    end_s: f64,
+}
+
+#[derive(Serialize)]
+struct GenerateResponse {
+    model: String,
+    seed: u64,
+    midi_base64: String,
+    n_notes: usize,
+    duration_s: f64,
+    /// Tokens dropped while decoding because they came in an impossible order.
+    repairs: usize,
+    notes: Vec<NoteOut>,
+    metrics: MusPy,
+}
+
+fn decode_midi(field: &'static str, text: &str, limit: usize) -> Result<Score, ApiError> {
+    let bytes = BASE64.decode(text.trim()).map_err(|e| ApiError::field(field, format!("not base64: {e}")))?;
+    if bytes.len() > limit {
+        return Err(ApiError::field(field, format!("MIDI of {} bytes is over the limit of {limit}", bytes.len())));
+    }
+    fugato_midi::read(&bytes, Default::default())
+        .map(|f| f.score)
+        .map_err(|e| ApiError::field(field, format!("not a readable MIDI file: {e}")))
+}
+
+pub async fn generate(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Json<GenerateRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(req) = body.map_err(rejected)?;
+    let name = req.model.clone().unwrap_or_else(|| state.models[0].name.clone());
+    let Some(model) = state.models.iter().find(|m| m.name == name).cloned() else {
+        let names: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
+        return Err(ApiError::field("model", format!("no model {name:?}; served: {}", names.join(", "))));
+    };
+    if let Some(style) = &req.style {
+        return Err(ApiError::field("style", format!("model {name:?} has no styles (asked for {style:?})")));
+    }
+    let limits = &state.limits;
+    if let Some(b) = req.bars.filter(|&b| b > limits.max_bars) {
+        return Err(ApiError::field(
+            "bars",
+            format!("at most {} bars per request, but asked for {b}", limits.max_bars),
+        ));
+    }
+    if let Some(s) = req.steps.filter(|&s| s > limits.max_steps) {
+        return Err(ApiError::field(
+            "steps",
+            format!("at most {} steps per request, but asked for {s}", limits.max_steps),
+        ));
+    }
+    let controls = Controls {
+        bars: req.bars,
+        steps: req.steps,
+        temperature: req.temperature,
+        top_k: req.top_k,
+        top_p: req.top_p,
+        seed: req.seed.unwrap_or(0),
+        key: req.key.clone(),
+        tempo_bpm: req.tempo,
+        program: req.program,
+        instrument: req.instrument.clone(),
+    };
+    let mut options = controls.check().map_err(|e| ApiError::field(e.field, e.message))?;
+    if let Some(text) = &req.primer_base64 {
+        options.primer = Some(decode_midi("primer_base64", text, limits.body_bytes)?);
+    }
+    let seed = options.seed;
+    let response = run_job(&state, move || {
+        let ckpt = model.load().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
+        let piece = compose(&ckpt, &options, &fugato_nn::default_device()).map_err(|e| match e {
+            fugato_nn::NnError::Options(m) => ApiError::new(StatusCode::BAD_REQUEST, None, m),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, other.to_string()),
+        })?;
+        let score = piece.score;
+        let midi = fugato_midi::write(&score)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
+        let notes = score
+            .notes_in_order()
+            .into_iter()
+            .map(|(track, n)| NoteOut {
+                track,
+                pitch: n.pitch.get(),
+                velocity: n.velocity.get(),
+                start_s: score.seconds(n.start_tick),
+                end_s: score.seconds(n.end_tick),
+            })
+            .collect();
+        Ok(GenerateResponse {
+            model: model.name.clone(),
+            seed,
+            midi_base64: BASE64.encode(&midi),
+            n_notes: score.n_notes(),
+            duration_s: score.duration_s(),
+            repairs: piece.repairs,
+            notes,
+            metrics: MusPy::of(&score),
+        })
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(response).expect("plain data")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    pub midi_base64: String,
+    /// additive, subtractive or pluck for every pitched part [default: each family's own].
+    pub voice: Option<String>,
+    pub sample_rate: Option<u32>,
+}
+
+/// MIDI in, a stereo 16-bit WAV out (built-in voices).
+pub async fn render(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Json<RenderRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body.map_err(rejected)?;
+    let voice = match &req.voice {
+        Some(v) => Some(v.parse::<Voice>().map_err(|e| ApiError::field("voice", e))?),
+        None => None,
+    };
+    let sample_rate_hz = req.sample_rate.unwrap_or(44_100);
+    if !(8_000..=96_000).contains(&sample_rate_hz) {
+        return Err(ApiError::field("sample_rate", format!("must be 8000..=96000 Hz, but was {sample_rate_hz}")));
+    }
+    let score = decode_midi("midi_base64", &req.midi_base64, state.limits.body_bytes)?;
+    let max_s = state.limits.max_render_s;
+    if score.duration_s() > max_s {
+        return Err(ApiError::field(
+            "midi_base64",
+            format!("the score lasts {:.0} s; at most {max_s:.0} s are rendered", score.duration_s()),
+        ));
+    }
+    let wav = run_job(&state, move || {
+        let audio = fugato_synth::render(&score, &RenderOptions { sample_rate_hz, voice })
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
+        audio.to_wav().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
+}
+
+/// Harmonisation needs the seq2seq model, which fugato does not have yet.
+pub async fn harmonize() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "harmonize is not available: it needs the seq2seq harmonisation model, which is not built yet",
+    )
+}
