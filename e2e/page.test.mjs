@@ -1,0 +1,58 @@
+// Opens fugato serve's page in headless Chromium, generates a piece, and checks that the
+// piano-roll is drawn and the audio element holds a playable WAV.
+//
+//   node e2e/page.test.mjs http://127.0.0.1:PORT/ [screenshot.png]
+import { chromium } from "playwright-core";
+
+const [url, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const fail = async (message) => {
+  console.error(`e2e: FAILED: ${message}`);
+  await browser.close();
+  process.exit(1);
+};
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(url);
+  await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0, null, { timeout: 10000 });
+  await page.fill("#seed", "3");
+  await page.fill("#bars", "4");
+  await page.selectOption("#key", "G:major");
+  await page.click("#generate");
+  await page.waitForFunction(() => Number(document.getElementById("roll").dataset.notes || 0) > 0, null, { timeout: 60000 });
+  const notes = await page.$eval("#roll", (c) => Number(c.dataset.notes));
+  // Some pixels of the canvas are not white: notes were drawn.
+  const inked = await page.$eval("#roll", (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++;
+    return n;
+  });
+  await page.waitForFunction(() => {
+    const a = document.getElementById("audio");
+    return a.src.startsWith("blob:") && a.readyState >= 1 && a.duration > 0;
+  }, null, { timeout: 60000 });
+  const duration = await page.$eval("#audio", (a) => a.duration);
+  const canPlay = await page.$eval("#audio", (a) => a.canPlayType("audio/wav"));
+  const midiLink = await page.$eval("#download-midi", (a) => !a.hidden && a.href.startsWith("blob:"));
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  const foreign = requests.filter((r) => !r.startsWith(url) && !r.startsWith("blob:") && !r.startsWith("data:"));
+  if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
+  if (foreign.length) await fail(`requests outside the server: ${foreign.join(", ")}`);
+  if (!(notes > 0 && inked > 100)) await fail(`piano-roll not drawn (notes ${notes}, inked pixels ${inked})`);
+  if (!(duration > 1)) await fail(`audio not playable (duration ${duration})`);
+  if (canPlay === "") await fail("the browser cannot play audio/wav");
+  if (!midiLink) await fail("no MIDI download link");
+  console.log(`e2e: ok: ${notes} notes drawn (${inked} inked pixels), audio ${duration.toFixed(1)} s, MIDI download ready`);
+} catch (e) {
+  await fail(e.message);
+}
+await browser.close();
