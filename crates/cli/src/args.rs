@@ -211,8 +211,11 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Length in bars of 4/4 (piano-roll and melody models).
-    #[arg(long, conflicts_with = "steps")]
+    #[arg(long, conflicts_with_all = ["steps", "seconds"])]
     pub bars: Option<usize>,
+    /// Length in seconds at the piece's tempo (piano-roll and melody models).
+    #[arg(long, conflicts_with = "steps")]
+    pub seconds: Option<f64>,
     /// Length in model steps: frames or tokens [default: 8 bars, or 512 tokens].
     #[arg(long)]
     pub steps: Option<usize>,

@@ -18,6 +18,7 @@ impl Config {
         let controls = Controls {
             bars: a.bars,
             steps: a.steps,
+            seconds: a.seconds,
             temperature: Some(a.temperature),
             top_k: a.top_k,
             top_p: a.top_p,

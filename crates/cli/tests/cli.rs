@@ -221,6 +221,15 @@ fn generate_is_seeded_and_keeps_to_the_key() {
 
     let o = fugato(&["generate", "--checkpoint", path(&run), "--out", "x.mid", "--temperature=-1"]);
     assert!(stderr(&o).contains("--temperature must be"), "{}", stderr(&o));
+
+    // --seconds: 10 s at 100 bpm is 17 quarter notes (16.7 rounded up).
+    let timed = tmp.path().join("timed.mid");
+    let o =
+        fugato(&["generate", "--checkpoint", path(&run), "--out", path(&timed), "--seconds", "10", "--tempo", "100"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(" 17 frames") || stdout(&o).contains("(17 frames"), "{}", stdout(&o));
+    let o = fugato(&["generate", "--checkpoint", path(&run), "--out", "x.mid", "--seconds=-3"]);
+    assert!(stderr(&o).contains("--seconds must be"), "{}", stderr(&o));
 }
 
 #[test]

@@ -11,11 +11,13 @@ use crate::sample::{SampleOptions, Sampling, Sequence, generate};
 use crate::{Device, NnError};
 
 /// What to compose. Length: `steps` (frames or tokens) when given, else `bars` of 4/4,
-/// else a default per representation.
+/// else `seconds`, else a default per representation.
 #[derive(Clone, Debug)]
 pub struct ComposeOptions {
     pub bars: Option<usize>,
     pub steps: Option<usize>,
+    /// Length in seconds at the piece's tempo (piano-roll and melody models).
+    pub seconds: Option<f64>,
     pub sampling: Sampling,
     pub seed: u64,
     /// Music to continue.
@@ -32,6 +34,7 @@ impl Default for ComposeOptions {
         ComposeOptions {
             bars: None,
             steps: None,
+            seconds: None,
             sampling: Sampling::Temperature(1.0),
             seed: 0,
             primer: None,
@@ -48,6 +51,7 @@ impl Default for ComposeOptions {
 pub struct Controls {
     pub bars: Option<usize>,
     pub steps: Option<usize>,
+    pub seconds: Option<f64>,
     /// 0 picks the most likely; default 1.
     pub temperature: Option<f64>,
     pub top_k: Option<usize>,
@@ -76,6 +80,7 @@ fn bad(field: &'static str, message: String) -> ControlError {
 /// Longest piece one request may ask for.
 pub const MAX_BARS: usize = 512;
 pub const MAX_STEPS: usize = 100_000;
+pub const MAX_SECONDS: f64 = 3600.0;
 
 impl Controls {
     /// Checks every control and turns it into [`ComposeOptions`] (without a primer).
@@ -95,6 +100,12 @@ impl Controls {
         };
         if let Some(b) = self.bars.filter(|b| !(1..=MAX_BARS).contains(b)) {
             return Err(bad("bars", format!("must be 1..={MAX_BARS}, but was {b}")));
+        }
+        if [self.bars.is_some(), self.steps.is_some(), self.seconds.is_some()].iter().filter(|&&x| x).count() > 1 {
+            return Err(bad("seconds", "give one length: bars, steps or seconds".into()));
+        }
+        if let Some(s) = self.seconds.filter(|s| !(*s > 0.0 && *s <= MAX_SECONDS)) {
+            return Err(bad("seconds", format!("must be in (0, {MAX_SECONDS}], but was {s}")));
         }
         if let Some(s) = self.steps.filter(|s| !(1..=MAX_STEPS).contains(s)) {
             return Err(bad("steps", format!("must be 1..={MAX_STEPS}, but was {s}")));
@@ -126,6 +137,7 @@ impl Controls {
         Ok(ComposeOptions {
             bars: self.bars,
             steps: self.steps,
+            seconds: self.seconds,
             sampling,
             seed: self.seed,
             primer: None,
@@ -170,6 +182,22 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result
                 "bars work for piano-roll and melody models; give steps for {}",
                 kind.name()
             )));
+        }
+        (None, None, kind) if c.seconds.is_some() => {
+            let seconds = c.seconds.unwrap_or_default();
+            let us_per_quarter = c.us_per_quarter.unwrap_or(fugato_score::DEFAULT_US_PER_QUARTER);
+            let quarters = seconds * 1e6 / f64::from(us_per_quarter);
+            let per_quarter = match kind {
+                ReprKind::PianoRoll => f64::from(spq),
+                ReprKind::Melody => f64::from(fugato_repr::melody::STEPS_PER_QUARTER),
+                other => {
+                    return Err(NnError::Options(format!(
+                        "seconds work for piano-roll and melody models; give steps for {}",
+                        other.name()
+                    )));
+                }
+            };
+            ((quarters * per_quarter).ceil() as usize).max(1)
         }
         (None, None, ReprKind::PianoRoll) => 32 * spq as usize,
         (None, None, ReprKind::Melody) => 128,
@@ -263,6 +291,8 @@ mod tests {
         assert_eq!(field_of(Controls { top_k: Some(0), ..Default::default() }), "top_k");
         assert_eq!(field_of(Controls { top_p: Some(1.5), ..Default::default() }), "top_p");
         assert_eq!(field_of(Controls { bars: Some(0), ..Default::default() }), "bars");
+        assert_eq!(field_of(Controls { seconds: Some(-1.0), ..Default::default() }), "seconds");
+        assert_eq!(field_of(Controls { seconds: Some(10.0), bars: Some(2), ..Default::default() }), "seconds");
         assert_eq!(field_of(Controls { bars: Some(MAX_BARS + 1), ..Default::default() }), "bars");
         assert_eq!(field_of(Controls { key: Some("H:major".into()), ..Default::default() }), "key");
         assert_eq!(field_of(Controls { tempo_bpm: Some(1000.0), ..Default::default() }), "tempo");

@@ -129,6 +129,7 @@ pub struct GenerateRequest {
     pub seed: Option<u64>,
     pub bars: Option<usize>,
     pub steps: Option<usize>,
+    pub seconds: Option<f64>,
     pub temperature: Option<f64>,
     pub top_k: Option<usize>,
     pub top_p: Option<f64>,
@@ -200,9 +201,16 @@ pub async fn generate(
             format!("at most {} steps per request, but asked for {s}", limits.max_steps),
         ));
     }
+    if let Some(s) = req.seconds.filter(|&s| s > limits.max_seconds) {
+        return Err(ApiError::field(
+            "seconds",
+            format!("at most {} s per request, but asked for {s}", limits.max_seconds),
+        ));
+    }
     let controls = Controls {
         bars: req.bars,
         steps: req.steps,
+        seconds: req.seconds,
         temperature: req.temperature,
         top_k: req.top_k,
         top_p: req.top_p,

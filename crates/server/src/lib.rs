@@ -46,6 +46,8 @@ pub struct Limits {
     /// Longest piece, in bars (and in model steps).
     pub max_bars: usize,
     pub max_steps: usize,
+    /// Longest piece in seconds (at 400 bpm and 4 steps per quarter: 3,200 steps).
+    pub max_seconds: f64,
     /// Longest score `/api/render` renders.
     pub max_render_s: f64,
     /// Generations or renders running at once.
@@ -62,6 +64,7 @@ impl Default for Limits {
             body_bytes: 2 << 20,
             max_bars: 64,
             max_steps: 4096,
+            max_seconds: 120.0,
             max_render_s: 600.0,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue: 32,

@@ -93,7 +93,8 @@ async fn a_primer_is_continued() {
 #[tokio::test]
 async fn bad_requests_name_the_field() {
     let app = app(Limits::default());
-    let cases: [(&str, StatusCode, &str); 12] = [
+    let cases: [(&str, StatusCode, &str); 13] = [
+        (r#"{"seconds": 1000}"#, StatusCode::BAD_REQUEST, "seconds"),
         (r#"{"temperature": -1}"#, StatusCode::BAD_REQUEST, "temperature"),
         (r#"{"top_p": 2}"#, StatusCode::BAD_REQUEST, "top_p"),
         (r#"{"bars": 100000}"#, StatusCode::BAD_REQUEST, "bars"),
