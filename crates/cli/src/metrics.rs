@@ -247,39 +247,78 @@ fn table(set: &Set, reference: Option<&Set>, comparison: Option<&[Comparison]>) 
         let _ = write!(out, "; reference {} files", r.pieces.len());
     }
     out.push('\n');
-    let ours = set.summary();
-    let theirs = reference.map(Set::summary);
-    let _ = write!(out, "  {:<26} {:>10} {:>10}", "metric", "mean", "std");
-    if theirs.is_some() {
-        let _ = write!(out, " {:>10} {:>10}", "ref mean", "ref std");
+    out += &text_table(&summary_rows(set, reference));
+    if let Some(cmp) = comparison {
+        let _ = writeln!(out, "\nset against reference (Yang & Lerch): distances between pieces");
+        out += &text_table(&comparison_rows(cmp, "intra ref"));
     }
-    out.push('\n');
-    for (name, s) in &ours {
-        let _ = write!(out, "  {name:<26} {:>10} {:>10}", number(s.mean), number(s.std));
-        if let Some(r) = theirs.as_ref().and_then(|t| t.get(name)) {
-            let _ = write!(out, " {:>10} {:>10}", number(r.mean), number(r.std));
+    out
+}
+
+/// A header and rows of cells, written out as text or Markdown.
+type Table = (Vec<&'static str>, Vec<Vec<String>>);
+
+/// Each metric's mean and spread over the set, and over the reference when there is one.
+fn summary_rows(set: &Set, reference: Option<&Set>) -> Table {
+    let theirs = reference.map(Set::summary);
+    let mut header = vec!["metric", "mean", "std"];
+    if theirs.is_some() {
+        header.extend(["ref mean", "ref std"]);
+    }
+    let rows = set
+        .summary()
+        .into_iter()
+        .map(|(name, s)| {
+            let mut row = vec![name.to_string(), number(s.mean), number(s.std)];
+            if let Some(t) = &theirs {
+                let r = t.get(name);
+                row.extend([number(r.map_or(f64::NAN, |r| r.mean)), number(r.map_or(f64::NAN, |r| r.std))]);
+            }
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Yang & Lerch's comparison, one feature a row.
+fn comparison_rows(cmp: &[Comparison], intra_ref: &'static str) -> Table {
+    let header = vec!["feature", "intra set", intra_ref, "inter", "KL", "overlap"];
+    let rows = cmp
+        .iter()
+        .map(|c| {
+            let values = [c.intra_a.mean, c.intra_b.mean, c.inter.mean, c.kl_divergence, c.overlap];
+            std::iter::once(c.feature.clone()).chain(values.map(number)).collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Columns padded to their widest cell: names left, numbers right.
+fn text_table((header, rows): &Table) -> String {
+    let all: Vec<Vec<String>> =
+        std::iter::once(header.iter().map(|h| h.to_string()).collect()).chain(rows.iter().cloned()).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|k| all.iter().filter_map(|r| r.get(k)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &all {
+        out += " ";
+        for (k, cell) in row.iter().enumerate() {
+            let _ = if k == 0 {
+                write!(out, " {cell:<w$}", w = widths[k])
+            } else {
+                write!(out, " {cell:>w$}", w = widths[k])
+            };
         }
         out.push('\n');
     }
-    if let Some(cmp) = comparison {
-        let _ = writeln!(out, "\nset against reference (Yang & Lerch): distances between pieces");
-        let _ = writeln!(
-            out,
-            "  {:<30} {:>10} {:>10} {:>10} {:>8} {:>8}",
-            "feature", "intra set", "intra ref", "inter", "KL", "overlap"
-        );
-        for c in cmp {
-            let _ = writeln!(
-                out,
-                "  {:<30} {:>10} {:>10} {:>10} {:>8} {:>8}",
-                c.feature,
-                number(c.intra_a.mean),
-                number(c.intra_b.mean),
-                number(c.inter.mean),
-                number(c.kl_divergence),
-                number(c.overlap)
-            );
-        }
+    out
+}
+
+fn markdown_table((header, rows): &Table) -> String {
+    let mut out = format!("| {} |\n|---|{}\n", header.join(" | "), "---:|".repeat(header.len() - 1));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
     out
 }
@@ -309,38 +348,13 @@ fn write_report(
         let _ = write!(md, "; reference: {} ({} files)", path.display(), r.pieces.len());
     }
     md += "\n\n## Metrics\n\n";
-    let ours = set.summary();
-    let theirs = reference.map(Set::summary);
-    md += if theirs.is_some() {
-        "| metric | mean | std | reference mean | reference std |\n|---|---:|---:|---:|---:|\n"
-    } else {
-        "| metric | mean | std |\n|---|---:|---:|\n"
-    };
-    for (name, s) in &ours {
-        let _ = write!(md, "| {name} | {} | {} |", number(s.mean), number(s.std));
-        if let Some(r) = theirs.as_ref().and_then(|t| t.get(name)) {
-            let _ = write!(md, " {} | {} |", number(r.mean), number(r.std));
-        }
-        md.push('\n');
-    }
+    md += &markdown_table(&summary_rows(set, reference));
     if let Some(cmp) = comparison {
         md += "\n## Against the reference (Yang & Lerch)\n\nMean distances between pieces within each set \
                and across the sets; KL divergence and overlapping area of the within-set and \
                across-set distance distributions (overlap 1: the set is as close to the reference \
-               as to itself).\n\n| feature | intra set | intra reference | inter | KL | overlap |\n\
-               |---|---:|---:|---:|---:|---:|\n";
-        for x in cmp {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} |",
-                x.feature,
-                number(x.intra_a.mean),
-                number(x.intra_b.mean),
-                number(x.inter.mean),
-                number(x.kl_divergence),
-                number(x.overlap)
-            );
-        }
+               as to itself).\n\n";
+        md += &markdown_table(&comparison_rows(cmp, "intra reference"));
     }
 
     // Pitch classes.
@@ -369,7 +383,7 @@ fn write_report(
             .filter(|v| v.is_finite())
             .collect()
     };
-    for name in ours.keys() {
+    for name in set.summary().keys() {
         let a = per_piece(set, name);
         let b = reference.map(|r| per_piece(r, name)).unwrap_or_default();
         if a.is_empty() && b.is_empty() {

@@ -71,29 +71,24 @@ pub fn piano_roll_png(score: &Score, style: &RollStyle) -> Result<Vec<u8>, PlotE
     let px = style.px_per_pitch.max(1) as i32;
     let y_of = |pitch: u8| (i32::from(high) - i32::from(pitch)) * px;
 
-    let mut rgb = vec![0u8; (width * height * 3) as usize];
-    {
-        let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<_>| PlotError::Draw(format!("{e:?}"));
-        area.fill(&WHITE).map_err(err)?;
+    png_of(width, height, |area| {
         for pitch in (low..=high).filter(|p| p % 12 == 0) {
             let y = y_of(pitch) + px - 1;
-            area.draw(&PathElement::new([(0, y), (width as i32, y)], RGBColor(210, 210, 210))).map_err(err)?;
+            area.draw(&PathElement::new([(0, y), (width as i32, y)], RGBColor(210, 210, 210))).map_err(draw_err)?;
         }
         for bar_tick in bar_lines(score) {
             let x = (bar_tick as f64 * x_per_tick) as i32;
-            area.draw(&PathElement::new([(x, 0), (x, height as i32)], RGBColor(230, 230, 230))).map_err(err)?;
+            area.draw(&PathElement::new([(x, 0), (x, height as i32)], RGBColor(230, 230, 230))).map_err(draw_err)?;
         }
         for (track, note) in &notes {
             let (r, g, b) = PALETTE[track % PALETTE.len()];
             let x0 = (note.start_tick as f64 * x_per_tick) as i32;
             let x1 = ((note.end_tick as f64 * x_per_tick) as i32 - 1).max(x0 + 1);
             let y = y_of(note.pitch.get());
-            area.draw(&Rectangle::new([(x0, y), (x1, y + px - 1)], RGBColor(r, g, b).filled())).map_err(err)?;
+            area.draw(&Rectangle::new([(x0, y), (x1, y + px - 1)], RGBColor(r, g, b).filled())).map_err(draw_err)?;
         }
-        area.present().map_err(err)?;
-    }
-    encode_png(&rgb, width, height)
+        Ok(())
+    })
 }
 
 /// A named line of (x, y) points.
@@ -115,8 +110,6 @@ fn register_font() {
 
 /// A line chart with labelled axes and a legend, e.g. training and validation loss per epoch.
 pub fn line_chart_png(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<Vec<u8>, PlotError> {
-    register_font();
-    let (width, height) = (800u32, 500u32);
     let points = || series.iter().flat_map(|s| s.points.iter());
     let (x0, x1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) =
@@ -124,32 +117,20 @@ pub fn line_chart_png(title: &str, x_label: &str, y_label: &str, series: &[Serie
     let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0_f64.max(x1)) };
     let pad = ((y1 - y0) * 0.05).max(1e-6);
     let (y0, y1) = if y0 <= y1 { (y0 - pad, y1 + pad) } else { (0.0, 1.0) };
-    let mut rgb = vec![0u8; (width * height * 3) as usize];
-    {
-        let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<_>| PlotError::Draw(format!("{e:?}"));
-        area.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&area)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(err)?;
+    png_of(CHART_WIDTH, CHART_HEIGHT, |area| {
+        let mut chart = chart_frame(area, title).build_cartesian_2d(x0..x1, y0..y1).map_err(draw_err)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(draw_err)?;
         for (i, s) in series.iter().enumerate() {
             let (r, g, b) = PALETTE[i % PALETTE.len()];
             let color = RGBColor(r, g, b);
             chart
                 .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
-                .map_err(err)?
+                .map_err(draw_err)?
                 .label(s.name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
-        area.present().map_err(err)?;
-    }
-    encode_png(&rgb, width, height)
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(draw_err)
+    })
 }
 
 /// One named row of values for [`bar_chart_png`], one value per category.
@@ -161,24 +142,12 @@ pub struct Bars<'a> {
 /// Grouped bars: for each category (a pitch class, a histogram bin), one bar per series,
 /// e.g. a generated set against its reference.
 pub fn bar_chart_png(title: &str, y_label: &str, categories: &[String], series: &[Bars]) -> Result<Vec<u8>, PlotError> {
-    register_font();
-    let (width, height) = (800u32, 500u32);
     let n_cat = categories.len().max(1);
     let n_series = series.len().max(1);
     let y1 = series.iter().flat_map(|s| s.values.iter()).filter(|v| v.is_finite()).fold(0.0f64, |m, &v| m.max(v));
     let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
-    let mut rgb = vec![0u8; (width * height * 3) as usize];
-    {
-        let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<_>| PlotError::Draw(format!("{e:?}"));
-        area.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&area)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..n_cat as f64, 0.0..y1)
-            .map_err(err)?;
+    png_of(CHART_WIDTH, CHART_HEIGHT, |area| {
+        let mut chart = chart_frame(area, title).build_cartesian_2d(0.0..n_cat as f64, 0.0..y1).map_err(draw_err)?;
         let label = |x: &f64| {
             let i = x.floor() as usize;
             if (x - x.floor() - 0.5).abs() < 1e-9 {
@@ -194,7 +163,7 @@ pub fn bar_chart_png(title: &str, y_label: &str, categories: &[String], series: 
             .x_label_formatter(&label)
             .y_desc(y_label)
             .draw()
-            .map_err(err)?;
+            .map_err(draw_err)?;
         let slot = 0.8 / n_series as f64;
         for (k, s) in series.iter().enumerate() {
             let (r, g, b) = PALETTE[k % PALETTE.len()];
@@ -205,14 +174,42 @@ pub fn bar_chart_png(title: &str, y_label: &str, categories: &[String], series: 
             });
             chart
                 .draw_series(bars)
-                .map_err(err)?
+                .map_err(draw_err)?
                 .label(s.name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
-        area.present().map_err(err)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(draw_err)
+    })
+}
+
+/// Size of the charts, in pixels.
+const CHART_WIDTH: u32 = 800;
+const CHART_HEIGHT: u32 = 500;
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn draw_err(e: impl std::fmt::Debug) -> PlotError {
+    PlotError::Draw(format!("{e:?}"))
+}
+
+/// A white `width` × `height` picture, drawn by `draw`, as PNG bytes.
+fn png_of(width: u32, height: u32, draw: impl FnOnce(&Area) -> Result<(), PlotError>) -> Result<Vec<u8>, PlotError> {
+    let mut rgb = vec![0u8; (width * height * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        area.fill(&WHITE).map_err(draw_err)?;
+        draw(&area)?;
+        area.present().map_err(draw_err)?;
     }
     encode_png(&rgb, width, height)
+}
+
+/// The frame every chart shares: its title, margin and axis label areas.
+fn chart_frame<'a, 'b, 'c>(area: &'a Area<'c>, title: &str) -> ChartBuilder<'a, 'b, BitMapBackend<'c>> {
+    register_font();
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(title, ("sans-serif", 22)).margin(12).x_label_area_size(40).y_label_area_size(60);
+    builder
 }
 
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
