@@ -124,6 +124,11 @@ pub struct PrepareArgs {
     /// Refuse malformed MIDI files (they are skipped and counted).
     #[arg(long)]
     pub strict: bool,
+    /// Label each piece with its style (chorale, song, reel, jig, hornpipe, …: from its
+    /// folder, and for dance tunes from the title or meter in the folder's manifest.csv),
+    /// so that a model learns them and `generate --style` can choose one.
+    #[arg(long)]
+    pub styles: bool,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +250,15 @@ pub struct GenerateArgs {
     /// General MIDI instrument by name, e.g. violin, "church organ".
     #[arg(long)]
     pub instrument: Option<String>,
+    /// A style of a model trained with styles (`fugato models` lists them), e.g. reel.
+    #[arg(long)]
+    pub style: Option<String>,
+    /// Also render the piece to this WAV file (built-in voices, or an installed GM SoundFont).
+    #[arg(long)]
+    pub wav: Option<PathBuf>,
+    /// Write N pieces, with seeds SEED, SEED+1, …, as OUT-1.mid, OUT-2.mid, … (and WAV-1.wav, …).
+    #[arg(long, default_value_t = 1)]
+    pub n: usize,
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 use fugato_midi::ReadOptions;
 use fugato_nn::batch::SequenceSet;
 use fugato_nn::checkpoint::DataInfo;
-use fugato_nn::data::{PolyphonicSet, Shards, Split};
+use fugato_nn::data::{PolyphonicSet, PrepareConfig, Shards, Split};
 use fugato_repr::ReprKind;
+use fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER;
 
 /// A dataset opened for training or evaluation.
 pub enum Dataset {
@@ -32,7 +33,8 @@ impl Dataset {
         let Some((out, repr)) = prepare_into else {
             bail!("{}: not a shards folder: run `fugato prepare` on it first", path.display());
         };
-        crate::prepare::prepare_midi_folder(path, out, repr, None, ReadOptions::default())?;
+        let config = PrepareConfig { repr, steps_per_quarter: DEFAULT_STEPS_PER_QUARTER, styles: false };
+        crate::prepare::prepare_midi_folder(path, out, config, ReadOptions::default())?;
         Ok(Dataset::Shards(Shards::open(out)?))
     }
 
@@ -42,12 +44,14 @@ impl Dataset {
                 repr: ReprKind::PianoRoll,
                 steps_per_quarter: set.steps_per_quarter,
                 vocabulary: None,
+                styles: Vec::new(),
                 source: path.display().to_string(),
             },
             Dataset::Shards(s) => DataInfo {
                 repr: s.meta.repr,
                 steps_per_quarter: s.meta.steps_per_quarter,
                 vocabulary: s.meta.vocabulary.clone(),
+                styles: s.meta.styles.clone(),
                 source: s.meta.source.clone(),
             },
         }

@@ -35,6 +35,15 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             ckpt.meta.data.repr.name()
         );
     }
+    if info.styles != ckpt.meta.data.styles {
+        bail!(
+            "{} has the styles [{}], but the model in {} was trained with [{}]",
+            c.data.display(),
+            info.styles.join(", "),
+            c.checkpoint.display(),
+            ckpt.meta.data.styles.join(", ")
+        );
+    }
     let split = match c.split {
         Some(s) => s,
         None if dataset.has(Split::Test) => Split::Test,

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use fugato_nn::compose::{ComposeOptions, Controls, compose};
@@ -9,9 +9,14 @@ use crate::args::GenerateArgs;
 pub struct Config {
     checkpoint: PathBuf,
     out: PathBuf,
+    wav: Option<PathBuf>,
+    n: usize,
     primer: Option<PathBuf>,
     options: ComposeOptions,
 }
+
+/// Most pieces one command writes.
+const MAX_PIECES: usize = 10_000;
 
 impl Config {
     pub fn from_args(a: GenerateArgs) -> anyhow::Result<Config> {
@@ -27,10 +32,14 @@ impl Config {
             tempo_bpm: a.tempo,
             program: a.program,
             instrument: a.instrument,
+            style: a.style,
         };
         // Flags are spelled with dashes: top_k → --top-k.
         let options = controls.check().map_err(|e| anyhow::anyhow!("--{} {}", e.field.replace('_', "-"), e.message))?;
-        Ok(Config { checkpoint: a.checkpoint, out: a.out, primer: a.primer, options })
+        if !(1..=MAX_PIECES).contains(&a.n) {
+            anyhow::bail!("--n must be 1..={MAX_PIECES}, but was {}", a.n);
+        }
+        Ok(Config { checkpoint: a.checkpoint, out: a.out, wav: a.wav, n: a.n, primer: a.primer, options })
     }
 }
 
@@ -40,16 +49,40 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
     if let Some(path) = &c.primer {
         c.options.primer = Some(fugato_midi::read_file(path, Default::default())?.score);
     }
-    let piece = compose(&ckpt, &c.options, &device).context("composing")?;
-    fugato_midi::write_file(&piece.score, &c.out)?;
-    crate::print(&format!(
-        "wrote {}: {} notes, {:.1} s ({} {} sampled with seed {}{})\n",
-        c.out.display(),
-        piece.score.n_notes(),
-        piece.score.duration_s(),
-        piece.steps,
-        if ckpt.meta.data.repr == ReprKind::PianoRoll { "frames" } else { "tokens" },
-        c.options.seed,
-        if piece.repairs > 0 { format!("; {} tokens out of order dropped", piece.repairs) } else { String::new() }
-    ))
+    let seed = c.options.seed;
+    let mut text = String::new();
+    for i in 0..c.n {
+        let options = ComposeOptions { seed: seed.wrapping_add(i as u64), ..c.options.clone() };
+        let (out, wav) = (numbered(&c.out, i, c.n), c.wav.as_ref().map(|w| numbered(w, i, c.n)));
+        let piece = compose(&ckpt, &options, &device).context("composing")?;
+        fugato_midi::write_file(&piece.score, &out)?;
+        text += &format!(
+            "wrote {}: {} notes, {:.1} s ({} {} sampled with seed {}{}{})\n",
+            out.display(),
+            piece.score.n_notes(),
+            piece.score.duration_s(),
+            piece.steps,
+            if ckpt.meta.data.repr == ReprKind::PianoRoll { "frames" } else { "tokens" },
+            options.seed,
+            piece.style.map(|s| format!(", style {s}")).unwrap_or_default(),
+            if piece.repairs > 0 { format!("; {} tokens out of order dropped", piece.repairs) } else { String::new() }
+        );
+        if let Some(wav) = wav {
+            text += &crate::render::render_score(&piece.score, &wav, fugato_synth::installed_soundfont().as_deref())?;
+        }
+    }
+    crate::print(&text)
+}
+
+/// `piece.mid` itself for one piece; `piece-1.mid`, `piece-2.mid`, … for several.
+fn numbered(path: &Path, i: usize, n: usize) -> PathBuf {
+    if n == 1 {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{}.{}", i + 1, ext.to_string_lossy()),
+        None => format!("{stem}-{}", i + 1),
+    };
+    path.with_file_name(name)
 }

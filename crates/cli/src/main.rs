@@ -58,8 +58,13 @@ fn run() -> anyhow::Result<()> {
             })?)
         }
         args::Command::Models => {
-            let lines: Vec<String> =
-                fugato_nn::bundled::MODELS.iter().map(|m| format!("{:<14} {}", m.name, m.about)).collect();
+            let lines: Vec<String> = fugato_nn::bundled::MODELS
+                .iter()
+                .map(|m| match m.styles() {
+                    styles if styles.is_empty() => format!("{:<14} {}", m.name, m.about),
+                    styles => format!("{:<14} {}\n{:<14} styles: {}", m.name, m.about, "", styles.join(", ")),
+                })
+                .collect();
             print(&(lines.join("\n") + "\n"))
         }
     }

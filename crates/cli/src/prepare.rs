@@ -14,6 +14,7 @@ pub struct Config {
     out: PathBuf,
     repr: ReprKind,
     steps_per_quarter: Option<u32>,
+    styles: bool,
     options: ReadOptions,
 }
 
@@ -32,17 +33,27 @@ impl Config {
             data: a.data,
             out: a.out,
             steps_per_quarter: a.steps_per_quarter,
+            styles: a.styles,
             options: ReadOptions { strict: a.strict, ..Default::default() },
         })
     }
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
-    let meta = if c.data.is_dir() { prepare_folder(&c)? } else { prepare_json(&c)? };
+    let meta = if c.data.is_dir() {
+        prepare_folder(&c)?
+    } else if c.styles {
+        bail!("{}: --styles needs a folder of MIDI files", c.data.display());
+    } else {
+        prepare_json(&c)?
+    };
     let mut text = format!("{} → {} ({})\n", c.data.display(), c.out.display(), meta.repr.name());
     for (split, s) in &meta.splits {
         text +=
             &format!("  {:<5}  {:>6} sequences  {:>9} {}\n", split.name(), s.sequences, s.items, item_name(meta.repr));
+    }
+    if !meta.styles.is_empty() {
+        text += &format!("  styles {}\n", meta.styles.join(", "));
     }
     if meta.files_skipped > 0 {
         text += &format!(
@@ -59,22 +70,22 @@ fn item_name(repr: ReprKind) -> &'static str {
 }
 
 fn prepare_folder(c: &Config) -> anyhow::Result<ShardsMeta> {
-    prepare_midi_folder(&c.data, &c.out, c.repr, c.steps_per_quarter, c.options)
+    let steps_per_quarter = c.steps_per_quarter.unwrap_or(DEFAULT_STEPS_PER_QUARTER);
+    let config = PrepareConfig { repr: c.repr, steps_per_quarter, styles: c.styles };
+    prepare_midi_folder(&c.data, &c.out, config, c.options)
 }
 
 /// Encodes a MIDI folder into shards at `out`, with a progress bar.
 pub fn prepare_midi_folder(
     data: &Path,
     out: &Path,
-    repr: ReprKind,
-    steps_per_quarter: Option<u32>,
+    config: PrepareConfig,
     options: ReadOptions,
 ) -> anyhow::Result<ShardsMeta> {
     let files = midi_files(data)?;
     if files.is_empty() {
         bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", data.display());
     }
-    let config = PrepareConfig { repr, steps_per_quarter: steps_per_quarter.unwrap_or(DEFAULT_STEPS_PER_QUARTER) };
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files {per_sec} eta {eta}")
             .expect("valid template")
@@ -91,5 +102,11 @@ fn prepare_json(c: &Config) -> anyhow::Result<ShardsMeta> {
     let set = PolyphonicSet::load(&c.data)?;
     let spq = c.steps_per_quarter.or(set.steps_per_quarter).unwrap_or(1);
     let source = c.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(prepare_polyphonic(&set, &source, PrepareConfig { repr: c.repr, steps_per_quarter: spq }, &c.out)?.meta)
+    Ok(prepare_polyphonic(
+        &set,
+        &source,
+        PrepareConfig { repr: c.repr, steps_per_quarter: spq, styles: false },
+        &c.out,
+    )?
+    .meta)
 }

@@ -1,6 +1,7 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use fugato_score::Score;
 use fugato_synth::{Font, RenderOptions, Voice};
 
 use crate::args::RenderArgs;
@@ -32,21 +33,30 @@ impl Config {
 
 pub fn run(c: Config) -> anyhow::Result<()> {
     let score = fugato_midi::read_file(&c.input, Default::default())?.score;
-    let rendering = || format!("rendering {}", c.input.display());
-    let (audio, with) = match &c.soundfont {
+    let text = render_to(&score, &c.out, c.soundfont.as_deref(), &c.options)
+        .with_context(|| format!("rendering {}", c.input.display()))?;
+    crate::print(&text)
+}
+
+/// Renders `score` into the WAV file `out` with the SoundFont, or the built-in voices
+/// when there is none; returns the line to print.
+pub fn render_score(score: &Score, out: &Path, soundfont: Option<&Path>) -> anyhow::Result<String> {
+    render_to(score, out, soundfont, &RenderOptions::default())
+}
+
+fn render_to(score: &Score, out: &Path, soundfont: Option<&Path>, options: &RenderOptions) -> anyhow::Result<String> {
+    let (audio, with) = match soundfont {
         Some(path) => {
             let font = Font::load(path)?;
-            let audio =
-                fugato_synth::render_soundfont(&score, &font, c.options.sample_rate_hz).with_context(rendering)?;
-            (audio, path.display().to_string())
+            (fugato_synth::render_soundfont(score, &font, options.sample_rate_hz)?, path.display().to_string())
         }
-        None => (fugato_synth::render(&score, &c.options).with_context(rendering)?, "built-in voices".to_string()),
+        None => (fugato_synth::render(score, options)?, "built-in voices".to_string()),
     };
     let wav = audio.to_wav()?;
-    fugato_midi::write_atomic(&c.out, &wav).with_context(|| format!("writing {}", c.out.display()))?;
-    crate::print(&format!(
+    fugato_midi::write_atomic(out, &wav).with_context(|| format!("writing {}", out.display()))?;
+    Ok(format!(
         "wrote {}: {:.1} s at {} Hz, stereo 16-bit, {with}\n",
-        c.out.display(),
+        out.display(),
         audio.duration_s(),
         audio.sample_rate_hz
     ))

@@ -119,9 +119,9 @@ pub fn run(c: Config) -> anyhow::Result<()> {
 fn model_config(c: &Config, data: &TrainData) -> anyhow::Result<ModelConfig> {
     let (input, outputs) = match &data.train {
         SequenceSet::Frames(_) => (Input::Frames { units: N_KEYS }, N_KEYS),
-        SequenceSet::Tokens(_) => {
+        SequenceSet::Tokens { .. } => {
             let vocab = data.info.vocabulary.as_ref().map(|v| v.size() as usize).context("shards lack a vocabulary")?;
-            (Input::Tokens { vocab, embedding: 0 }, vocab)
+            (Input::Tokens { vocab, embedding: 0, styles: data.info.styles.len() }, vocab)
         }
     };
     let mut config = c.preset.model_config(input, outputs);

@@ -15,14 +15,18 @@ use crate::model::{Inputs, Target};
 #[derive(Clone, Debug)]
 pub enum SequenceSet {
     Frames(Sequences<Frame>),
-    Tokens(Sequences<u16>),
+    /// Token sequences, with each one's style where the data has styles.
+    Tokens {
+        seqs: Sequences<u16>,
+        styles: Option<Vec<u16>>,
+    },
 }
 
 impl SequenceSet {
     pub fn len(&self) -> usize {
         match self {
             SequenceSet::Frames(s) => s.len(),
-            SequenceSet::Tokens(s) => s.len(),
+            SequenceSet::Tokens { seqs, .. } => seqs.len(),
         }
     }
 
@@ -33,7 +37,7 @@ impl SequenceSet {
     fn seq_len(&self, i: usize) -> usize {
         match self {
             SequenceSet::Frames(s) => s.get(i).len(),
-            SequenceSet::Tokens(s) => s.get(i).len(),
+            SequenceSet::Tokens { seqs, .. } => seqs.get(i).len(),
         }
     }
 
@@ -56,7 +60,7 @@ impl SequenceSet {
         }
         Ok(Some(match shards.meta.repr {
             fugato_repr::ReprKind::PianoRoll => SequenceSet::Frames(shards.frames(split)?),
-            _ => SequenceSet::Tokens(shards.tokens(split)?),
+            _ => SequenceSet::Tokens { seqs: shards.tokens(split)?, styles: shards.styles(split)? },
         }))
     }
 
@@ -74,7 +78,7 @@ impl SequenceSet {
                 let n = s.data.len() as f64 + 1.0;
                 on.iter().map(|c| c / n).collect()
             }
-            SequenceSet::Tokens(s) => {
+            SequenceSet::Tokens { seqs: s, .. } => {
                 let mut count = vec![0.5f64; outputs];
                 for &t in &s.data {
                     if let Some(c) = count.get_mut(usize::from(t)) {
@@ -204,7 +208,7 @@ pub fn make_batch(set: &SequenceSet, windows: &[Window], device: &Device) -> Bat
                 n_scored,
             }
         }
-        SequenceSet::Tokens(s) => {
+        SequenceSet::Tokens { seqs: s, styles } => {
             let mut input = vec![0i64; rows * time];
             let mut target = Vec::with_capacity(n_scored);
             for (row, w) in windows.iter().enumerate() {
@@ -215,7 +219,13 @@ pub fn make_batch(set: &SequenceSet, windows: &[Window], device: &Device) -> Bat
                 target.extend(tokens[1..].iter().map(|&t| i64::from(t)));
             }
             Batch {
-                inputs: Inputs::Tokens(Tensor::from_data(TensorData::new(input, [rows, time]), device)),
+                inputs: Inputs::Tokens {
+                    ids: Tensor::from_data(TensorData::new(input, [rows, time]), device),
+                    style: styles.as_ref().map(|styles| {
+                        let rows: Vec<i64> = windows.iter().map(|w| i64::from(styles[w.sequence])).collect();
+                        Tensor::from_data(TensorData::new(rows, [windows.len()]), device)
+                    }),
+                },
                 positions: positions_t,
                 target: Target::Tokens(Tensor::from_data(TensorData::new(target, [n_scored]), device)),
                 n_scored,
@@ -240,7 +250,7 @@ mod tests {
         let mut seqs = Sequences::default();
         seqs.push(&(0..100u16).collect::<Vec<_>>());
         seqs.push(&[1, 2, 3]);
-        let set = SequenceSet::Tokens(seqs);
+        let set = SequenceSet::Tokens { seqs, styles: None };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let windows = epoch_windows(&set, 16, 0, &mut rng);
         let transitions: usize = windows.iter().map(|w| w.len - 1).sum();

@@ -27,6 +27,11 @@ impl Bundled {
         MODELS.iter().find(|m| m.name == name)
     }
 
+    /// The styles the model knows (none for a model trained without styles).
+    pub fn styles(&self) -> Vec<String> {
+        serde_json::from_str::<checkpoint::CheckpointMeta>(self.meta).map(|m| m.data.styles).unwrap_or_default()
+    }
+
     pub fn load(&self, device: &Device) -> Result<Checkpoint, NnError> {
         let meta_path = Path::new("<bundled>").join(self.name).join("checkpoint.json");
         let weights_path = Path::new("<bundled>").join(self.name).join("model.bpk");

@@ -31,6 +31,9 @@ pub struct DataInfo {
     pub repr: ReprKind,
     pub steps_per_quarter: Option<u32>,
     pub vocabulary: Option<Vocabulary>,
+    /// The style names a model with styles knows, in the order of its style ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub styles: Vec<String>,
     pub source: String,
 }
 
@@ -120,6 +123,16 @@ pub fn from_parts(
     let meta: CheckpointMeta =
         serde_json::from_value(format).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    let styles = match meta.model.input {
+        crate::model::Input::Tokens { styles, .. } => styles,
+        crate::model::Input::Frames { .. } => 0,
+    };
+    if styles != meta.data.styles.len() {
+        return Err(NnError::dataset(
+            meta_path,
+            format!("the model has {styles} styles but data.styles names {}", meta.data.styles.len()),
+        ));
+    }
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
         .map_err(|e| NnError::dataset(weights_path, format!("corrupt weights: {e}")))?;
     let model = meta

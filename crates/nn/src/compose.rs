@@ -27,6 +27,8 @@ pub struct ComposeOptions {
     pub us_per_quarter: Option<u32>,
     /// The General MIDI program of every part.
     pub program: Option<Program>,
+    /// A style the model knows; a model with styles and none asked picks one by the seed.
+    pub style: Option<String>,
 }
 
 impl Default for ComposeOptions {
@@ -41,6 +43,7 @@ impl Default for ComposeOptions {
             key: None,
             us_per_quarter: None,
             program: None,
+            style: None,
         }
     }
 }
@@ -63,6 +66,8 @@ pub struct Controls {
     pub program: Option<u8>,
     /// A General MIDI instrument by name, e.g. "violin", "church organ".
     pub instrument: Option<String>,
+    /// A style of a model trained with styles, e.g. "reel", "chorale".
+    pub style: Option<String>,
 }
 
 /// A control out of range: `field` names it as the user wrote it (without dashes).
@@ -144,6 +149,7 @@ impl Controls {
             key,
             us_per_quarter,
             program,
+            style: self.style.clone(),
         })
     }
 }
@@ -157,6 +163,23 @@ pub struct Composition {
     pub steps: usize,
     /// Tokens dropped while decoding because they came in an impossible order.
     pub repairs: usize,
+    /// The style played, for a model with styles.
+    pub style: Option<String>,
+}
+
+/// The style id to play: the one asked for, or for a model with styles and none asked,
+/// one picked by the seed.
+fn style_id(ckpt: &Checkpoint, asked: Option<&str>, seed: u64) -> Result<Option<u16>, ControlError> {
+    let styles = &ckpt.meta.data.styles;
+    match asked {
+        None if styles.is_empty() => Ok(None),
+        None => Ok(Some((seed % styles.len() as u64) as u16)),
+        Some(s) if styles.is_empty() => Err(bad("style", format!("{s:?}: this model was trained without styles"))),
+        Some(s) => match styles.iter().position(|x| x.eq_ignore_ascii_case(s)) {
+            Some(i) => Ok(Some(i as u16)),
+            None => Err(bad("style", format!("{s:?} is not one of this model's styles: {}", styles.join(", ")))),
+        },
+    }
 }
 
 /// Samples a new piece with `ckpt`. Same checkpoint, options and seed: same score.
@@ -204,6 +227,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result
         (None, None, _) => 512,
     };
     let options = SampleOptions {
+        style: style_id(ckpt, c.style.as_deref(), c.seed)?,
         steps,
         sampling: c.sampling,
         seed: c.seed,
@@ -220,6 +244,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result
         },
     };
     let new = generate(&ckpt.model, &primer, &options, device);
+    let style = options.style.map(|i| ckpt.meta.data.styles[usize::from(i)].clone());
     let (mut score, repairs) = match (primer, new) {
         (Sequence::Frames(mut all), Sequence::Frames(new)) => {
             all.extend(new);
@@ -244,7 +269,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result
             track.program = p;
         }
     }
-    Ok(Composition { score: score.at_least_resolution(480)?, steps, repairs })
+    Ok(Composition { score: score.at_least_resolution(480)?, steps, repairs, style })
 }
 
 /// The piano-roll units whose pitches belong to the key's scale.

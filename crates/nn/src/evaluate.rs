@@ -58,7 +58,7 @@ pub fn evaluate(model: &SequenceModel, set: &SequenceSet, device: &Device) -> Ev
     Evaluation {
         nll,
         frames: items,
-        perplexity: matches!(set, SequenceSet::Tokens(_)).then(|| nll.exp()),
+        perplexity: matches!(set, SequenceSet::Tokens { .. }).then(|| nll.exp()),
         accuracy: frames_model.then(|| ratio(tp, tp + fp + fn_)),
         precision: frames_model.then_some(precision),
         recall: frames_model.then_some(recall),

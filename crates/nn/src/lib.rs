@@ -44,6 +44,9 @@ pub enum NnError {
     /// A composing or sampling option that cannot work with this model.
     #[error("{0}")]
     Options(String),
+    /// A control that does not fit this model (e.g. a style it does not know).
+    #[error("{0}")]
+    Control(#[from] crate::compose::ControlError),
 }
 
 impl NnError {

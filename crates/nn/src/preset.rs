@@ -82,12 +82,12 @@ impl Preset {
         let (input, head) = match input {
             Input::Frames { .. } => (input, m.head.unwrap_or(HeadKind::Sigmoid)),
             // A preset's piano-roll head (sigmoid, NADE) does not apply to tokens.
-            Input::Tokens { vocab, .. } => {
+            Input::Tokens { vocab, styles, .. } => {
                 let head = match m.head {
                     Some(HeadKind::Regression) => HeadKind::Regression,
                     _ => HeadKind::Softmax,
                 };
-                (Input::Tokens { vocab, embedding: m.embedding.unwrap_or(m.hidden) }, head)
+                (Input::Tokens { vocab, embedding: m.embedding.unwrap_or(m.hidden), styles }, head)
             }
         };
         ModelConfig {

@@ -64,6 +64,8 @@ pub struct SampleOptions {
     pub allowed_units: Option<Frame>,
     /// Tokens: tokens allowed; `None`: all.
     pub allowed_tokens: Option<Vec<bool>>,
+    /// The style, for a model that has styles (it needs one).
+    pub style: Option<u16>,
 }
 
 /// Continues `primer` by `options.steps` items and returns the new items only. An empty
@@ -83,13 +85,13 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
         Sequence::Tokens(t) => t.iter().skip(1).map(|&x| Item::Token(x)).collect(),
     };
     for item in rest {
-        states = model.step(input(last, device), states).1;
+        states = model.step(input(last, options.style, device), states).1;
         last = item;
     }
     let mut out_frames = Vec::new();
     let mut out_tokens = Vec::new();
     for _ in 0..options.steps {
-        let (h, next_states) = model.step(input(last, device), states);
+        let (h, next_states) = model.step(input(last, options.style, device), states);
         states = next_states;
         last = match &model.head {
             Head::Sigmoid(linear) => {
@@ -124,15 +126,16 @@ enum Item {
     Token(u16),
 }
 
-fn input(item: Item, device: &Device) -> Inputs {
+fn input(item: Item, style: Option<u16>, device: &Device) -> Inputs {
     match item {
         Item::Frame(f) => {
             let units: Vec<f32> = (0..N_KEYS).map(|k| (f >> k & 1) as f32).collect();
             Inputs::Frames(Tensor::from_data(TensorData::new(units, [1, 1, N_KEYS]), device))
         }
-        Item::Token(t) => {
-            Inputs::Tokens(Tensor::<2, Int>::from_data(TensorData::new(vec![i64::from(t)], [1, 1]), device))
-        }
+        Item::Token(t) => Inputs::Tokens {
+            ids: Tensor::<2, Int>::from_data(TensorData::new(vec![i64::from(t)], [1, 1]), device),
+            style: style.map(|s| Tensor::<1, Int>::from_data(TensorData::new(vec![i64::from(s)], [1]), device)),
+        },
     }
 }
 
@@ -201,7 +204,7 @@ mod tests {
     use super::*;
 
     fn options(sampling: Sampling) -> SampleOptions {
-        SampleOptions { steps: 1, sampling, seed: 0, allowed_units: None, allowed_tokens: None }
+        SampleOptions { steps: 1, sampling, seed: 0, allowed_units: None, allowed_tokens: None, style: None }
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn load(path: &Path) -> Result<Score, String> {
 
 fn prepare_folder(root: &Path, repr: ReprKind, out: &Path) -> Shards {
     let files = midi_files(root).unwrap();
-    let config = PrepareConfig { repr, steps_per_quarter: 4 };
+    let config = PrepareConfig { repr, steps_per_quarter: 4, styles: false };
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let on_file = || {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -86,15 +86,25 @@ fn polyphonic_file_prepares_per_split() {
     let tmp = tempfile::tempdir().unwrap();
     let set = PolyphonicSet::load(&testdata().join("polyphonic/jsb_small.json")).unwrap();
     let out = tmp.path().join("jsb");
-    prepare_polyphonic(&set, "jsb_small.json", PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1 }, &out)
-        .unwrap();
+    prepare_polyphonic(
+        &set,
+        "jsb_small.json",
+        PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1, styles: false },
+        &out,
+    )
+    .unwrap();
     let shards = Shards::open(&out).unwrap();
     let frames = shards.frames(Split::Valid).unwrap();
     assert_eq!(frames.len(), 2);
     assert_eq!(frames.get(1), set.split(Split::Valid).unwrap()[1].as_slice());
     // Preparing again replaces the old shards.
-    prepare_polyphonic(&set, "jsb_small.json", PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 1 }, &out)
-        .unwrap();
+    prepare_polyphonic(
+        &set,
+        "jsb_small.json",
+        PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 1, styles: false },
+        &out,
+    )
+    .unwrap();
     assert_eq!(Shards::open(&out).unwrap().meta.repr, ReprKind::Melody);
 }
 
@@ -103,9 +113,64 @@ fn refuses_to_overwrite_a_folder_that_is_not_shards() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("precious.txt"), b"keep me").unwrap();
     let set = PolyphonicSet::load(&testdata().join("polyphonic/jsb_small.json")).unwrap();
-    let err =
-        prepare_polyphonic(&set, "x", PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1 }, tmp.path())
-            .unwrap_err();
+    let err = prepare_polyphonic(
+        &set,
+        "x",
+        PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1, styles: false },
+        tmp.path(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("holds something other than shards"), "{err}");
     assert!(tmp.path().join("precious.txt").exists());
+}
+
+#[test]
+fn styles_come_from_folders_and_manifests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("midi");
+    let midi = testdata().join("midi");
+    for (folder, file) in [
+        ("bach-chorales", "bwv66.6.mid"),
+        ("ryansMammoth", "WinnicksFavoriteJig_0001.mid"),
+        ("ryansMammoth", "YellowStockingsJig_0001.mid"),
+        ("oneills1850", "1781-1800_1794.mid"),
+        ("My Airs", "zuccal0_0698.mid"),
+    ] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        std::fs::copy(midi.join(file), root.join(folder).join(file)).unwrap();
+    }
+    std::fs::write(
+        root.join("ryansMammoth/manifest.csv"),
+        "file,title,time_signature\nWinnicksFavoriteJig_0001.mid,\"Winnick's Favorite, Jig\",2/4\n\
+         YellowStockingsJig_0001.mid,Yellow Stockings,4/4\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("oneills1850/manifest.csv"), "file,title,time_signature\n1781-1800_1794.mid,X,9/8\n")
+        .unwrap();
+    let files = midi_files(&root).unwrap();
+    let config = PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 4, styles: true };
+    let out = tmp.path().join("shards");
+    prepare_midi(&root, &files, &load, config, &out, &|| ()).unwrap();
+    let shards = Shards::open(&out).unwrap();
+    assert_eq!(shards.meta.styles, ["chorale", "dance", "jig", "my airs"]);
+    let mut found = Vec::new();
+    for &split in shards.meta.splits.keys() {
+        let names: Vec<String> =
+            serde_json::from_str(&std::fs::read_to_string(out.join(format!("{}.sources.json", split.name()))).unwrap())
+                .unwrap();
+        let styles = shards.styles(split).unwrap().unwrap();
+        found.extend(names.into_iter().zip(styles.iter().map(|&s| shards.meta.styles[usize::from(s)].clone())));
+    }
+    found.sort();
+    let expected = [
+        ("My Airs/zuccal0_0698.mid", "my airs"),
+        ("bach-chorales/bwv66.6.mid", "chorale"),
+        ("oneills1850/1781-1800_1794.mid", "jig"),
+        ("ryansMammoth/WinnicksFavoriteJig_0001.mid", "jig"),
+        ("ryansMammoth/YellowStockingsJig_0001.mid", "dance"),
+    ];
+    assert_eq!(found, expected.map(|(a, b)| (a.to_string(), b.to_string())));
+
+    let roll = PrepareConfig { repr: ReprKind::PianoRoll, ..config };
+    assert!(prepare_midi(&root, &files, &load, roll, &tmp.path().join("roll"), &|| ()).is_err());
 }

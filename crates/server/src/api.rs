@@ -71,7 +71,7 @@ pub async fn health(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value
 pub struct ModelInfo {
     name: String,
     about: String,
-    /// Style tokens the model knows (none yet: no bundled model is multi-style).
+    /// The styles the model was trained with (`style` of /api/generate).
     styles: Vec<String>,
 }
 
@@ -80,7 +80,7 @@ pub async fn models(Shared(state): Shared<Arc<State>>) -> Json<Vec<ModelInfo>> {
         state
             .models
             .iter()
-            .map(|m| ModelInfo { name: m.name.clone(), about: m.about.clone(), styles: Vec::new() })
+            .map(|m| ModelInfo { name: m.name.clone(), about: m.about.clone(), styles: m.styles.clone() })
             .collect(),
     )
 }
@@ -161,6 +161,9 @@ struct GenerateResponse {
     duration_s: f64,
     /// Tokens dropped while decoding because they came in an impossible order.
     repairs: usize,
+    /// The style played, for a model with styles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    style: Option<String>,
     notes: Vec<NoteOut>,
     metrics: MusPy,
 }
@@ -185,9 +188,6 @@ pub async fn generate(
         let names: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
         return Err(ApiError::field("model", format!("no model {name:?}; served: {}", names.join(", "))));
     };
-    if let Some(style) = &req.style {
-        return Err(ApiError::field("style", format!("model {name:?} has no styles (asked for {style:?})")));
-    }
     let limits = &state.limits;
     if let Some(b) = req.bars.filter(|&b| b > limits.max_bars) {
         return Err(ApiError::field(
@@ -219,6 +219,7 @@ pub async fn generate(
         tempo_bpm: req.tempo,
         program: req.program,
         instrument: req.instrument.clone(),
+        style: req.style.clone(),
     };
     let mut options = controls.check().map_err(|e| ApiError::field(e.field, e.message))?;
     if let Some(text) = &req.primer_base64 {
@@ -229,6 +230,7 @@ pub async fn generate(
         let ckpt = model.load().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
         let piece = compose(&ckpt, &options, &fugato_nn::default_device()).map_err(|e| match e {
             fugato_nn::NnError::Options(m) => ApiError::new(StatusCode::BAD_REQUEST, None, m),
+            fugato_nn::NnError::Control(e) => ApiError::field(e.field, e.message),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, other.to_string()),
         })?;
         let score = piece.score;
@@ -252,6 +254,7 @@ pub async fn generate(
             n_notes: score.n_notes(),
             duration_s: score.duration_s(),
             repairs: piece.repairs,
+            style: piece.style,
             notes,
             metrics: MusPy::of(&score),
         })

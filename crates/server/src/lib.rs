@@ -105,6 +105,7 @@ enum Source {
 struct Model {
     name: String,
     about: String,
+    styles: Vec<String>,
     source: Source,
 }
 
@@ -133,7 +134,12 @@ impl State {
     pub fn new(models_dir: Option<&Path>, limits: Limits) -> Result<State, ServerError> {
         let mut models: Vec<Model> = MODELS
             .iter()
-            .map(|b| Model { name: b.name.into(), about: b.about.into(), source: Source::Bundled(b) })
+            .map(|b| Model {
+                name: b.name.into(),
+                about: b.about.into(),
+                styles: b.styles(),
+                source: Source::Bundled(b),
+            })
             .collect();
         if let Some(dir) = models_dir {
             let entries = std::fs::read_dir(dir).map_err(|source| ServerError::Io { path: dir.into(), source })?;
@@ -149,7 +155,8 @@ impl State {
                     continue;
                 }
                 let about = format!("checkpoint {}", ckpt.display());
-                models.push(Model { name, about, source: Source::Folder(ckpt) });
+                let styles = styles_of(&ckpt.join("checkpoint.json"));
+                models.push(Model { name, about, styles, source: Source::Folder(ckpt) });
             }
         }
         Ok(State {
@@ -159,6 +166,15 @@ impl State {
             limits,
         })
     }
+}
+
+/// The styles a checkpoint's model knows; none when its `checkpoint.json` does not say
+/// (a damaged checkpoint is refused when a request loads it).
+fn styles_of(meta: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(meta).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let styles = value.pointer("/data/styles").and_then(|s| s.as_array()).cloned().unwrap_or_default();
+    styles.iter().filter_map(|s| s.as_str().map(String::from)).collect()
 }
 
 impl State {

@@ -3,6 +3,7 @@
 mod polyphonic;
 mod prepare;
 mod shards;
+pub mod styles;
 
 use std::path::{Path, PathBuf};
 

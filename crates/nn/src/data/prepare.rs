@@ -22,6 +22,8 @@ pub struct PrepareConfig {
     /// Grid of the piano-roll (for MIDI sources) and of the frames of a benchmark file
     /// turned into tokens.
     pub steps_per_quarter: u32,
+    /// Label each piece of a MIDI folder with its style ([`super::styles`]).
+    pub styles: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +44,7 @@ struct SplitData {
     onsets: Sequences<Frame>,
     tokens: Sequences<u16>,
     sources: Vec<String>,
+    styles: Vec<String>,
 }
 
 enum Encoded {
@@ -66,6 +69,7 @@ fn encode(score: &Score, config: PrepareConfig) -> Result<Encoded, ReprError> {
 /// Encodes every file of a MIDI folder: each goes to the split [`Split::of_path`] gives
 /// its path relative to `root`. Files that `load` refuses, or that hold no notes, are
 /// skipped and counted. `on_file` is called once per file (for a progress bar).
+/// With `config.styles`, each piece also gets its style.
 pub fn prepare_midi(
     root: &Path,
     files: &[PathBuf],
@@ -74,7 +78,10 @@ pub fn prepare_midi(
     out: &Path,
     on_file: &(dyn Fn() + Sync),
 ) -> Result<PrepareSummary, NnError> {
-    let results: Vec<(String, Split, Result<Encoded, String>)> = files
+    if config.styles && config.repr == ReprKind::PianoRoll {
+        return Err(NnError::Options("styles are for token representations (melody, remi, performance)".into()));
+    }
+    let results: Vec<(PathBuf, String, Split, Result<Encoded, String>)> = files
         .par_iter()
         .map(|path| {
             let relative = path.strip_prefix(root).unwrap_or(path);
@@ -86,16 +93,24 @@ pub fn prepare_midi(
                 encode(&score, config).map_err(|e| e.to_string())
             });
             on_file();
-            (name, Split::of_path(relative), result)
+            (path.clone(), name, Split::of_path(relative), result)
         })
         .collect();
+
+    let mut book = super::styles::StyleBook::default();
 
     let mut splits: BTreeMap<Split, SplitData> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut files_skipped = 0;
-    for (name, split, result) in results {
+    for (path, name, split, result) in results {
         match result {
-            Ok(encoded) => add(splits.entry(split).or_default(), name, encoded),
+            Ok(encoded) => {
+                let data = splits.entry(split).or_default();
+                if config.styles {
+                    data.styles.push(book.style(&path)?);
+                }
+                add(data, name, encoded)
+            }
             Err(error) => {
                 files_skipped += 1;
                 if skipped.len() < MAX_SKIPPED_LISTED {
@@ -169,6 +184,9 @@ fn write(
     let tmp = staging::stage(out, ".fugato-prepare-")?;
     let put = |name: String, bytes: &[u8]| staging::put(&tmp, &name, bytes);
 
+    let mut styles: Vec<String> = splits.values().flat_map(|d| d.styles.iter().cloned()).collect();
+    styles.sort();
+    styles.dedup();
     let mut split_meta = BTreeMap::new();
     for (split, data) in &splits {
         let s = split.name();
@@ -186,6 +204,11 @@ fn write(
             put(format!("{s}.onsets.bin"), &frame_bytes(&data.onsets.data))?;
         }
         put(format!("{s}.sources.json"), serde_json::to_string_pretty(&data.sources).expect("strings").as_bytes())?;
+        if !styles.is_empty() {
+            let ids: Vec<u16> =
+                data.styles.iter().map(|x| styles.binary_search(x).expect("a style of the list") as u16).collect();
+            put(format!("{s}.styles.json"), serde_json::to_string(&ids).expect("numbers").as_bytes())?;
+        }
         split_meta.insert(*split, SplitMeta { sequences: offsets.len() - 1, items, has_onsets });
     }
     let meta = ShardsMeta {
@@ -194,6 +217,7 @@ fn write(
         repr: config.repr,
         steps_per_quarter: Some(config.steps_per_quarter),
         vocabulary: config.repr.vocabulary(),
+        styles,
         source,
         splits: split_meta,
         files_read,

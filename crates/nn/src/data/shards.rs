@@ -2,7 +2,9 @@
 //! of items (`{split}.bin`), the item offsets of its sequences (`{split}.idx`, u64, one
 //! more than the sequences), and `meta.json`. Piano-roll items are 16-byte frames
 //! (bit i = MIDI pitch 21 + i), with onsets in `{split}.onsets.bin` when the source had
-//! them; token items are u16 ids of the vocabulary in `meta.json`.
+//! them; token items are u16 ids of the vocabulary in `meta.json`. Data prepared with
+//! styles also has `{split}.styles.json`: each sequence's style, an index into the
+//! `styles` of `meta.json`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,9 @@ pub struct ShardsMeta {
     /// The grid of piano-roll frames (steps per quarter note), where known.
     pub steps_per_quarter: Option<u32>,
     pub vocabulary: Option<Vocabulary>,
+    /// The style names, when sequences carry styles (see [`super::styles`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub styles: Vec<String>,
     /// What the data came from, as given to `prepare`.
     pub source: String,
     pub splits: BTreeMap<Split, SplitMeta>,
@@ -112,6 +117,29 @@ impl Shards {
 
     pub fn tokens(&self, split: Split) -> Result<Sequences<u16>, NnError> {
         self.read(split, "bin", 2, |b| u16::from_le_bytes(b.try_into().expect("2 bytes")))
+    }
+
+    /// Each sequence's style (an index into `meta.styles`), if the data has styles.
+    pub fn styles(&self, split: Split) -> Result<Option<Vec<u16>>, NnError> {
+        if self.meta.styles.is_empty() {
+            return Ok(None);
+        }
+        let path = self.dir.join(format!("{}.styles.json", split.name()));
+        let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
+        let styles: Vec<u16> = serde_json::from_str(&text).map_err(|e| NnError::Json {
+            path: path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let expected = self.meta.splits.get(&split).map_or(0, |s| s.sequences);
+        if styles.len() != expected {
+            return Err(NnError::dataset(&path, format!("{} styles for {expected} sequences", styles.len())));
+        }
+        if let Some(bad) = styles.iter().find(|&&s| usize::from(s) >= self.meta.styles.len()) {
+            return Err(NnError::dataset(&path, format!("style {bad} of only {}", self.meta.styles.len())));
+        }
+        Ok(Some(styles))
     }
 
     fn read<T>(

@@ -20,8 +20,15 @@ pub const DEFAULT_NADE_HIDDEN: usize = 150;
 pub enum Input {
     /// Binary frames of `units` piano-roll units.
     Frames { units: usize },
-    /// Token ids below `vocab`, embedded in `embedding` dimensions.
-    Tokens { vocab: usize, embedding: usize },
+    /// Token ids below `vocab`, embedded in `embedding` dimensions. With `styles` > 0
+    /// each sequence also has a style (an id below `styles`) whose own embedding is added
+    /// to every step's, so the style steers the whole piece.
+    Tokens {
+        vocab: usize,
+        embedding: usize,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        styles: usize,
+    },
 }
 
 /// Everything needed to build a model; stored in every checkpoint.
@@ -41,6 +48,10 @@ pub struct ModelConfig {
     pub outputs: usize,
     #[serde(default = "default_nade_hidden")]
     pub nade_hidden: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn default_nade_hidden() -> usize {
@@ -64,7 +75,9 @@ impl ModelConfig {
         }
         match (self.head, self.input) {
             (HeadKind::Sigmoid | HeadKind::Nade, Input::Frames { units }) if units == self.outputs => Ok(()),
-            (HeadKind::Softmax, Input::Tokens { vocab, embedding }) if vocab == self.outputs && embedding > 0 => Ok(()),
+            (HeadKind::Softmax, Input::Tokens { vocab, embedding, .. }) if vocab == self.outputs && embedding > 0 => {
+                Ok(())
+            }
             (HeadKind::Regression, _) => Ok(()),
             (head, input) => {
                 Err(format!("a {head:?} head cannot be trained on {input:?} with {} outputs", self.outputs))
@@ -73,11 +86,13 @@ impl ModelConfig {
     }
 
     pub fn init(&self, device: &Device) -> SequenceModel {
-        let (embedding, mut d_input) = match self.input {
-            Input::Frames { units } => (None, units),
-            Input::Tokens { vocab, embedding } => {
-                (Some(EmbeddingConfig::new(vocab, embedding).init(device)), embedding)
-            }
+        let (embedding, style, mut d_input) = match self.input {
+            Input::Frames { units } => (None, None, units),
+            Input::Tokens { vocab, embedding, styles } => (
+                Some(EmbeddingConfig::new(vocab, embedding).init(device)),
+                (styles > 0).then(|| EmbeddingConfig::new(styles, embedding).init(device)),
+                embedding,
+            ),
         };
         let layers = (0..self.layers)
             .map(|_| {
@@ -88,6 +103,7 @@ impl ModelConfig {
             .collect();
         SequenceModel {
             embedding,
+            style,
             layers,
             dropout: DropoutConfig::new(self.dropout).init(),
             head: Head::init(self.head, self.hidden, self.outputs, self.nade_hidden, device),
@@ -95,16 +111,18 @@ impl ModelConfig {
     }
 }
 
-/// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`.
+/// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`, with
+/// each row's style `[batch]` for a model that has styles.
 #[derive(Clone, Debug)]
 pub enum Inputs {
     Frames(Tensor<3>),
-    Tokens(Tensor<2, Int>),
+    Tokens { ids: Tensor<2, Int>, style: Option<Tensor<1, Int>> },
 }
 
 #[derive(Module, Debug)]
 pub struct SequenceModel {
     embedding: Option<Embedding>,
+    style: Option<Embedding>,
     layers: Vec<Layer>,
     dropout: Dropout,
     pub head: Head,
@@ -139,11 +157,22 @@ impl SequenceModel {
     }
 
     fn embed(&self, inputs: Inputs) -> Tensor<3> {
-        match (inputs, &self.embedding) {
-            (Inputs::Frames(x), None) => x,
-            (Inputs::Tokens(ids), Some(e)) => e.forward(ids), // [batch, time, embedding]
-            (inputs, _) => panic!("this model cannot read {inputs:?}"),
+        match (inputs, &self.embedding, &self.style) {
+            (Inputs::Frames(x), None, _) => x,
+            (Inputs::Tokens { ids, style: None }, Some(e), None) => e.forward(ids), // [batch, time, embedding]
+            (Inputs::Tokens { ids, style: Some(style) }, Some(e), Some(s)) => {
+                let [batch, time] = ids.dims();
+                let style = s.forward(style.reshape([batch, 1])); // [batch, 1, embedding]
+                e.forward(ids) + style.repeat_dim(1, time)
+            }
+            (Inputs::Tokens { style: None, .. }, _, Some(_)) => panic!("this model needs a style for every sequence"),
+            (inputs, ..) => panic!("this model cannot read {inputs:?}"),
         }
+    }
+
+    /// How many styles the model knows (0: none).
+    pub fn styles(&self) -> usize {
+        self.style.as_ref().map_or(0, |s| s.weight.dims()[0])
     }
 
     /// Zero states for `batch` sequences, one per layer.
