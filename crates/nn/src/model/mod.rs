@@ -113,6 +113,8 @@ impl ModelConfig {
 
 /// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`, with
 /// each row's style `[batch]` for a model that has styles.
+// One per batch or step, moved once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Inputs {
     Frames(Tensor<3>),
