@@ -110,8 +110,11 @@ pub struct ConvertArgs {
 
 #[derive(Debug, Args)]
 pub struct PrepareArgs {
-    /// A folder of MIDI files (searched recursively) or a piano-roll JSON file.
-    pub data: PathBuf,
+    /// A piano-roll JSON file, or one or more folders of MIDI files (searched
+    /// recursively; several folders are named in the shards by their path below the
+    /// folder they share, e.g. essenFolksong/x.mid).
+    #[arg(required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
     /// Representation: pianoroll, performance, remi or melody.
     #[arg(long)]
     pub repr: String,
@@ -144,7 +147,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,
     /// A built-in preset (seed-keras, jsb-lstm, jsb-gru, jsb-rnn, jsb-nade,
-    /// nottingham-lstm, piano-lstm) or a TOML file [default: seed-keras].
+    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm) or a TOML file [default: seed-keras].
     #[arg(long)]
     pub preset: Option<String>,
     /// Recurrent cell: rnn, lstm or gru.
@@ -238,7 +241,7 @@ pub struct GenerateArgs {
     /// Music to continue (encoded as the model's representation).
     #[arg(long)]
     pub primer: Option<PathBuf>,
-    /// Keep to the notes of a key, e.g. C:major, F#m, Bb:minor (piano-roll and melody models).
+    /// Keep to the notes of a key, e.g. C:major, F#m, Bb:minor.
     #[arg(long)]
     pub key: Option<String>,
     /// Tempo in quarter notes per minute [default: 120, or the model's own].

@@ -34,7 +34,7 @@ impl Dataset {
             bail!("{}: not a shards folder: run `fugato prepare` on it first", path.display());
         };
         let config = PrepareConfig { repr, steps_per_quarter: DEFAULT_STEPS_PER_QUARTER, styles: false };
-        crate::prepare::prepare_midi_folder(path, out, config, ReadOptions::default())?;
+        crate::prepare::prepare_midi_folders(&[path.to_path_buf()], out, config, ReadOptions::default())?;
         Ok(Dataset::Shards(Shards::open(out)?))
     }
 

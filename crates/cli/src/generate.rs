@@ -54,10 +54,12 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
     for i in 0..c.n {
         let options = ComposeOptions { seed: seed.wrapping_add(i as u64), ..c.options.clone() };
         let (out, wav) = (numbered(&c.out, i, c.n), c.wav.as_ref().map(|w| numbered(w, i, c.n)));
+        let start = std::time::Instant::now();
         let piece = compose(&ckpt, &options, &device).context("composing")?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
         fugato_midi::write_file(&piece.score, &out)?;
         text += &format!(
-            "wrote {}: {} notes, {:.1} s ({} {} sampled with seed {}{}{})\n",
+            "wrote {}: {} notes, {:.1} s ({} {} sampled in {ms:.1} ms with seed {}{}{})\n",
             out.display(),
             piece.score.n_notes(),
             piece.score.duration_s(),

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::args::PrepareArgs;
 
 pub struct Config {
-    data: PathBuf,
+    data: Vec<PathBuf>,
     out: PathBuf,
     repr: ReprKind,
     steps_per_quarter: Option<u32>,
@@ -20,8 +20,13 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(a: PrepareArgs) -> anyhow::Result<Config> {
-        if !a.data.exists() {
-            bail!("{}: no such file or folder", a.data.display());
+        if let Some(missing) = a.data.iter().find(|d| !d.exists()) {
+            bail!("{}: no such file or folder", missing.display());
+        }
+        if let [_, _, ..] = a.data.as_slice()
+            && let Some(file) = a.data.iter().find(|d| !d.is_dir())
+        {
+            bail!("{}: several sources must all be folders of MIDI files", file.display());
         }
         if let Some(s) = a.steps_per_quarter
             && !(1..=960).contains(&s)
@@ -40,14 +45,14 @@ impl Config {
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
-    let meta = if c.data.is_dir() {
+    let meta = if c.data[0].is_dir() {
         prepare_folder(&c)?
     } else if c.styles {
-        bail!("{}: --styles needs a folder of MIDI files", c.data.display());
+        bail!("{}: --styles needs a folder of MIDI files", c.data[0].display());
     } else {
         prepare_json(&c)?
     };
-    let mut text = format!("{} → {} ({})\n", c.data.display(), c.out.display(), meta.repr.name());
+    let mut text = format!("{} → {} ({})\n", meta.source, c.out.display(), meta.repr.name());
     for (split, s) in &meta.splits {
         text +=
             &format!("  {:<5}  {:>6} sequences  {:>9} {}\n", split.name(), s.sequences, s.items, item_name(meta.repr));
@@ -72,20 +77,30 @@ fn item_name(repr: ReprKind) -> &'static str {
 fn prepare_folder(c: &Config) -> anyhow::Result<ShardsMeta> {
     let steps_per_quarter = c.steps_per_quarter.unwrap_or(DEFAULT_STEPS_PER_QUARTER);
     let config = PrepareConfig { repr: c.repr, steps_per_quarter, styles: c.styles };
-    prepare_midi_folder(&c.data, &c.out, config, c.options)
+    prepare_midi_folders(&c.data, &c.out, config, c.options)
 }
 
-/// Encodes a MIDI folder into shards at `out`, with a progress bar.
-pub fn prepare_midi_folder(
-    data: &Path,
+/// Encodes MIDI folders into shards at `out`, with a progress bar.
+pub fn prepare_midi_folders(
+    folders: &[PathBuf],
     out: &Path,
     config: PrepareConfig,
     options: ReadOptions,
 ) -> anyhow::Result<ShardsMeta> {
-    let files = midi_files(data)?;
-    if files.is_empty() {
-        bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", data.display());
+    let mut files = Vec::new();
+    for folder in folders {
+        let found = midi_files(folder)?;
+        if found.is_empty() {
+            bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", folder.display());
+        }
+        files.extend(found);
     }
+    // One folder is the root of its files' names; several are named below the folder they share.
+    let root = match folders {
+        [one] => one.clone(),
+        _ => common_parent(folders),
+    };
+    let source: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
     let bar = ProgressBar::new(files.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files {per_sec} eta {eta}")
             .expect("valid template")
@@ -93,15 +108,22 @@ pub fn prepare_midi_folder(
     );
     bar.set_message("encoding");
     let load = move |path: &Path| fugato_midi::read_file(path, options).map(|f| f.score).map_err(|e| e.to_string());
-    let summary = prepare_midi(data, &files, &load, config, out, &|| bar.inc(1))?;
+    let summary = prepare_midi(&root, &source.join(", "), &files, &load, config, out, &|| bar.inc(1))?;
     bar.finish_and_clear();
     Ok(summary.meta)
 }
 
+/// The deepest folder that holds all of `folders`.
+fn common_parent(folders: &[PathBuf]) -> PathBuf {
+    let first = folders[0].parent().unwrap_or(Path::new(""));
+    first.ancestors().find(|a| folders.iter().all(|f| f.starts_with(a))).unwrap_or(Path::new("")).to_path_buf()
+}
+
 fn prepare_json(c: &Config) -> anyhow::Result<ShardsMeta> {
-    let set = PolyphonicSet::load(&c.data)?;
+    let data = &c.data[0];
+    let set = PolyphonicSet::load(data)?;
     let spq = c.steps_per_quarter.or(set.steps_per_quarter).unwrap_or(1);
-    let source = c.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let source = data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(prepare_polyphonic(
         &set,
         &source,

@@ -268,3 +268,89 @@ fn render_writes_wav_and_refuses_bad_voices() {
     let o = fugato(&["generate", "--checkpoint", "no-such-model", "--out", path(&out)]);
     assert!(stderr(&o).contains("bundled: jsb-chorales"), "{}", stderr(&o));
 }
+
+#[test]
+fn token_models_play_styles_and_keep_to_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("midi");
+    for (folder, file) in [
+        ("bach-chorales", "bwv66.6.mid"),
+        ("bach-chorales", "bwv41.6.mid"),
+        ("ryansMammoth", "WinnicksFavoriteJig_0001.mid"),
+        ("ryansMammoth", "YellowStockingsJig_0001.mid"),
+    ] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        std::fs::copy(testdata().join("midi").join(file), root.join(folder).join(file)).unwrap();
+    }
+    std::fs::write(
+        root.join("ryansMammoth/manifest.csv"),
+        "file,title,time_signature\nWinnicksFavoriteJig_0001.mid,Winnick's Favorite Jig,6/8\n\
+         YellowStockingsJig_0001.mid,Yellow Stockings,6/8\n",
+    )
+    .unwrap();
+    let (chorales, jigs) = (root.join("bach-chorales"), root.join("ryansMammoth"));
+    let shards = tmp.path().join("shards");
+    let o = fugato(&["prepare", path(&chorales), path(&jigs), "--repr", "melody", "--styles", "--out", path(&shards)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("styles chorale, jig"), "{}", stdout(&o));
+    let run = tmp.path().join("run");
+    let small = ["--epochs", "1", "--hidden", "16", "--layers", "1"];
+    let o = fugato(&[&["train", "--data", path(&shards), "--out", path(&run)][..], &small].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let out = tmp.path().join("jig.mid");
+    let wav = tmp.path().join("jig.wav");
+    let o = fugato(&[
+        "generate",
+        "--checkpoint",
+        path(&run),
+        "--out",
+        path(&out),
+        "--wav",
+        path(&wav),
+        "--style",
+        "jig",
+        "--n",
+        "2",
+        "--bars",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).matches("style jig").count(), 2, "{}", stdout(&o));
+    for name in ["jig-1.mid", "jig-2.mid", "jig-1.wav", "jig-2.wav"] {
+        assert!(tmp.path().join(name).is_file(), "{name}");
+    }
+    let o = fugato(&["generate", "--checkpoint", path(&run), "--out", path(&out), "--style", "waltz"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("\"waltz\" is not one of this model's styles: chorale, jig"), "{}", stderr(&o));
+
+    // --key for a REMI model: every new pitch in the scale.
+    let remi = tmp.path().join("remi");
+    let o = fugato(&["prepare", path(&chorales), "--repr", "remi", "--out", path(&remi)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = tmp.path().join("remi-run");
+    let o = fugato(&[&["train", "--data", path(&remi), "--out", path(&run)][..], &small].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let keyed = tmp.path().join("keyed.mid");
+    let o = fugato(&[
+        "generate",
+        "--checkpoint",
+        path(&run),
+        "--out",
+        path(&keyed),
+        "--steps",
+        "600",
+        "--key",
+        "Eb:major",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&fugato(&["inspect", "--json", path(&keyed)]))).unwrap();
+    let notes = v["notes"].as_array().unwrap();
+    assert!(!notes.is_empty());
+    let e_flat_major = [3, 5, 7, 8, 10, 0, 2];
+    for n in notes {
+        assert!(e_flat_major.contains(&(n["pitch"].as_u64().unwrap() % 12)), "{n}");
+    }
+}

@@ -22,7 +22,7 @@ pub struct ComposeOptions {
     pub seed: u64,
     /// Music to continue.
     pub primer: Option<Score>,
-    /// Keep to this key's scale (piano-roll and melody models), and write it into the score.
+    /// Keep to this key's scale (new notes only), and write it into the score.
     pub key: Option<KeySignature>,
     pub us_per_quarter: Option<u32>,
     /// The General MIDI program of every part.
@@ -232,15 +232,9 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result
         sampling: c.sampling,
         seed: c.seed,
         allowed_units: c.key.map(|k| scale_units(&k)),
-        allowed_tokens: match (c.key, repr) {
-            (Some(k), ReprKind::Melody) => Some(melody_tokens_in(&k)),
-            (Some(_), ReprKind::PianoRoll) | (None, _) => None,
-            (Some(_), kind) => {
-                return Err(NnError::Options(format!(
-                    "a key works for piano-roll and melody models, not {}",
-                    kind.name()
-                )));
-            }
+        allowed_tokens: match (c.key, &ckpt.meta.data.vocabulary) {
+            (Some(k), Some(vocabulary)) => Some(tokens_in(repr, vocabulary.size(), &k)),
+            _ => None,
         },
     };
     let new = generate(&ckpt.model, &primer, &options, device);
@@ -278,12 +272,11 @@ fn scale_units(key: &KeySignature) -> Frame {
     (0..N_KEYS).filter(|k| scale.contains(&((LOWEST_PITCH + *k as u8) % 12))).fold(0, |f, k| f | 1 << k)
 }
 
-/// Melody tokens allowed in the key: HOLD, REST and the scale's pitches.
-fn melody_tokens_in(key: &KeySignature) -> Vec<bool> {
+/// The tokens allowed in the key: all but those that start a note off the scale (for
+/// REMI, drum hits too: their pitch tokens name drums, not notes).
+fn tokens_in(repr: ReprKind, vocab: u32, key: &KeySignature) -> Vec<bool> {
     let scale = key.scale_pitch_classes();
-    (0..fugato_repr::melody::VOCAB_SIZE)
-        .map(|t| fugato_repr::melody::token_pitch(t).is_none_or(|p| scale.contains(&(p % 12))))
-        .collect()
+    (0..vocab).map(|t| repr.note_pitch(t).is_none_or(|p| scale.contains(&(p % 12)))).collect()
 }
 
 #[cfg(test)]

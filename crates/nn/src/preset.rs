@@ -55,7 +55,7 @@ impl TrainConfigPartial {
 }
 
 /// The presets in `configs/`, by name.
-pub const BUILT_IN: [(&str, &str); 8] = [
+pub const BUILT_IN: [(&str, &str); 9] = [
     ("seed-keras", include_str!("../../../configs/seed-keras.toml")),
     ("jsb-lstm", include_str!("../../../configs/jsb-lstm.toml")),
     ("jsb-gru", include_str!("../../../configs/jsb-gru.toml")),
@@ -64,6 +64,7 @@ pub const BUILT_IN: [(&str, &str); 8] = [
     ("nottingham-lstm", include_str!("../../../configs/nottingham-lstm.toml")),
     ("piano-lstm", include_str!("../../../configs/piano-lstm.toml")),
     ("nottingham-nade", include_str!("../../../configs/nottingham-nade.toml")),
+    ("melody-lstm", include_str!("../../../configs/melody-lstm.toml")),
 ];
 
 impl Preset {

@@ -22,7 +22,7 @@ fn prepare_folder(root: &Path, repr: ReprKind, out: &Path) -> Shards {
     let on_file = || {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
-    prepare_midi(root, &files, &load, config, out, &on_file).unwrap();
+    prepare_midi(root, "midi", &files, &load, config, out, &on_file).unwrap();
     assert_eq!(counter.into_inner(), files.len());
     Shards::open(out).unwrap()
 }
@@ -150,7 +150,7 @@ fn styles_come_from_folders_and_manifests() {
     let files = midi_files(&root).unwrap();
     let config = PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 4, styles: true };
     let out = tmp.path().join("shards");
-    prepare_midi(&root, &files, &load, config, &out, &|| ()).unwrap();
+    prepare_midi(&root, "midi", &files, &load, config, &out, &|| ()).unwrap();
     let shards = Shards::open(&out).unwrap();
     assert_eq!(shards.meta.styles, ["chorale", "dance", "jig", "my airs"]);
     let mut found = Vec::new();
@@ -172,5 +172,5 @@ fn styles_come_from_folders_and_manifests() {
     assert_eq!(found, expected.map(|(a, b)| (a.to_string(), b.to_string())));
 
     let roll = PrepareConfig { repr: ReprKind::PianoRoll, ..config };
-    assert!(prepare_midi(&root, &files, &load, roll, &tmp.path().join("roll"), &|| ()).is_err());
+    assert!(prepare_midi(&root, "midi", &files, &load, roll, &tmp.path().join("roll"), &|| ()).is_err());
 }

@@ -90,6 +90,23 @@ impl ReprKind {
         }
     }
 
+    /// The pitch at which `token` starts a note (melody pitch, REMI pitch, performance
+    /// note-on); `None` for every other token and for the piano-roll.
+    pub fn note_pitch(self, token: u32) -> Option<u8> {
+        match self {
+            ReprKind::PianoRoll => None,
+            ReprKind::Performance => match performance::Event::from_token(token)? {
+                performance::Event::NoteOn(p) => Some(p),
+                _ => None,
+            },
+            ReprKind::Remi => match remi::Token::from_id(token)? {
+                remi::Token::Pitch(p) => Some(p),
+                _ => None,
+            },
+            ReprKind::Melody => melody::token_pitch(token),
+        }
+    }
+
     /// Decodes tokens of a token representation; `None` for the piano-roll.
     pub fn decode_tokens(self, tokens: &[u32]) -> Option<Decoded> {
         match self {

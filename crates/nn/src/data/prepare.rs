@@ -66,12 +66,13 @@ fn encode(score: &Score, config: PrepareConfig) -> Result<Encoded, ReprError> {
     }
 }
 
-/// Encodes every file of a MIDI folder: each goes to the split [`Split::of_path`] gives
-/// its path relative to `root`. Files that `load` refuses, or that hold no notes, are
+/// Encodes MIDI files under `root` (`source` says where they came from, for `meta.json`):
+/// each goes to the split [`Split::of_path`] gives its path relative to `root`. Files that `load` refuses, or that hold no notes, are
 /// skipped and counted. `on_file` is called once per file (for a progress bar).
 /// With `config.styles`, each piece also gets its style.
 pub fn prepare_midi(
     root: &Path,
+    source: &str,
     files: &[PathBuf],
     load: &(dyn Fn(&Path) -> Result<Score, String> + Sync),
     config: PrepareConfig,
@@ -119,8 +120,7 @@ pub fn prepare_midi(
             }
         }
     }
-    let source = root.to_string_lossy().into_owned();
-    write(out, config, source, splits, files.len() - files_skipped, files_skipped, skipped)
+    write(out, config, source.to_string(), splits, files.len() - files_skipped, files_skipped, skipped)
 }
 
 /// Encodes a piano-roll benchmark file. Frames stay as they are for the piano-roll; for
