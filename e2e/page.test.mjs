@@ -51,6 +51,9 @@ try {
   if (!(duration > 1)) await fail(`audio not playable (duration ${duration})`);
   if (canPlay === "") await fail("the browser cannot play audio/wav");
   if (!midiLink) await fail("no MIDI download link");
+  await page.selectOption("#model", "styles-melody");
+  const styles = await page.$$eval("#style option", (os) => os.map((o) => o.value));
+  if (!styles.includes("jig")) await fail(`styles-melody offers no jig style: ${styles.join(", ")}`);
   console.log(`e2e: ok: ${notes} notes drawn (${inked} inked pixels), audio ${duration.toFixed(1)} s, MIDI download ready`);
 } catch (e) {
   await fail(e.message);

@@ -38,6 +38,12 @@ async fn health_models_and_page() {
     assert_eq!((status, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (_, v) = json(&app, "GET", "/api/models", None).await;
     assert_eq!(v[0]["name"], "jsb-chorales");
+    let styled = v.as_array().unwrap().iter().find(|m| m["name"] == "styles-melody").unwrap();
+    assert!(styled["styles"].as_array().unwrap().iter().any(|s| s == "reel"), "{styled}");
+    let body = r#"{"model": "styles-melody", "style": "reel", "bars": 4, "seed": 2}"#;
+    let (status, v) = json(&app, "POST", "/api/generate", Some(body)).await;
+    assert_eq!((status, v["style"].as_str()), (StatusCode::OK, Some("reel")), "{v}");
+    assert!(v["n_notes"].as_u64().unwrap() > 0);
     let (status, page) = call(&app, "GET", "/", None).await;
     let page = String::from_utf8(page).unwrap();
     assert_eq!(status, StatusCode::OK);
