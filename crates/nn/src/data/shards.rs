@@ -91,13 +91,7 @@ pub struct Shards {
 impl Shards {
     pub fn open(dir: &Path) -> Result<Shards, NnError> {
         let path = dir.join("meta.json");
-        let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
-        let meta: ShardsMeta = serde_json::from_str(&text).map_err(|e| NnError::Json {
-            path: path.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let meta: ShardsMeta = read_json(&path)?;
         if meta.format != FORMAT || meta.version != VERSION {
             return Err(NnError::dataset(
                 &path,
@@ -125,13 +119,7 @@ impl Shards {
             return Ok(None);
         }
         let path = self.dir.join(format!("{}.styles.json", split.name()));
-        let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
-        let styles: Vec<u16> = serde_json::from_str(&text).map_err(|e| NnError::Json {
-            path: path.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let styles: Vec<u16> = read_json(&path)?;
         let expected = self.meta.splits.get(&split).map_or(0, |s| s.sequences);
         if styles.len() != expected {
             return Err(NnError::dataset(&path, format!("{} styles for {expected} sequences", styles.len())));
@@ -165,6 +153,16 @@ impl Shards {
         }
         Ok(Sequences { offsets, data })
     }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, NnError> {
+    let text = std::fs::read_to_string(path).map_err(NnError::io(path))?;
+    serde_json::from_str(&text).map_err(|e| NnError::Json {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
 }
 
 pub(crate) fn index_bytes(offsets: &[usize]) -> Vec<u8> {
