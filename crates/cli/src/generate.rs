@@ -4,7 +4,10 @@ use anyhow::Context;
 use fugato_nn::compose::{ComposeOptions, Controls, compose};
 use fugato_repr::ReprKind;
 
+use fugato_synth::RenderOptions;
+
 use crate::args::GenerateArgs;
+use crate::render::{LoadedFont, render_to};
 
 pub struct Config {
     checkpoint: PathBuf,
@@ -49,8 +52,12 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
     if let Some(path) = &c.primer {
         c.options.primer = Some(fugato_midi::read_file(path, Default::default())?.score);
     }
+    // One SoundFont load for all the pieces.
+    let font = match &c.wav {
+        Some(_) => fugato_synth::installed_soundfont().as_deref().map(LoadedFont::load).transpose()?,
+        None => None,
+    };
     let seed = c.options.seed;
-    let mut text = String::new();
     for i in 0..c.n {
         let options = ComposeOptions { seed: seed.wrapping_add(i as u64), ..c.options.clone() };
         let (out, wav) = (numbered(&c.out, i, c.n), c.wav.as_ref().map(|w| numbered(w, i, c.n)));
@@ -58,7 +65,7 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
         let piece = compose(&ckpt, &options, &device).context("composing")?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         fugato_midi::write_file(&piece.score, &out)?;
-        text += &format!(
+        let mut text = format!(
             "wrote {}: {} notes, {:.1} s ({} {} sampled in {ms:.1} ms with seed {}{}{})\n",
             out.display(),
             piece.score.n_notes(),
@@ -70,10 +77,11 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
             if piece.repairs > 0 { format!("; {} tokens out of order dropped", piece.repairs) } else { String::new() }
         );
         if let Some(wav) = wav {
-            text += &crate::render::render_score(&piece.score, &wav, fugato_synth::installed_soundfont().as_deref())?;
+            text += &render_to(&piece.score, &wav, font.as_ref(), &RenderOptions::default())?;
         }
+        crate::print(&text)?;
     }
-    crate::print(&text)
+    Ok(())
 }
 
 /// `piece.mid` itself for one piece; `piece-1.mid`, `piece-2.mid`, … for several.

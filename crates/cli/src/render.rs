@@ -33,22 +33,35 @@ impl Config {
 
 pub fn run(c: Config) -> anyhow::Result<()> {
     let score = fugato_midi::read_file(&c.input, Default::default())?.score;
-    let text = render_to(&score, &c.out, c.soundfont.as_deref(), &c.options)
+    let font = c.soundfont.as_deref().map(LoadedFont::load).transpose()?;
+    let text = render_to(&score, &c.out, font.as_ref(), &c.options)
         .with_context(|| format!("rendering {}", c.input.display()))?;
     crate::print(&text)
 }
 
-/// Renders `score` into the WAV file `out` with the SoundFont, or the built-in voices
-/// when there is none; returns the line to print.
-pub fn render_score(score: &Score, out: &Path, soundfont: Option<&Path>) -> anyhow::Result<String> {
-    render_to(score, out, soundfont, &RenderOptions::default())
+/// A SoundFont loaded once, with the path that names it in messages.
+pub struct LoadedFont {
+    font: Font,
+    path: PathBuf,
 }
 
-fn render_to(score: &Score, out: &Path, soundfont: Option<&Path>, options: &RenderOptions) -> anyhow::Result<String> {
-    let (audio, with) = match soundfont {
-        Some(path) => {
-            let font = Font::load(path)?;
-            (fugato_synth::render_soundfont(score, &font, options.sample_rate_hz)?, path.display().to_string())
+impl LoadedFont {
+    pub fn load(path: &Path) -> anyhow::Result<LoadedFont> {
+        Ok(LoadedFont { font: Font::load(path)?, path: path.to_path_buf() })
+    }
+}
+
+/// Renders `score` into the WAV file `out` with the SoundFont, or the built-in voices
+/// when there is none; returns the line to print.
+pub fn render_to(
+    score: &Score,
+    out: &Path,
+    font: Option<&LoadedFont>,
+    options: &RenderOptions,
+) -> anyhow::Result<String> {
+    let (audio, with) = match font {
+        Some(f) => {
+            (fugato_synth::render_soundfont(score, &f.font, options.sample_rate_hz)?, f.path.display().to_string())
         }
         None => (fugato_synth::render(score, options)?, "built-in voices".to_string()),
     };

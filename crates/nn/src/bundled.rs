@@ -43,7 +43,7 @@ impl Bundled {
 
     /// The styles the model knows (none for a model trained without styles).
     pub fn styles(&self) -> Vec<String> {
-        serde_json::from_str::<checkpoint::CheckpointMeta>(self.meta).map(|m| m.data.styles).unwrap_or_default()
+        checkpoint::styles_in(self.meta)
     }
 
     pub fn load(&self, device: &Device) -> Result<Checkpoint, NnError> {

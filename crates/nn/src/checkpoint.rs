@@ -86,6 +86,12 @@ pub fn save(
     staging::commit(tmp, dir)
 }
 
+/// The styles a `checkpoint.json` names (none where it names none or does not parse; a
+/// damaged checkpoint is refused when it is loaded).
+pub fn styles_in(meta_text: &str) -> Vec<String> {
+    serde_json::from_str::<CheckpointMeta>(meta_text).map(|m| m.data.styles).unwrap_or_default()
+}
+
 /// The checkpoint folder `path` names: the folder itself, or the `best/` checkpoint of a
 /// training run folder.
 pub fn resolve(path: &Path) -> PathBuf {

@@ -155,7 +155,8 @@ impl State {
                     continue;
                 }
                 let about = format!("checkpoint {}", ckpt.display());
-                let styles = styles_of(&ckpt.join("checkpoint.json"));
+                let meta = std::fs::read_to_string(ckpt.join("checkpoint.json")).unwrap_or_default();
+                let styles = fugato_nn::checkpoint::styles_in(&meta);
                 models.push(Model { name, about, styles, source: Source::Folder(ckpt) });
             }
         }
@@ -166,15 +167,6 @@ impl State {
             limits,
         })
     }
-}
-
-/// The styles a checkpoint's model knows; none when its `checkpoint.json` does not say
-/// (a damaged checkpoint is refused when a request loads it).
-fn styles_of(meta: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(meta).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let styles = value.pointer("/data/styles").and_then(|s| s.as_array()).cloned().unwrap_or_default();
-    styles.iter().filter_map(|s| s.as_str().map(String::from)).collect()
 }
 
 impl State {

@@ -163,9 +163,9 @@ impl SequenceModel {
             (Inputs::Frames(x), None, _) => x,
             (Inputs::Tokens { ids, style: None }, Some(e), None) => e.forward(ids), // [batch, time, embedding]
             (Inputs::Tokens { ids, style: Some(style) }, Some(e), Some(s)) => {
-                let [batch, time] = ids.dims();
-                let style = s.forward(style.reshape([batch, 1])); // [batch, 1, embedding]
-                e.forward(ids) + style.repeat_dim(1, time)
+                let [batch, _] = ids.dims();
+                // [batch, 1, embedding], broadcast over the time steps.
+                e.forward(ids) + s.forward(style.reshape([batch, 1]))
             }
             (Inputs::Tokens { style: None, .. }, _, Some(_)) => panic!("this model needs a style for every sequence"),
             (inputs, ..) => panic!("this model cannot read {inputs:?}"),
