@@ -36,6 +36,52 @@ pub enum Command {
     Metrics(MetricsArgs),
     /// Serve the JSON API and the web page (generate, see, hear).
     Serve(ServeArgs),
+    /// Add alto, tenor and bass to a melody with a trained harmoniser; the melody is kept exactly.
+    Harmonize(HarmonizeArgs),
+    /// The pieces of a folder most like a MIDI file (cosine of encoder embeddings; the
+    /// folder's index is built once and kept up to date).
+    Similar(SimilarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HarmonizeArgs {
+    /// The melody: a MIDI file with one part (or a part named Soprano or Melody, else the highest).
+    pub melody: PathBuf,
+    /// The four-part MIDI file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A harmoniser checkpoint folder, or the bundled one's name.
+    #[arg(long, default_value = "chorale-harmonizer")]
+    pub checkpoint: PathBuf,
+    /// Sampling temperature; 0 picks the most likely note at every step.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep to this key, e.g. G, F#m, Bb:minor [default: the melody's key signature, else its estimated key].
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Also render the chorale to this WAV file.
+    #[arg(long)]
+    pub wav: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// The MIDI file to find neighbours of.
+    pub file: PathBuf,
+    /// The folder of MIDI files to search (its index is kept in FOLDER/.fugato-similar.index).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// How many pieces to list.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Keep the index in this file instead of inside the folder (e.g. for a read-only folder).
+    #[arg(long)]
+    pub index_file: Option<PathBuf>,
+    /// The encoder–decoder whose encoder embeds the pieces.
+    #[arg(long, default_value = "chorale-harmonizer")]
+    pub checkpoint: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -150,9 +196,37 @@ pub struct TrainArgs {
     /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm) or a TOML file [default: seed-keras].
     #[arg(long)]
     pub preset: Option<String>,
-    /// Recurrent cell: rnn, lstm or gru.
+    /// The model: a recurrent cell (rnn, lstm or gru) with a head over frames or tokens,
+    /// seq2seq, the encoder–decoder (with --task and --cell), or gan (with --generator).
     #[arg(long)]
     pub model: Option<String>,
+    /// seq2seq: harmonize (a folder of SATB chorales) or continue (four bars → the next four).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// seq2seq: the encoder's and decoder's cell, lstm or gru [default: lstm].
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// seq2seq: decode from the encoder's fixed vector alone, without attention.
+    #[arg(long)]
+    pub no_attention: bool,
+    /// gan: the generator, rnn (C-RNN-GAN) or mlp [default: rnn].
+    #[arg(long)]
+    pub generator: Option<String>,
+    /// gan: bce (the standard losses) or hinge [default: bce].
+    #[arg(long)]
+    pub gan_loss: Option<String>,
+    /// gan: the discriminator's learning rate [default: --lr, else 2e-4].
+    #[arg(long)]
+    pub lr_discriminator: Option<f64>,
+    /// gan: the target for real segments (label smoothing; 1: none) [default: 0.9].
+    #[arg(long)]
+    pub real_label: Option<f64>,
+    /// gan: discriminator steps per generator step [default: 1].
+    #[arg(long)]
+    pub critic_steps: Option<usize>,
+    /// gan: write sample MIDI and PNG files every N epochs (0: never) [default: 5].
+    #[arg(long)]
+    pub sample_every: Option<usize>,
     /// LSTM with peephole connections (gates see the cell state).
     #[arg(long)]
     pub peephole: bool,
@@ -262,6 +336,13 @@ pub struct GenerateArgs {
     /// Write N pieces, with seeds SEED, SEED+1, …, as OUT-1.mid, OUT-2.mid, … (and WAV-1.wav, …).
     #[arg(long, default_value_t = 1)]
     pub n: usize,
+    /// GAN models: N four-bar segments on the line between the noise vectors of seeds
+    /// SEED and SEED+1, back to back in one file.
+    #[arg(long)]
+    pub interpolate: Option<usize>,
+    /// GAN models: sound each key with its probability instead of where it reaches 0.5.
+    #[arg(long)]
+    pub bernoulli: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,11 @@ impl Config {
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
+    let seq2seq = fugato_nn::checkpoint::format_of(&c.checkpoint).as_deref() == Some(fugato_nn::seq2seq::train::FORMAT)
+        || fugato_nn::bundled::seq2seq_by_name(&c.checkpoint.to_string_lossy()).is_some();
+    if seq2seq {
+        return crate::seq2seq::evaluate_harmonizer(&c.checkpoint, &c.data, c.json);
+    }
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
     let dataset = Dataset::open(&c.data, None)?;

@@ -16,6 +16,10 @@ pub struct Config {
     n: usize,
     primer: Option<PathBuf>,
     options: ComposeOptions,
+    /// GAN models: segments per piece, interpolation and binarisation.
+    segments: usize,
+    interpolate: Option<usize>,
+    bernoulli: bool,
 }
 
 /// Most pieces one command writes.
@@ -42,11 +46,30 @@ impl Config {
         if !(1..=MAX_PIECES).contains(&a.n) {
             anyhow::bail!("--n must be 1..={MAX_PIECES}, but was {}", a.n);
         }
-        Ok(Config { checkpoint: a.checkpoint, out: a.out, wav: a.wav, n: a.n, primer: a.primer, options })
+        if a.interpolate.is_some_and(|n| !(2..=1000).contains(&n)) {
+            anyhow::bail!("--interpolate must be 2..=1000 steps");
+        }
+        Ok(Config {
+            checkpoint: a.checkpoint,
+            out: a.out,
+            wav: a.wav,
+            n: a.n,
+            primer: a.primer,
+            options,
+            segments: a.bars.map_or(1, |b| b.div_ceil(4)).max(1),
+            interpolate: a.interpolate,
+            bernoulli: a.bernoulli,
+        })
     }
 }
 
 pub fn run(mut c: Config) -> anyhow::Result<()> {
+    if fugato_nn::checkpoint::format_of(&c.checkpoint).as_deref() == Some(fugato_nn::gan::train::FORMAT) {
+        return run_gan(&c);
+    }
+    if c.interpolate.is_some() || c.bernoulli {
+        anyhow::bail!("--interpolate and --bernoulli need a GAN checkpoint");
+    }
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
     if let Some(path) = &c.primer {
@@ -78,6 +101,32 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
         );
         if let Some(wav) = wav {
             text += &render_to(&piece.score, &wav, font.as_ref(), &RenderOptions::default())?;
+        }
+        crate::print(&text)?;
+    }
+    Ok(())
+}
+
+/// Pieces from a GAN: four-bar segments, one seed each, or an interpolation.
+fn run_gan(c: &Config) -> anyhow::Result<()> {
+    let font = match &c.wav {
+        Some(_) => fugato_synth::installed_soundfont().as_deref().map(LoadedFont::load).transpose()?,
+        None => None,
+    };
+    for i in 0..c.n {
+        let (out, wav) = (numbered(&c.out, i, c.n), c.wav.as_ref().map(|w| numbered(w, i, c.n)));
+        let seed = c.options.seed.wrapping_add((i * c.segments.max(2)) as u64);
+        let start = std::time::Instant::now();
+        let score = crate::gan::generate(&c.checkpoint, seed, c.segments, c.interpolate, c.bernoulli)?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        fugato_midi::write_file(&score, &out)?;
+        let what = match c.interpolate {
+            Some(n) => format!("{n} segments from seed {seed} to seed {}", seed + 1),
+            None => format!("{} segment(s) from seed {seed}", c.segments),
+        };
+        let mut text = format!("wrote {}: {} notes, {what}, in {ms:.1} ms\n", out.display(), score.n_notes());
+        if let Some(wav) = wav {
+            text += &render_to(&score, &wav, font.as_ref(), &RenderOptions::default())?;
         }
         crate::print(&text)?;
     }

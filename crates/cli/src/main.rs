@@ -7,11 +7,13 @@ mod convert;
 mod data;
 mod demo;
 mod evaluate;
+mod gan;
 mod generate;
 mod inspect;
 mod metrics;
 mod prepare;
 mod render;
+mod seq2seq;
 mod train;
 
 use std::io::Write;
@@ -35,7 +37,13 @@ fn run() -> anyhow::Result<()> {
         args::Command::Inspect(a) => inspect::run(inspect::Config::from_args(a)?),
         args::Command::Convert(a) => convert::run(convert::Config::from_args(a)?),
         args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a)?),
+        args::Command::Train(a) if a.model.as_deref() == Some("seq2seq") => {
+            seq2seq::train(seq2seq::TrainSettings::from_args(&a)?)
+        }
+        args::Command::Train(a) if a.model.as_deref() == Some("gan") => gan::train(gan::TrainSettings::from_args(&a)?),
         args::Command::Train(a) => train::run(train::Config::from_args(*a)?),
+        args::Command::Harmonize(a) => seq2seq::run_harmonize(a),
+        args::Command::Similar(a) => seq2seq::run_similar(a),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a)?),
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a)?),
         args::Command::Render(a) => render::run(render::Config::from_args(a)?),
@@ -64,6 +72,7 @@ fn run() -> anyhow::Result<()> {
                     styles if styles.is_empty() => format!("{:<14} {}", m.name, m.about),
                     styles => format!("{:<14} {}\n{:<14} styles: {}", m.name, m.about, "", styles.join(", ")),
                 })
+                .chain(fugato_nn::bundled::SEQ2SEQ.iter().map(|m| format!("{:<14} {}", m.name, m.about)))
                 .collect();
             print(&(lines.join("\n") + "\n"))
         }

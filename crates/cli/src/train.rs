@@ -43,7 +43,7 @@ impl Config {
         };
         let m = &mut preset.model;
         if let Some(cell) = &a.model {
-            m.cell = cell.parse().map_err(anyhow::Error::msg)?;
+            m.cell = cell.parse().map_err(|e: String| anyhow::anyhow!("{e} (or seq2seq)"))?;
         }
         m.peephole |= a.peephole;
         m.hidden = a.hidden.unwrap_or(m.hidden);
@@ -134,15 +134,19 @@ fn model_config(c: &Config, data: &TrainData) -> anyhow::Result<ModelConfig> {
 }
 
 /// A progress bar per epoch with the running loss, and one line per finished epoch.
-struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
     loss_sum: f64,
     batches: usize,
 }
 
 impl Progress {
-    fn new() -> Progress {
+    pub(crate) fn new() -> Progress {
         Progress { bar: ProgressBar::hidden(), loss_sum: 0.0, batches: 0 }
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -185,7 +189,7 @@ impl Observer for Progress {
 }
 
 /// Draws `loss.png` in the run folder from its `metrics.jsonl`.
-fn write_loss_curve(run: &Path) -> anyhow::Result<()> {
+pub(crate) fn write_loss_curve(run: &Path) -> anyhow::Result<()> {
     let records = fugato_nn::train::read_metrics(run)?;
     let train: Vec<(f64, f64)> = records.iter().map(|r| (r.epoch as f64, r.train_loss)).collect();
     let valid: Vec<(f64, f64)> = records.iter().filter_map(|r| Some((r.epoch as f64, r.valid.as_ref()?.nll))).collect();

@@ -354,3 +354,97 @@ fn token_models_play_styles_and_keep_to_the_key() {
         assert!(e_flat_major.contains(&(n["pitch"].as_u64().unwrap() % 12)), "{n}");
     }
 }
+
+/// The bundled harmoniser on a melody alone: the melody comes back note for note, with
+/// three more voices; a non-harmoniser checkpoint is refused.
+#[test]
+fn harmonize_keeps_the_melody_and_adds_three_voices() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A melody-only file: the jig's single part.
+    let melody = testdata().join("midi/WinnicksFavoriteJig_0001.mid");
+    let out = tmp.path().join("harmony.mid");
+    let o = fugato(&["harmonize", path(&melody), "--out", path(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("melody kept"), "{}", stdout(&o));
+    let input = fugato_midi::read_file(&melody, Default::default()).unwrap().score;
+    let written = fugato_midi::read_file(&out, Default::default()).unwrap().score;
+    let parts: Vec<_> = written.tracks.iter().filter(|t| !t.notes.is_empty()).collect();
+    assert_eq!(parts.len(), 4);
+    let original = input.tracks.iter().find(|t| !t.notes.is_empty()).unwrap();
+    assert_eq!(parts[0].notes, original.notes);
+    for (part, name) in parts[1..].iter().zip(["Alto", "Tenor", "Bass"]) {
+        assert_eq!(part.name, name);
+    }
+
+    let o = fugato(&["harmonize", path(&melody), "--out", path(&out), "--checkpoint", "folk-melody"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no bundled encoder–decoder"), "{}", stderr(&o));
+    let o = fugato(&["harmonize", path(&testdata().join("midi/nope.mid")), "--out", path(&out)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nope.mid"), "{}", stderr(&o));
+}
+
+/// `similar` builds its index once, finds a transposed copy, and reuses the index.
+#[test]
+fn similar_finds_a_transposed_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("pieces");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["WinnicksFavoriteJig_0001.mid", "YellowStockingsJig_0001.mid", "zuccal0_0698.mid", "bwv41.6.mid"] {
+        std::fs::copy(testdata().join("midi").join(name), folder.join(name)).unwrap();
+    }
+    let score = fugato_midi::read_file(&folder.join("zuccal0_0698.mid"), Default::default()).unwrap().score;
+    let query = tmp.path().join("query.mid");
+    fugato_midi::write_file(&score.transpose(-3).unwrap(), &query).unwrap();
+    let o = fugato(&["similar", path(&query), "--index", path(&folder), "-k", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("4 pieces embedded"), "{}", stderr(&o));
+    let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+    assert!(first.contains("zuccal0_0698.mid"), "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().count(), 3);
+    let o = fugato(&["similar", path(&query), "--index", path(&folder), "-k", "1"]);
+    assert!(o.status.success());
+    assert!(!stderr(&o).contains("embedded"), "the index is reused: {}", stderr(&o));
+}
+
+/// Over the shared chorales and folk tunes: a transposed copy of a piece finds the
+/// original in its top 3. Skips where ../shared is absent.
+#[test]
+#[ignore = "reads ../shared/datasets/midi; run with --ignored"]
+fn similar_on_the_corpus_finds_transposed_copies() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/midi");
+    if !shared.is_dir() {
+        eprintln!("skipped: {} is absent", shared.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for collection in ["bach-chorales", "oneills1850"] {
+        let folder = shared.join(collection);
+        let index = tmp.path().join(format!("{collection}.index"));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "mid"))
+            .collect();
+        files.sort();
+        let (mut found, mut tried) = (0, 0);
+        for (i, file) in files.iter().step_by(files.len() / 25).enumerate() {
+            let score = fugato_midi::read_file(file, Default::default()).unwrap().score;
+            let shift = [-6, -5, -3, -2, -1, 1, 2, 3, 4, 5][i % 10];
+            let query = tmp.path().join("query.mid");
+            fugato_midi::write_file(&score.transpose(shift).unwrap(), &query).unwrap();
+            let o =
+                fugato(&["similar", path(&query), "--index", path(&folder), "--index-file", path(&index), "-k", "3"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let name = file.file_name().unwrap().to_str().unwrap();
+            tried += 1;
+            let hit = stdout(&o).lines().any(|l| l.ends_with(&format!("  {name}")));
+            if !hit {
+                println!("{name} moved {shift}:\n{}", stdout(&o));
+            }
+            found += usize::from(hit);
+        }
+        println!("{collection}: {found}/{tried} transposed copies found their original in the top 3");
+        assert_eq!(found, tried, "{collection}");
+    }
+}

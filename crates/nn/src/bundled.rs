@@ -72,3 +72,34 @@ pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnErro
         }
     }
 }
+
+/// An encoder–decoder built into the library.
+#[derive(Debug)]
+pub struct BundledSeq2Seq {
+    pub name: &'static str,
+    pub about: &'static str,
+    meta: &'static str,
+    weights: &'static [u8],
+}
+
+pub const SEQ2SEQ: [BundledSeq2Seq; 1] = [BundledSeq2Seq {
+    name: "chorale-harmonizer",
+    about: "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)",
+    meta: include_str!("../../../models/chorale-harmonizer/checkpoint.json"),
+    weights: include_bytes!("../../../models/chorale-harmonizer/model.bpk"),
+}];
+
+impl BundledSeq2Seq {
+    pub fn load(&self, device: &Device) -> Result<crate::seq2seq::train::Seq2SeqCheckpoint, NnError> {
+        let meta_path = Path::new("<bundled>").join(self.name).join("checkpoint.json");
+        let weights_path = Path::new("<bundled>").join(self.name).join("model.bpk");
+        let (meta, model) =
+            crate::seq2seq::train::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
+        Ok(crate::seq2seq::train::Seq2SeqCheckpoint { meta, model, optimizer: None })
+    }
+}
+
+/// The bundled encoder–decoder of that name.
+pub fn seq2seq_by_name(name: &str) -> Option<&'static BundledSeq2Seq> {
+    SEQ2SEQ.iter().find(|m| m.name == name)
+}

@@ -71,19 +71,124 @@ pub fn save(
     model: &SequenceModel,
     optimizer: Option<&ModuleOptimizer>,
 ) -> Result<(), NnError> {
+    save_folder(dir, meta, model.clone(), optimizer)
+}
+
+/// Writes any model with its metadata (`checkpoint.json`) and optimizer state as a
+/// checkpoint folder at `dir`, whole or not at all.
+pub(crate) fn save_folder<M: Module>(
+    dir: &Path,
+    meta: &impl Serialize,
+    model: M,
+    optimizer: Option<&ModuleOptimizer>,
+) -> Result<(), NnError> {
+    save_folder_with(dir, meta, model, optimizer, &[])
+}
+
+/// [`save_folder`] with more files (name, bytes) in the folder.
+pub(crate) fn save_folder_with<M: Module>(
+    dir: &Path,
+    meta: &impl Serialize,
+    model: M,
+    optimizer: Option<&ModuleOptimizer>,
+    extra: &[(&str, Vec<u8>)],
+) -> Result<(), NnError> {
     if dir.exists() && !dir.join(META).is_file() {
         return Err(NnError::dataset(dir, "exists and is not a checkpoint; choose another folder"));
     }
     let tmp = staging::stage(dir, STAGING_PREFIX)?;
     let put = |name: &str, bytes: &[u8]| staging::put(&tmp, name, bytes);
-    let weights = model.clone().into_record().into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
+    let weights = model.into_record().into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
     put(WEIGHTS, &weights)?;
     if let Some(optimizer) = optimizer {
         let bytes = optimizer.into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
         put(OPTIMIZER, &bytes)?;
     }
+    for (name, bytes) in extra {
+        put(name, bytes)?;
+    }
     put(META, serde_json::to_string_pretty(meta).expect("plain data").as_bytes())?;
     staging::commit(tmp, dir)
+}
+
+/// The files of a checkpoint folder, read but not yet understood.
+pub(crate) struct Folder {
+    pub meta_path: PathBuf,
+    pub meta: String,
+    pub weights_path: PathBuf,
+    pub weights: Vec<u8>,
+    pub optimizer: Option<Bytes>,
+}
+
+/// Reads the checkpoint folder `path` names (see [`resolve`]), after recovering from a
+/// save that was killed half-way.
+pub(crate) fn read_folder(path: &Path) -> Result<Folder, NnError> {
+    staging::recover(path)?;
+    staging::recover(&path.join("best"))?;
+    let dir = resolve(path);
+    let meta_path = dir.join(META);
+    if !meta_path.is_file() {
+        return Err(NnError::dataset(&dir, format!("not a fugato checkpoint: no {META}")));
+    }
+    let meta = std::fs::read_to_string(&meta_path).map_err(NnError::io(&meta_path))?;
+    let weights_path = dir.join(WEIGHTS);
+    let weights = std::fs::read(&weights_path).map_err(NnError::io(&weights_path))?;
+    let optimizer_path = dir.join(OPTIMIZER);
+    let optimizer = match std::fs::read(&optimizer_path) {
+        Ok(bytes) => Some(Bytes::from_bytes_vec(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(NnError::Io { path: optimizer_path, source: e }),
+    };
+    Ok(Folder { meta_path, meta, weights_path, weights, optimizer })
+}
+
+/// The `format` a checkpoint's metadata declares, checked with its version: the
+/// metadata as JSON.
+pub(crate) fn check_format(
+    text: &str,
+    meta_path: &Path,
+    format: &str,
+    version: u32,
+) -> Result<serde_json::Value, NnError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| NnError::Json {
+        path: meta_path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let found = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if found != format {
+        let what = match found {
+            FORMAT => "a sequence model's checkpoint".to_string(),
+            "" => "not a fugato checkpoint".to_string(),
+            other => format!("a {other} checkpoint"),
+        };
+        return Err(NnError::dataset(meta_path, format!("{what}, not a {format} one")));
+    }
+    if value.get("version").and_then(|v| v.as_u64()) != Some(u64::from(version)) {
+        return Err(NnError::dataset(
+            meta_path,
+            format!("unsupported checkpoint version (this fugato reads {version})"),
+        ));
+    }
+    Ok(value)
+}
+
+/// The `format` field of the checkpoint `path` names, to tell model families apart
+/// (`None` where there is no readable checkpoint there).
+pub fn format_of(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(resolve(path).join(META)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(value.get("format")?.as_str()?.to_string())
+}
+
+/// Loads weights into a freshly built module, naming the file when they do not fit.
+pub(crate) fn load_weights<M: Module>(fresh: M, weights: Vec<u8>, weights_path: &Path) -> Result<M, NnError> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+        .map_err(|e| NnError::dataset(weights_path, format!("corrupt weights: {e}")))?;
+    fresh
+        .try_load_record(record)
+        .map_err(|e| NnError::dataset(weights_path, format!("weights do not fit the model in {META}: {e}")))
 }
 
 /// The styles a `checkpoint.json` names (none where it names none or does not parse; a
@@ -111,21 +216,7 @@ pub fn from_parts(
     weights_path: &Path,
     device: &Device,
 ) -> Result<(CheckpointMeta, SequenceModel), NnError> {
-    let format: serde_json::Value = serde_json::from_str(text).map_err(|e| NnError::Json {
-        path: meta_path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    if format.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(NnError::dataset(meta_path, format!("not a {FORMAT} file")));
-    }
-    if format.get("version").and_then(|v| v.as_u64()) != Some(u64::from(VERSION)) {
-        return Err(NnError::dataset(
-            meta_path,
-            format!("unsupported checkpoint version (this fugato reads {VERSION})"),
-        ));
-    }
+    let format = check_format(text, meta_path, FORMAT, VERSION)?;
     let meta: CheckpointMeta =
         serde_json::from_value(format).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
@@ -139,36 +230,14 @@ pub fn from_parts(
             format!("the model has {styles} styles but data.styles names {}", meta.data.styles.len()),
         ));
     }
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
-        .map_err(|e| NnError::dataset(weights_path, format!("corrupt weights: {e}")))?;
-    let model = meta
-        .model
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| NnError::dataset(weights_path, format!("weights do not fit the model in {META}: {e}")))?;
+    let model = load_weights(meta.model.init(device), weights, weights_path)?;
     Ok((meta, model))
 }
 
 /// Loads a checkpoint onto `device`. A missing, truncated, corrupt or foreign checkpoint
 /// gives an error that names the file and what is wrong with it.
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, NnError> {
-    // A save killed half-way leaves the previous checkpoint parked beside its folder.
-    staging::recover(path)?;
-    staging::recover(&path.join("best"))?;
-    let dir = resolve(path);
-    let meta_path = dir.join(META);
-    if !meta_path.is_file() {
-        return Err(NnError::dataset(&dir, format!("not a fugato checkpoint: no {META}")));
-    }
-    let text = std::fs::read_to_string(&meta_path).map_err(NnError::io(&meta_path))?;
-    let weights_path = dir.join(WEIGHTS);
-    let bytes = std::fs::read(&weights_path).map_err(NnError::io(&weights_path))?;
-    let (meta, model) = from_parts(&text, &meta_path, bytes, &weights_path, device)?;
-    let optimizer_path = dir.join(OPTIMIZER);
-    let optimizer = match std::fs::read(&optimizer_path) {
-        Ok(bytes) => Some(Bytes::from_bytes_vec(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(NnError::Io { path: optimizer_path, source: e }),
-    };
-    Ok(Checkpoint { meta, model, optimizer })
+    let f = read_folder(path)?;
+    let (meta, model) = from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device)?;
+    Ok(Checkpoint { meta, model, optimizer: f.optimizer })
 }

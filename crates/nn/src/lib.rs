@@ -19,9 +19,11 @@ pub mod checkpoint;
 pub mod compose;
 pub mod data;
 pub mod evaluate;
+pub mod gan;
 pub mod model;
 pub mod preset;
 pub mod sample;
+pub mod seq2seq;
 mod staging;
 pub mod train;
 

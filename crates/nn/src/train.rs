@@ -104,7 +104,7 @@ impl TrainConfig {
         Ok(())
     }
 
-    fn optimizer(&self) -> ModuleOptimizer {
+    pub(crate) fn optimizer(&self) -> ModuleOptimizer {
         let clip = (self.clip > 0.0).then_some(GradientClippingConfig::Norm(self.clip as f32));
         let decay = (self.weight_decay > 0.0).then_some(WeightDecayConfig::new(self.weight_decay as f32));
         match self.optimizer {
@@ -285,7 +285,7 @@ fn run_epochs(
     Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early })
 }
 
-fn append_line(path: &Path, line: &str) -> Result<(), NnError> {
+pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), NnError> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(NnError::io(path))?;
     writeln!(f, "{line}").map_err(NnError::io(path))
@@ -293,7 +293,7 @@ fn append_line(path: &Path, line: &str) -> Result<(), NnError> {
 
 /// Keeps the log lines of epochs up to `epoch`, dropping later ones and any line a kill
 /// cut short.
-fn trim_metrics(run: &Path, epoch: usize) -> Result<(), NnError> {
+pub(crate) fn trim_metrics(run: &Path, epoch: usize) -> Result<(), NnError> {
     let path = run.join("metrics.jsonl");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
     let kept: String = text

@@ -26,6 +26,7 @@
 mod error;
 pub mod features;
 pub mod gm;
+mod key;
 pub mod metrics;
 mod primitive;
 mod signature;
@@ -34,6 +35,7 @@ mod tempo;
 use serde::{Deserialize, Serialize};
 
 pub use error::ScoreError;
+pub use key::estimate_key;
 pub use primitive::{Channel, Pitch, Program, Velocity};
 pub use signature::{KeySignature, TimeSignature};
 pub use tempo::{DEFAULT_US_PER_QUARTER, Tempo, TempoMap};

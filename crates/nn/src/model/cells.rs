@@ -111,6 +111,11 @@ impl Layer {
         if self.kind == LSTM { LayerState::HiddenCell(zeros.clone(), zeros) } else { LayerState::Hidden(zeros) }
     }
 
+    /// Width of the input it reads.
+    pub fn d_input(&self) -> usize {
+        self.input.weight.dims()[0]
+    }
+
     /// Runs the layer over a sequence.
     ///
     /// - `x`: `[batch, time, d_input]`

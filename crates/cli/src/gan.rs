@@ -1,0 +1,188 @@
+//! The GAN's commands: `train --model gan` and `generate` from a GAN checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use fugato_midi::ReadOptions;
+use fugato_nn::data::{Split, midi_files};
+use fugato_nn::gan::train::{
+    Binarize, GanData, GanObserver, GanRecord, GanTrainConfig, STEPS_PER_QUARTER, cut_segments, sample,
+};
+use fugato_nn::gan::{GanConfig, GeneratorKind};
+use fugato_repr::pianoroll::{Frame, PianoRoll};
+use fugato_score::Score;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::args::TrainArgs;
+
+pub struct TrainSettings {
+    data: PathBuf,
+    run: PathBuf,
+    resume: bool,
+    model: GanConfig,
+    train: GanTrainConfig,
+    epochs: Option<usize>,
+}
+
+impl TrainSettings {
+    pub fn from_args(a: &TrainArgs) -> anyhow::Result<TrainSettings> {
+        let generator: GeneratorKind = a.generator.as_deref().unwrap_or("rnn").parse().map_err(anyhow::Error::msg)?;
+        let mut model = GanConfig::new(generator);
+        if let Some(cell) = &a.cell {
+            model.cell = cell.parse().map_err(anyhow::Error::msg)?;
+        }
+        model.hidden = a.hidden.unwrap_or(model.hidden);
+        model.layers = a.layers.unwrap_or(model.layers);
+        model.dropout = a.dropout.unwrap_or(model.dropout);
+        let d = GanTrainConfig::default();
+        let train = GanTrainConfig {
+            loss: a.gan_loss.as_deref().unwrap_or("bce").parse().map_err(anyhow::Error::msg)?,
+            lr_generator: a.lr.unwrap_or(d.lr_generator),
+            lr_discriminator: a.lr_discriminator.or(a.lr).unwrap_or(d.lr_discriminator),
+            real_label: a.real_label.unwrap_or(d.real_label),
+            critic_steps: a.critic_steps.unwrap_or(d.critic_steps),
+            batch: a.batch.unwrap_or(d.batch),
+            epochs: a.epochs.unwrap_or(d.epochs),
+            sample_every: a.sample_every.unwrap_or(d.sample_every),
+            seed: a.seed.unwrap_or(d.seed),
+        };
+        model.validate().map_err(anyhow::Error::msg)?;
+        train.validate().map_err(anyhow::Error::msg)?;
+        let (run, resume) = match (&a.out, &a.resume) {
+            (_, Some(dir)) => (dir.clone(), true),
+            (Some(dir), None) => (dir.clone(), false),
+            (None, None) => bail!("give --out DIR for a new run or --resume DIR to continue one"),
+        };
+        if !resume && run.join("latest").exists() {
+            bail!("{}: already holds a training run; use --resume {0} to continue it, or another --out", run.display());
+        }
+        Ok(TrainSettings { data: a.data.clone(), run, resume, model, train, epochs: a.epochs })
+    }
+}
+
+/// Four-bar segments (64 sixteenth frames) of the training split of a MIDI folder
+/// (see `cut_segments`).
+pub fn segments(root: &Path, frames: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
+    if !root.is_dir() {
+        bail!("{}: not a folder of MIDI files", root.display());
+    }
+    let files = midi_files(root)?;
+    let segments: Vec<Vec<Frame>> = files
+        .par_iter()
+        .filter(|f| Split::of_path(f.strip_prefix(root).unwrap_or(f)) == Split::Train)
+        .filter_map(|f| fugato_midi::read_file(f, ReadOptions::default()).ok())
+        .filter_map(|m| PianoRoll::encode(&m.score, STEPS_PER_QUARTER).ok())
+        .flat_map_iter(|roll| cut_segments(&roll.frames(), frames))
+        .collect();
+    if segments.is_empty() {
+        bail!("{}: no four-bar segments with music in the training split", root.display());
+    }
+    Ok(segments)
+}
+
+pub fn train(s: TrainSettings) -> anyhow::Result<()> {
+    let data = GanData { segments: segments(&s.data, s.model.frames)?, source: s.data.display().to_string() };
+    let device = fugato_nn::default_device();
+    let mut progress = Progress { bar: ProgressBar::hidden(), run: s.run.clone() };
+    let start = Instant::now();
+    let meta = if s.resume {
+        fugato_nn::gan::train::resume(&s.run, &data, s.epochs, &device, &mut progress)?
+    } else {
+        std::fs::create_dir_all(&s.run).with_context(|| format!("creating {}", s.run.display()))?;
+        eprintln!(
+            "training a GAN ({:?} generator, CNN discriminator, {:?} loss) on {}: {} segments of {} frames",
+            s.model.generator,
+            s.train.loss,
+            s.data.display(),
+            data.segments.len(),
+            s.model.frames
+        );
+        fugato_nn::gan::train::train(&s.run, &s.model, &s.train, &data, &device, &mut progress)?
+    };
+    progress.bar.finish_and_clear();
+    crate::print(&format!(
+        "{} epochs in {:.0} s; corpus polyphony {:.2}, pitch-class entropy {:.2}; best gap {:.3}; checkpoint {}\n",
+        meta.epoch,
+        start.elapsed().as_secs_f64(),
+        meta.corpus.polyphony,
+        meta.corpus.pitch_class_entropy,
+        meta.best_gap.unwrap_or(f64::NAN),
+        s.run.join("best").display()
+    ))
+}
+
+struct Progress {
+    bar: ProgressBar,
+    run: PathBuf,
+}
+
+impl GanObserver for Progress {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        self.bar = ProgressBar::new(batches as u64).with_style(
+            ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} batches  {msg}  eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        self.bar.set_prefix(epoch.to_string());
+    }
+
+    fn batch_end(&mut self, loss_d: f64, loss_g: f64) {
+        self.bar.set_message(format!("D {loss_d:.3}  G {loss_g:.3}"));
+        self.bar.inc(1);
+    }
+
+    fn epoch_end(&mut self, r: &GanRecord, samples: Option<&[Vec<Frame>]>) {
+        self.bar.finish_and_clear();
+        eprintln!(
+            "epoch {:>3}  D {:.3}  G {:.3}  polyphony {:.2}  pc-entropy {:.2}  distance {:.2}  empty {}  gap {:.3}  {:.1} s{}",
+            r.epoch,
+            r.loss_discriminator,
+            r.loss_generator,
+            r.samples.polyphony,
+            r.samples.pitch_class_entropy,
+            r.samples.pairwise_distance,
+            r.samples.empty,
+            r.gap,
+            r.seconds,
+            if r.improved { "  *" } else { "" }
+        );
+        if let Some(samples) = samples
+            && let Err(e) = write_samples(&self.run.join("samples"), r.epoch, samples)
+        {
+            eprintln!("fugato: warning: could not write samples: {e:#}");
+        }
+    }
+}
+
+/// One segment after another, as a score at one tick per sixteenth.
+pub fn segments_score(segments: &[Vec<Frame>]) -> anyhow::Result<Score> {
+    let frames: Vec<Frame> = segments.concat();
+    Ok(PianoRoll::from_frames(&frames, STEPS_PER_QUARTER)?.decode()?)
+}
+
+fn write_samples(dir: &Path, epoch: usize, samples: &[Vec<Frame>]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let score = segments_score(samples)?;
+    fugato_midi::write_file(&score, &dir.join(format!("epoch-{epoch:03}.mid")))?;
+    let png = fugato_plot::piano_roll_png(&score, &Default::default())?;
+    let path = dir.join(format!("epoch-{epoch:03}.png"));
+    fugato_midi::write_atomic(&path, &png).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `generate` from a GAN checkpoint: `count` segments (seeds SEED, SEED+1, …) back to
+/// back, or `interpolate` steps between two noise vectors.
+pub fn generate(
+    checkpoint: &Path,
+    seed: u64,
+    segments: usize,
+    interpolate: Option<usize>,
+    bernoulli: bool,
+) -> anyhow::Result<Score> {
+    let device = fugato_nn::default_device();
+    let ckpt = fugato_nn::gan::train::load(checkpoint, &device)?;
+    let how = if bernoulli { Binarize::Bernoulli } else { Binarize::Threshold(0.5) };
+    let frames = sample(&ckpt.gan.generator, seed, segments, interpolate, how, &device);
+    segments_score(&frames)
+}

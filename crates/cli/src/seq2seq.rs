@@ -1,0 +1,280 @@
+//! The encoder–decoder's commands: `train --model seq2seq`, `harmonize`, `similar`, and
+//! `evaluate` on a harmoniser.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use fugato_midi::ReadOptions;
+use fugato_nn::data::{Split, midi_files};
+use fugato_nn::model::CellKind;
+use fugato_nn::sample::Sampling;
+use fugato_nn::seq2seq::data::{Example, examples};
+use fugato_nn::seq2seq::harmony::{HarmonizeOptions, evaluate_harmony, harmonize};
+use fugato_nn::seq2seq::similar::{INDEX_FILE, Index, embed};
+use fugato_nn::seq2seq::train::{Seq2SeqCheckpoint, Seq2SeqData};
+use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
+use fugato_nn::train::TrainConfig;
+use fugato_score::{KeySignature, Score};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::args::{HarmonizeArgs, SimilarArgs, TrainArgs};
+
+/// The harmoniser built into fugato.
+pub const BUNDLED_HARMONIZER: &str = "chorale-harmonizer";
+
+/// `train --model seq2seq`: what to train, checked.
+pub struct TrainSettings {
+    data: PathBuf,
+    run: PathBuf,
+    resume: bool,
+    task: Task,
+    model: Seq2SeqConfig,
+    train: TrainConfig,
+    epochs: Option<usize>,
+}
+
+impl TrainSettings {
+    pub fn from_args(a: &TrainArgs) -> anyhow::Result<TrainSettings> {
+        let task: Task = a.task.as_deref().unwrap_or("harmonize").parse().map_err(anyhow::Error::msg)?;
+        let cell: CellKind = a.cell.as_deref().unwrap_or("lstm").parse().map_err(anyhow::Error::msg)?;
+        let mut model = Seq2SeqConfig::new(task, cell, a.hidden.unwrap_or(192));
+        model.attention = !a.no_attention;
+        model.dropout = a.dropout.unwrap_or(model.dropout);
+        if a.layers.is_some_and(|l| l != 1) {
+            bail!("the encoder–decoder has one layer each way (--layers 1)");
+        }
+        let defaults = TrainConfig { epochs: 40, patience: 8, lr_patience: 3, transpose: 5, ..TrainConfig::default() };
+        let mut train = TrainConfig {
+            lr: a.lr.unwrap_or(defaults.lr),
+            batch: a.batch.unwrap_or(defaults.batch),
+            seq_len: a.seq_len.unwrap_or(defaults.seq_len),
+            epochs: a.epochs.unwrap_or(defaults.epochs),
+            patience: a.patience.unwrap_or(defaults.patience),
+            clip: a.clip.unwrap_or(defaults.clip),
+            transpose: a.transpose.unwrap_or(defaults.transpose),
+            seed: a.seed.unwrap_or(defaults.seed),
+            ..defaults
+        };
+        if let Some(o) = &a.optimizer {
+            train.optimizer = o.parse().map_err(anyhow::Error::msg)?;
+        }
+        train.validate().map_err(anyhow::Error::msg)?;
+        model.validate().map_err(anyhow::Error::msg)?;
+        let (run, resume) = match (&a.out, &a.resume) {
+            (_, Some(dir)) => (dir.clone(), true),
+            (Some(dir), None) => (dir.clone(), false),
+            (None, None) => bail!("give --out DIR for a new run or --resume DIR to continue one"),
+        };
+        if !resume && run.join("latest").exists() {
+            bail!("{}: already holds a training run; use --resume {0} to continue it, or another --out", run.display());
+        }
+        Ok(TrainSettings { data: a.data.clone(), run, resume, task, model, train, epochs: a.epochs })
+    }
+}
+
+pub fn train(s: TrainSettings) -> anyhow::Result<()> {
+    let data = load_examples(&s.data, s.task)?;
+    let device = fugato_nn::default_device();
+    let mut progress = crate::train::Progress::new();
+    let start = Instant::now();
+    let summary = if s.resume {
+        fugato_nn::seq2seq::train::resume(&s.run, &data, s.epochs, &device, &mut progress)?
+    } else {
+        std::fs::create_dir_all(&s.run).with_context(|| format!("creating {}", s.run.display()))?;
+        eprintln!(
+            "training a {:?} encoder–decoder ({} hidden, attention {}) to {:?} on {}: {} training and {} validation examples",
+            s.model.cell,
+            s.model.hidden,
+            if s.model.attention { "on" } else { "off" },
+            s.task,
+            s.data.display(),
+            data.train.len(),
+            data.valid.len()
+        );
+        fugato_nn::seq2seq::train::train(&s.run, &s.model, &s.train, &data, &device, &mut progress)?
+    };
+    progress.finish();
+    crate::train::write_loss_curve(&s.run)?;
+    let best = summary.best_valid.map(|b| format!("{b:.4}")).unwrap_or_else(|| "-".into());
+    crate::print(&format!(
+        "{} epochs{} in {:.0} s; best validation loss {best} (nats per step, all target lines); checkpoint {}\n",
+        summary.epochs,
+        if summary.stopped_early { " (stopped early)" } else { "" },
+        start.elapsed().as_secs_f64(),
+        s.run.join("best").display()
+    ))
+}
+
+/// Reads every MIDI file below `root` (in parallel, leniently) with its split.
+fn read_scores(root: &Path) -> anyhow::Result<Vec<(String, Split, Score)>> {
+    if !root.is_dir() {
+        bail!("{}: not a folder of MIDI files", root.display());
+    }
+    let files = midi_files(root)?;
+    let scores: Vec<_> = files
+        .par_iter()
+        .filter_map(|f| {
+            let relative = f.strip_prefix(root).unwrap_or(f);
+            let score = fugato_midi::read_file(f, ReadOptions::default()).ok()?.score;
+            Some((relative.to_string_lossy().into_owned(), Split::of_path(relative), score))
+        })
+        .collect();
+    if scores.is_empty() {
+        bail!("{}: no readable MIDI files", root.display());
+    }
+    Ok(scores)
+}
+
+fn load_examples(root: &Path, task: Task) -> anyhow::Result<Seq2SeqData> {
+    let scores = read_scores(root)?;
+    let mut data = Seq2SeqData { task, train: Vec::new(), valid: Vec::new(), source: root.display().to_string() };
+    for (name, split, score) in &scores {
+        let found: Vec<Example> = examples(task, name, score).unwrap_or_default();
+        match split {
+            Split::Train => data.train.extend(found),
+            Split::Valid => data.valid.extend(found),
+            Split::Test => {}
+        }
+    }
+    if data.train.is_empty() {
+        bail!(
+            "{}: no {} examples in the training split{}",
+            root.display(),
+            format!("{task:?}").to_lowercase(),
+            if task == Task::Harmonize { " (pieces need parts named Soprano, Alto, Tenor and Bass)" } else { "" }
+        );
+    }
+    Ok(data)
+}
+
+/// A sequence-to-sequence checkpoint folder, or the bundled harmoniser by name.
+pub fn load_model(arg: &Path, device: &fugato_nn::Device) -> anyhow::Result<Seq2SeqCheckpoint> {
+    if arg.exists() {
+        return Ok(fugato_nn::seq2seq::train::load(arg, device)?);
+    }
+    match fugato_nn::bundled::seq2seq_by_name(&arg.to_string_lossy()) {
+        Some(m) => Ok(m.load(device)?),
+        None => bail!(
+            "{}: no such checkpoint folder, and no bundled encoder–decoder of that name (bundled: {BUNDLED_HARMONIZER})",
+            arg.display()
+        ),
+    }
+}
+
+pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
+    let key = a
+        .key
+        .as_deref()
+        .map(|k| {
+            KeySignature::parse(0, k).with_context(|| format!("--key {k}: expected a key such as C, F#m or Bb:minor"))
+        })
+        .transpose()?;
+    if a.temperature < 0.0 || !a.temperature.is_finite() {
+        bail!("--temperature must be 0 or more, but was {}", a.temperature);
+    }
+    let device = fugato_nn::default_device();
+    let ckpt = load_model(&a.checkpoint, &device)?;
+    if ckpt.meta.task != Task::Harmonize {
+        bail!("{}: this model was trained to {:?}, not to harmonize", a.checkpoint.display(), ckpt.meta.task);
+    }
+    let input = fugato_midi::read_file(&a.melody, ReadOptions::default())?.score;
+    let sampling = if a.temperature == 0.0 { Sampling::ArgMax } else { Sampling::Temperature(a.temperature) };
+    let start = Instant::now();
+    let out = harmonize(&ckpt.model, &input, &HarmonizeOptions { sampling, seed: a.seed, key }, &device)
+        .with_context(|| format!("harmonizing {}", a.melody.display()))?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    fugato_midi::write_file(&out.score, &a.out)?;
+    let mut text = format!(
+        "{} → {}: melody kept, alto, tenor and bass added in {} ({} notes, {ms:.0} ms)\n",
+        a.melody.display(),
+        a.out.display(),
+        out.key.name(),
+        out.score.n_notes()
+    );
+    if let Some(wav) = &a.wav {
+        let font = fugato_synth::installed_soundfont().as_deref().map(crate::render::LoadedFont::load).transpose()?;
+        crate::render::render_to(&out.score, wav, font.as_ref(), &fugato_synth::RenderOptions::default())?;
+        text += &format!("rendered {}\n", wav.display());
+    }
+    crate::print(&text)
+}
+
+/// `evaluate` on a harmoniser: Bach's validation chorales, voice by voice.
+pub fn evaluate_harmonizer(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
+    let device = fugato_nn::default_device();
+    let ckpt = load_model(checkpoint, &device)?;
+    let chorales: Vec<Score> =
+        read_scores(data)?.into_iter().filter(|(_, s, _)| *s == Split::Valid).map(|(_, _, score)| score).collect();
+    let report = evaluate_harmony(&ckpt.model, &chorales, &device)?;
+    if json {
+        return crate::print(&(serde_json::to_string_pretty(&report)? + "\n"));
+    }
+    let [a, t, b] = report.voice_accuracy;
+    crate::print(&format!(
+        "{} validation chorales, {} sixteenth steps\nvoice accuracy  alto {a:.3}  tenor {t:.3}  bass {b:.3}\n\
+         melody kept     {}/{}\nin range        {:.3} of the notes written\nin key          {:.3} of all notes (lowest {:.3})\n",
+        report.chorales,
+        report.steps,
+        report.melody_kept,
+        report.chorales,
+        report.in_range,
+        report.in_key,
+        report.in_key_min
+    ))
+}
+
+pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {
+    if a.k == 0 {
+        bail!("-k must be at least 1");
+    }
+    if !a.index.is_dir() {
+        bail!("{}: no such folder", a.index.display());
+    }
+    let device = fugato_nn::default_device();
+    let ckpt = load_model(&a.checkpoint, &device)?;
+    let model_name = a.checkpoint.to_string_lossy().into_owned();
+    let dim = 2 * ckpt.meta.model.hidden;
+    let index_path = a.index_file.clone().unwrap_or_else(|| a.index.join(INDEX_FILE));
+    let mut index = match Index::read(&index_path) {
+        Ok(i) if i.model == model_name && i.dim == dim => i,
+        _ => Index::new(&model_name, dim),
+    };
+    let files = midi_files(&a.index)?;
+    let bar = ProgressBar::new(files.len() as u64).with_style(
+        ProgressStyle::with_template("indexing [{bar:30}] {pos}/{len} files  eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let model = &ckpt.model;
+    let update = index.update(
+        &a.index,
+        &files,
+        |f| {
+            let score = fugato_midi::read_file(f, ReadOptions::default()).map_err(|e| e.to_string())?.score;
+            embed(model, &score, &device).map_err(|e| e.to_string())
+        },
+        || bar.inc(1),
+    );
+    bar.finish_and_clear();
+    if update.embedded > 0 || update.removed > 0 {
+        index.write(&index_path).with_context(|| format!("writing the index {}", index_path.display()))?;
+        eprintln!(
+            "index {}: {} pieces embedded, {} kept, {} removed, {} skipped",
+            index_path.display(),
+            update.embedded,
+            update.kept,
+            update.removed,
+            update.skipped
+        );
+    }
+    let query = fugato_midi::read_file(&a.file, ReadOptions::default())?.score;
+    let vector =
+        embed(model, &query, &device)?.with_context(|| format!("{}: no notes to compare", a.file.display()))?;
+    let mut text = String::new();
+    for (rank, (entry, similarity)) in index.nearest(&vector, a.k).into_iter().enumerate() {
+        text += &format!("{:>3}  {similarity:.4}  {}\n", rank + 1, entry.path);
+    }
+    crate::print(&text)
+}

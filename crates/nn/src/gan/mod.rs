@@ -1,0 +1,236 @@
+//! The GAN of the second paper: a generator that turns a noise vector into a piano-roll
+//! segment (four bars of sixteenths × 88 keys) against a CNN discriminator.
+//!
+//! - **RNN generator** (C-RNN-GAN, Mogren 2016): the noise vector and the step's place in
+//!   the bar enter an LSTM/GRU at every step; each step's output is a frame of key
+//!   probabilities.
+//! - **MLP generator** (the paper's): dense 128-256-512-1024 with leaky ReLUs, then the
+//!   whole segment through one dense layer and a sigmoid.
+//! - **Discriminator** (the paper's): Conv2d 3×3 stride 2 → LeakyReLU 0.2 → Dropout 0.3,
+//!   twice, over time × pitch, then dense → one logit (the sigmoid lives in the loss).
+
+pub mod train;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CellKind, Layer, LayerConfig};
+
+/// Steps in a bar the RNN generator is told apart (sixteenths of 4/4).
+const BAR_STEPS: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorKind {
+    Rnn,
+    Mlp,
+}
+
+impl std::str::FromStr for GeneratorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rnn" => Ok(GeneratorKind::Rnn),
+            "mlp" => Ok(GeneratorKind::Mlp),
+            _ => Err(format!("unknown generator {s:?}: expected rnn or mlp")),
+        }
+    }
+}
+
+/// Everything needed to build a GAN; stored in every checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanConfig {
+    pub generator: GeneratorKind,
+    /// RNN generator: its cell, width and depth.
+    pub cell: CellKind,
+    pub hidden: usize,
+    pub layers: usize,
+    /// Length of the noise vector (the RNN generator reads `noise / frames` of it at each
+    /// step, as C-RNN-GAN draws fresh noise per step).
+    pub noise: usize,
+    /// Frames per segment (sixteenth notes).
+    pub frames: usize,
+    /// Keys per frame.
+    pub keys: usize,
+    /// Channels of the discriminator's two convolutions.
+    pub channels: [usize; 2],
+    /// The discriminator's dropout.
+    pub dropout: f64,
+    /// The discriminator also sees how much its features vary across the batch
+    /// (minibatch standard deviation, Karras et al. 2018), so a generator that writes
+    /// the same segment for every noise vector is easy to catch.
+    #[serde(default)]
+    pub minibatch_std: bool,
+}
+
+impl GanConfig {
+    pub fn new(generator: GeneratorKind) -> GanConfig {
+        GanConfig {
+            generator,
+            cell: CellKind::Lstm,
+            hidden: 128,
+            layers: 2,
+            noise: match generator {
+                GeneratorKind::Rnn => 64 * 8,
+                GeneratorKind::Mlp => 100,
+            },
+            frames: 64,
+            keys: fugato_repr::pianoroll::N_KEYS,
+            channels: [32, 64],
+            dropout: 0.3,
+            minibatch_std: true,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if [self.hidden, self.layers, self.noise, self.frames, self.keys, self.channels[0], self.channels[1]]
+            .contains(&0)
+        {
+            return Err("every size of the GAN must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
+        }
+        if self.generator == GeneratorKind::Rnn && !self.noise.is_multiple_of(self.frames) {
+            return Err(format!(
+                "the RNN generator's noise ({}) must be a multiple of the frames ({})",
+                self.noise, self.frames
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn init_generator(&self, device: &Device) -> Generator {
+        let (rnn, mlp) = match self.generator {
+            GeneratorKind::Rnn => {
+                let layers = (0..self.layers)
+                    .map(|i| {
+                        let d_input = if i == 0 { self.noise / self.frames + BAR_STEPS } else { self.hidden };
+                        LayerConfig::new(self.cell, d_input, self.hidden).init(device)
+                    })
+                    .collect();
+                (Some(RnnGenerator { layers, output: LinearConfig::new(self.hidden, self.keys).init(device) }), None)
+            }
+            GeneratorKind::Mlp => {
+                let widths = [self.noise, 128, 256, 512, 1024];
+                let hidden = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+                (
+                    None,
+                    Some(MlpGenerator {
+                        hidden,
+                        output: LinearConfig::new(1024, self.frames * self.keys).init(device),
+                    }),
+                )
+            }
+        };
+        Generator { rnn, mlp, frames: self.frames, keys: self.keys, noise: self.noise }
+    }
+
+    pub fn init_discriminator(&self, device: &Device) -> Discriminator {
+        let conv = |c_in, c_out| {
+            Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device)
+        };
+        let (f, k) = (self.frames.div_ceil(4), self.keys.div_ceil(4));
+        Discriminator {
+            conv1: conv(1, self.channels[0]),
+            conv2: conv(self.channels[0], self.channels[1]),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            output: LinearConfig::new(self.channels[1] * f * k + usize::from(self.minibatch_std), 1).init(device),
+            minibatch_std: usize::from(self.minibatch_std),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct RnnGenerator {
+    layers: Vec<Layer>,
+    output: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct MlpGenerator {
+    hidden: Vec<Linear>,
+    output: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct Generator {
+    rnn: Option<RnnGenerator>,
+    mlp: Option<MlpGenerator>,
+    frames: usize,
+    keys: usize,
+    noise: usize,
+}
+
+impl Generator {
+    /// Key probabilities `[batch, frames, keys]` for noise vectors `[batch, noise]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<3> {
+        let [batch, _] = z.dims();
+        let device = z.device();
+        if let Some(rnn) = &self.rnn {
+            let places: Vec<f32> = (0..self.frames)
+                .flat_map(|t| (0..BAR_STEPS).map(move |p| f32::from(u8::from(t % BAR_STEPS == p))))
+                .collect();
+            let places = Tensor::<2>::from_data(TensorData::new(places, [self.frames, BAR_STEPS]), &device)
+                .unsqueeze_dim::<3>(0)
+                .repeat_dim(0, batch); // [batch, frames, 16]
+            let noise = z.reshape([batch, self.frames, self.noise / self.frames]); // a slice per step
+            let mut x = Tensor::cat(vec![noise, places], 2);
+            for layer in &rnn.layers {
+                x = layer.forward(x, layer.zero_state(batch, &device)).0;
+            }
+            return sigmoid(rnn.output.forward(x));
+        }
+        let mlp = self.mlp.as_ref().expect("a generator is an RNN or an MLP");
+        let mut x = z;
+        for layer in &mlp.hidden {
+            x = leaky_relu(layer.forward(x), 0.2);
+        }
+        sigmoid(mlp.output.forward(x)).reshape([batch, self.frames, self.keys])
+    }
+
+    /// Standard normal noise vectors `[n, noise]`, from the device's generator.
+    pub fn noise(&self, n: usize, device: &Device) -> Tensor<2> {
+        Tensor::random([n, self.noise], Distribution::Normal(0.0, 1.0), device)
+    }
+
+    pub fn noise_size(&self) -> usize {
+        self.noise
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    dropout: Dropout,
+    output: Linear,
+    /// 1: append the minibatch standard deviation to the dense layer's input.
+    minibatch_std: usize,
+}
+
+impl Discriminator {
+    /// One logit per segment `[batch]` for segments `[batch, frames, keys]` (1: real).
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<1> {
+        let [batch, frames, keys] = x.dims();
+        let x = x.reshape([batch, 1, frames, keys]);
+        let x = self.dropout.forward(leaky_relu(self.conv1.forward(x), 0.2));
+        let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), 0.2));
+        let [_, c, f, k] = x.dims();
+        let mut x: Tensor<2> = x.reshape([batch, c * f * k]);
+        if self.minibatch_std == 1 {
+            // The features' standard deviation over the batch, averaged: one more input.
+            let mean = x.clone().mean_dim(0); // [1, features]
+            let std = ((x.clone() - mean).powi_scalar(2).mean_dim(0) + 1e-8).sqrt().mean(); // [1]
+            x = Tensor::cat(vec![x, std.reshape([1, 1]).repeat_dim(0, batch)], 1);
+        }
+        self.output.forward(x).reshape([batch])
+    }
+}

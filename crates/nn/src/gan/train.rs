@@ -1,0 +1,500 @@
+//! Training a GAN: alternating discriminator and generator steps with the standard
+//! (non-saturating) BCE losses or the hinge losses, one-sided label smoothing, several
+//! critic steps per generator step; 100 fixed noise vectors sampled after every epoch
+//! and scored with music metrics against the corpus; checkpoints and `--resume` as for
+//! the other models.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::{log_sigmoid, relu};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use fugato_repr::pianoroll::{Frame, PianoRoll};
+use fugato_score::metrics::{pitch_class_entropy, polyphony};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{Discriminator, GanConfig, Generator};
+use crate::checkpoint::{self, STAGING_PREFIX};
+use crate::train::{append_line, trim_metrics};
+use crate::{NnError, staging};
+
+pub const FORMAT: &str = "fugato-gan";
+pub const VERSION: u32 = 1;
+/// Noise vectors sampled after each epoch for the metrics.
+pub const PROBE: usize = 100;
+/// Grid of the segments: sixteenth notes.
+pub const STEPS_PER_QUARTER: u32 = 4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GanLoss {
+    /// −log D(real) − log(1 − D(fake)); the generator maximises log D(fake).
+    Bce,
+    /// max(0, 1 − D(real)) + max(0, 1 + D(fake)); the generator minimises −D(fake).
+    Hinge,
+}
+
+impl std::str::FromStr for GanLoss {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bce" => Ok(GanLoss::Bce),
+            "hinge" => Ok(GanLoss::Hinge),
+            _ => Err(format!("unknown GAN loss {s:?}: expected bce or hinge")),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanTrainConfig {
+    pub loss: GanLoss,
+    pub lr_generator: f64,
+    pub lr_discriminator: f64,
+    /// Target for real segments in the BCE loss (1: no smoothing).
+    pub real_label: f64,
+    /// Discriminator steps per generator step.
+    pub critic_steps: usize,
+    pub batch: usize,
+    pub epochs: usize,
+    /// Write samples every this many epochs (0: never).
+    pub sample_every: usize,
+    pub seed: u64,
+}
+
+impl Default for GanTrainConfig {
+    fn default() -> Self {
+        GanTrainConfig {
+            loss: GanLoss::Bce,
+            lr_generator: 2e-4,
+            lr_discriminator: 2e-4,
+            real_label: 0.9,
+            critic_steps: 1,
+            batch: 32,
+            epochs: 60,
+            sample_every: 5,
+            seed: 0,
+        }
+    }
+}
+
+impl GanTrainConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch == 0 || self.epochs == 0 || self.critic_steps == 0 {
+            return Err("batch, epochs and critic steps must be at least 1".into());
+        }
+        if !(self.lr_generator > 0.0 && self.lr_discriminator > 0.0) {
+            return Err("learning rates must be positive".into());
+        }
+        if !(0.5..=1.0).contains(&self.real_label) {
+            return Err(format!("the real label must be in 0.5..=1, but was {}", self.real_label));
+        }
+        Ok(())
+    }
+
+    fn optimizer(&self) -> ModuleOptimizer {
+        AdamConfig::new().with_beta_1(0.5).init()
+    }
+}
+
+/// Music metrics of a set of binary segments.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetMetrics {
+    /// MusPy's polyphony: mean keys sounding where any sounds (mean over segments).
+    pub polyphony: f64,
+    /// MusPy's pitch-class entropy in bits (mean over segments).
+    pub pitch_class_entropy: f64,
+    /// Mean keys sounding per frame.
+    pub density: f64,
+    /// Mean over pairs of segments of the keys that differ per frame: near 0 is mode collapse.
+    pub pairwise_distance: f64,
+    /// Segments with no note at all.
+    pub empty: usize,
+}
+
+/// Metrics of binary segments (each `frames` long).
+pub fn set_metrics(segments: &[Vec<Frame>]) -> SetMetrics {
+    let (mut poly, mut pce, mut n) = (0f64, 0f64, 0usize);
+    let mut m = SetMetrics::default();
+    for seg in segments {
+        let score = PianoRoll::from_frames(seg, STEPS_PER_QUARTER).and_then(|r| r.decode()).ok();
+        match score.filter(|s| s.n_notes() > 0) {
+            Some(s) => {
+                poly += polyphony(&s);
+                pce += pitch_class_entropy(&s);
+                n += 1;
+            }
+            None => m.empty += 1,
+        }
+        m.density += seg.iter().map(|f| f.count_ones() as f64).sum::<f64>() / seg.len().max(1) as f64;
+    }
+    m.polyphony = poly / n.max(1) as f64;
+    m.pitch_class_entropy = pce / n.max(1) as f64;
+    m.density /= segments.len().max(1) as f64;
+    let (mut dist, mut pairs) = (0f64, 0usize);
+    for i in 0..segments.len() {
+        for j in i + 1..segments.len() {
+            let differ: u32 = segments[i].iter().zip(&segments[j]).map(|(a, b)| (a ^ b).count_ones()).sum();
+            dist += f64::from(differ) / segments[i].len().max(1) as f64;
+            pairs += 1;
+        }
+    }
+    m.pairwise_distance = dist / pairs.max(1) as f64;
+    m
+}
+
+/// How far a sample set is from the corpus: the relative gaps in polyphony and
+/// pitch-class entropy, plus the shortfall in diversity (pairwise distance).
+pub fn gap(samples: &SetMetrics, corpus: &SetMetrics) -> f64 {
+    let rel = |a: f64, b: f64| if b > 0.0 { (a / b - 1.0).abs() } else { a.abs() };
+    let diversity = if corpus.pairwise_distance > 0.0 {
+        (1.0 - samples.pairwise_distance / corpus.pairwise_distance).max(0.0)
+    } else {
+        0.0
+    };
+    rel(samples.polyphony, corpus.polyphony)
+        + rel(samples.pitch_class_entropy, corpus.pitch_class_entropy)
+        + diversity
+        + samples.empty as f64 / PROBE as f64
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanMeta {
+    pub format: String,
+    pub version: u32,
+    pub model: GanConfig,
+    pub train: GanTrainConfig,
+    pub source: String,
+    /// The training corpus's segments, measured.
+    pub corpus: SetMetrics,
+    pub epoch: usize,
+    pub step: usize,
+    /// The smallest [`gap`] so far (`best/` holds that epoch's generator).
+    pub best_gap: Option<f64>,
+    pub parameters: usize,
+    pub train_seconds: f64,
+}
+
+/// One epoch, as written to `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanRecord {
+    pub epoch: usize,
+    pub step: usize,
+    pub loss_discriminator: f64,
+    pub loss_generator: f64,
+    /// The 100 probe samples (threshold 0.5).
+    pub samples: SetMetrics,
+    pub gap: f64,
+    pub seconds: f64,
+    pub improved: bool,
+}
+
+pub trait GanObserver {
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
+    fn batch_end(&mut self, _loss_d: f64, _loss_g: f64) {}
+    /// After each epoch; `samples` are a few probe segments when the epoch writes samples.
+    fn epoch_end(&mut self, _record: &GanRecord, _samples: Option<&[Vec<Frame>]>) {}
+}
+
+/// Both networks; the checkpoint's weights.
+#[derive(Module, Debug)]
+pub struct Gan {
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+}
+
+pub struct GanCheckpoint {
+    pub meta: GanMeta,
+    pub gan: Gan,
+    optimizers: Option<(Bytes, Bytes)>,
+}
+
+pub fn from_parts(
+    text: &str,
+    meta_path: &Path,
+    weights: Vec<u8>,
+    weights_path: &Path,
+    device: &Device,
+) -> Result<(GanMeta, Gan), NnError> {
+    let value = checkpoint::check_format(text, meta_path, FORMAT, VERSION)?;
+    let meta: GanMeta = serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
+    meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    let fresh =
+        Gan { generator: meta.model.init_generator(device), discriminator: meta.model.init_discriminator(device) };
+    let gan = checkpoint::load_weights(fresh, weights, weights_path)?;
+    Ok((meta, gan))
+}
+
+pub fn load(path: &Path, device: &Device) -> Result<GanCheckpoint, NnError> {
+    let f = checkpoint::read_folder(path)?;
+    let (meta, gan) = from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device)?;
+    let dir = checkpoint::resolve(path);
+    let optimizers = match (f.optimizer, std::fs::read(dir.join(SECOND_OPTIMIZER))) {
+        (Some(g), Ok(d)) => Some((g, Bytes::from_bytes_vec(d))),
+        _ => None,
+    };
+    Ok(GanCheckpoint { meta, gan, optimizers })
+}
+
+/// The discriminator's optimizer state, beside the generator's `optimizer.bpk`.
+const SECOND_OPTIMIZER: &str = "optimizer-discriminator.bpk";
+
+fn save(
+    dir: &Path,
+    meta: &GanMeta,
+    gan: &Gan,
+    optimizers: Option<(&ModuleOptimizer, &ModuleOptimizer)>,
+) -> Result<(), NnError> {
+    let extra =
+        optimizers.map(|(_, d)| d.into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))).transpose()?;
+    let extra: Vec<(&str, Vec<u8>)> = extra.map(|b| vec![(SECOND_OPTIMIZER, b.to_vec())]).unwrap_or_default();
+    checkpoint::save_folder_with(dir, meta, gan.clone(), optimizers.map(|(g, _)| g), &extra)
+}
+
+/// A piece's frames cut into segments of `len` back to back from its first note;
+/// segments with music in fewer than half their frames are left out.
+pub fn cut_segments(frames: &[Frame], len: usize) -> Vec<Vec<Frame>> {
+    let first = frames.iter().position(|&f| f != 0).unwrap_or(frames.len());
+    frames[first..]
+        .chunks_exact(len.max(1))
+        .filter(|s| s.iter().filter(|&&f| f != 0).count() * 2 >= len)
+        .map(|s| s.to_vec())
+        .collect()
+}
+
+pub struct GanData {
+    pub segments: Vec<Vec<Frame>>,
+    pub source: String,
+}
+
+pub fn train(
+    run: &Path,
+    model: &GanConfig,
+    config: &GanTrainConfig,
+    data: &GanData,
+    device: &Device,
+    observer: &mut dyn GanObserver,
+) -> Result<GanMeta, NnError> {
+    model.validate().map_err(|e| NnError::dataset(run, e))?;
+    config.validate().map_err(|e| NnError::dataset(run, e))?;
+    if data.segments.len() < config.batch {
+        return Err(NnError::dataset(
+            run,
+            format!("{} segments: fewer than one batch of {}", data.segments.len(), config.batch),
+        ));
+    }
+    device.seed(config.seed);
+    let ad = device.clone().autodiff();
+    let gan = Gan { generator: model.init_generator(&ad), discriminator: model.init_discriminator(&ad) };
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut probe: Vec<Vec<Frame>> = data.segments.clone();
+    probe.shuffle(&mut rng);
+    probe.truncate(PROBE);
+    let meta = GanMeta {
+        format: FORMAT.into(),
+        version: VERSION,
+        model: model.clone(),
+        train: config.clone(),
+        source: data.source.clone(),
+        corpus: set_metrics(&probe),
+        epoch: 0,
+        step: 0,
+        best_gap: None,
+        parameters: gan.num_params(),
+        train_seconds: 0.0,
+    };
+    let _ = std::fs::remove_file(run.join("metrics.jsonl"));
+    run_epochs(run, meta, gan, (config.optimizer(), config.optimizer()), data, device, observer)
+}
+
+pub fn resume(
+    run: &Path,
+    data: &GanData,
+    epochs: Option<usize>,
+    device: &Device,
+    observer: &mut dyn GanObserver,
+) -> Result<GanMeta, NnError> {
+    let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
+    staging::sweep(run, STAGING_PREFIX)?;
+    staging::recover(&run.join("best"))?;
+    trim_metrics(run, ckpt.meta.epoch)?;
+    if let Some(epochs) = epochs {
+        ckpt.meta.train.epochs = epochs;
+    }
+    let (mut g, mut d) = (ckpt.meta.train.optimizer(), ckpt.meta.train.optimizer());
+    if let Some((gb, db)) = ckpt.optimizers {
+        let bad = |e: String| NnError::dataset(run.join("latest"), e);
+        g = g.from_bytes(gb).map_err(|e| bad(e.to_string()))?;
+        d = d.from_bytes(db).map_err(|e| bad(e.to_string()))?;
+    }
+    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.epoch as u64));
+    run_epochs(run, ckpt.meta, ckpt.gan, (g, d), data, device, observer)
+}
+
+fn to_tensor(segments: &[&Vec<Frame>], keys: usize, device: &Device) -> Tensor<3> {
+    let frames = segments[0].len();
+    let mut flat = Vec::with_capacity(segments.len() * frames * keys);
+    for seg in segments {
+        for f in seg.iter() {
+            flat.extend((0..keys).map(|k| (f >> k & 1) as f32));
+        }
+    }
+    Tensor::from_data(TensorData::new(flat, [segments.len(), frames, keys]), device)
+}
+
+/// −mean(target · log σ(x) + (1 − target) · log σ(−x))
+fn bce(logits: Tensor<1>, target: f64) -> Tensor<1> {
+    let l = log_sigmoid(logits.clone()) * target + log_sigmoid(-logits) * (1.0 - target);
+    -l.mean()
+}
+
+fn run_epochs(
+    run: &Path,
+    mut meta: GanMeta,
+    mut gan: Gan,
+    (mut opt_g, mut opt_d): (ModuleOptimizer, ModuleOptimizer),
+    data: &GanData,
+    device: &Device,
+    observer: &mut dyn GanObserver,
+) -> Result<GanMeta, NnError> {
+    std::fs::create_dir_all(run).map_err(NnError::io(run))?;
+    let ad = device.clone().autodiff();
+    let config = meta.train.clone();
+    let keys = meta.model.keys;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.epoch as u64));
+    // The probe: the same noise every epoch, from its own seed.
+    let probe_device = device.clone();
+    probe_device.seed(config.seed ^ 0x5eed);
+    let probe_z = gan.generator.valid().noise(PROBE, &probe_device);
+    while meta.epoch < config.epochs {
+        let start = Instant::now();
+        let mut order: Vec<&Vec<Frame>> = data.segments.iter().collect();
+        order.shuffle(&mut rng);
+        let batches: Vec<&[&Vec<Frame>]> = order.chunks_exact(config.batch).collect();
+        observer.epoch_start(meta.epoch + 1, batches.len());
+        let (mut sum_d, mut sum_g) = (0f64, 0f64);
+        for (i, real) in batches.iter().enumerate() {
+            let real = to_tensor(real, keys, &ad);
+            let b = config.batch;
+            let mut loss_d_value = 0.0;
+            for _ in 0..config.critic_steps {
+                let fake = gan.generator.forward(gan.generator.noise(b, &ad)).detach();
+                let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
+                let loss_d = match config.loss {
+                    GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
+                    GanLoss::Hinge => relu(-d_real + 1.0).mean() + relu(d_fake + 1.0).mean(),
+                };
+                loss_d_value = loss_d.clone().into_scalar::<f32>() as f64;
+                let grads = GradientsParams::from_grads(loss_d.backward(), &gan.discriminator);
+                gan.discriminator = opt_d.step(config.lr_discriminator, gan.discriminator, grads);
+            }
+            let d_fake = gan.discriminator.forward(gan.generator.forward(gan.generator.noise(b, &ad)));
+            let loss_g = match config.loss {
+                GanLoss::Bce => bce(d_fake, 1.0),
+                GanLoss::Hinge => -d_fake.mean(),
+            };
+            let loss_g_value = loss_g.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(loss_g.backward(), &gan.generator);
+            gan.generator = opt_g.step(config.lr_generator, gan.generator, grads);
+            meta.step += 1;
+            sum_d += loss_d_value;
+            sum_g += loss_g_value;
+            observer.batch_end(sum_d / (i + 1) as f64, sum_g / (i + 1) as f64);
+        }
+        meta.epoch += 1;
+        let samples = binarize(&gan.generator.valid().forward(probe_z.clone()), Binarize::Threshold(0.5), 0);
+        let metrics = set_metrics(&samples);
+        let gap = gap(&metrics, &meta.corpus);
+        let improved = meta.best_gap.is_none_or(|best| gap < best);
+        meta.train_seconds += start.elapsed().as_secs_f64();
+        let n = batches.len().max(1) as f64;
+        let record = GanRecord {
+            epoch: meta.epoch,
+            step: meta.step,
+            loss_discriminator: sum_d / n,
+            loss_generator: sum_g / n,
+            samples: metrics,
+            gap,
+            seconds: start.elapsed().as_secs_f64(),
+            improved,
+        };
+        if improved {
+            meta.best_gap = Some(gap);
+            save(&run.join("best"), &meta, &gan, None)?;
+        }
+        append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
+        save(&run.join("latest"), &meta, &gan, Some((&opt_g, &opt_d)))?;
+        let write = config.sample_every > 0 && meta.epoch.is_multiple_of(config.sample_every);
+        observer.epoch_end(&record, write.then_some(&samples[..4.min(samples.len())]));
+    }
+    Ok(meta)
+}
+
+/// How key probabilities become notes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Binarize {
+    /// On where the probability reaches this.
+    Threshold(f64),
+    /// On with the key's probability (seeded).
+    Bernoulli,
+}
+
+/// Key probabilities `[n, frames, keys]` → binary frames per segment.
+pub fn binarize(probs: &Tensor<3>, how: Binarize, seed: u64) -> Vec<Vec<Frame>> {
+    use rand::Rng;
+    let [n, frames, keys] = probs.dims();
+    let values: Vec<f32> = probs.clone().into_data().try_to_vec::<f32>().expect("f32 probabilities");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            (0..frames)
+                .map(|t| {
+                    let row = &values[(i * frames + t) * keys..(i * frames + t + 1) * keys];
+                    row.iter().enumerate().fold(0 as Frame, |f, (k, &p)| {
+                        let on = match how {
+                            Binarize::Threshold(th) => f64::from(p) >= th,
+                            Binarize::Bernoulli => rng.random::<f64>() < f64::from(p),
+                        };
+                        if on { f | 1 << k } else { f }
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Segments from noise vectors made with `seed`: one per vector, or with `interpolate`
+/// = n ≥ 2, n segments on the straight line from the seed's vector to the next seed's.
+pub fn sample(
+    generator: &Generator,
+    seed: u64,
+    count: usize,
+    interpolate: Option<usize>,
+    how: Binarize,
+    device: &Device,
+) -> Vec<Vec<Frame>> {
+    let z = |s: u64| {
+        device.seed(s);
+        generator.noise(1, device)
+    };
+    let zs: Tensor<2> = match interpolate {
+        Some(n) if n >= 2 => {
+            let (a, b) = (z(seed), z(seed.wrapping_add(1)));
+            Tensor::cat(
+                (0..n)
+                    .map(|i| {
+                        let t = i as f64 / (n - 1) as f64;
+                        a.clone() * (1.0 - t) + b.clone() * t
+                    })
+                    .collect(),
+                0,
+            )
+        }
+        _ => Tensor::cat((0..count as u64).map(|i| z(seed.wrapping_add(i))).collect(), 0),
+    };
+    binarize(&generator.forward(zs), how, seed)
+}

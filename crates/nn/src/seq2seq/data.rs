@@ -1,0 +1,225 @@
+//! Examples for the encoder–decoder: a source line and target lines in melody tokens on
+//! the sixteenth-note grid, with each step's place in its bar.
+
+use fugato_repr::melody::{self, HOLD, REST};
+use fugato_score::{Score, Track};
+
+use super::Task;
+
+/// Grid steps per quarter note.
+pub const STEPS_PER_QUARTER: u32 = melody::STEPS_PER_QUARTER;
+/// Places in a bar that are told apart; later steps of very long bars share the last.
+pub const POSITIONS: usize = 48;
+/// The four voices of a chorale, by the start of their part names.
+pub const VOICES: [&str; 4] = ["soprano", "alto", "tenor", "bass"];
+/// Bars on each side of a continuation example.
+pub const CONTINUATION_BARS: usize = 4;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Example {
+    /// Where it came from (a file name, with bars for continuations).
+    pub name: String,
+    pub source: Vec<u16>,
+    pub source_positions: Vec<u16>,
+    /// One or more lines, all as long as `target_positions`.
+    pub targets: Vec<Vec<u16>>,
+    pub target_positions: Vec<u16>,
+}
+
+/// Grid steps the score spans: up to the end of its last note.
+pub fn steps(score: &Score) -> usize {
+    let per_step = u64::from(score.ticks_per_quarter()) as f64 / f64::from(STEPS_PER_QUARTER);
+    (score.last_note_end_tick() as f64 / per_step).round() as usize
+}
+
+/// Each grid step's place in its bar, from the score's time signatures (4/4 without one).
+pub fn bar_positions(score: &Score, steps: usize) -> Vec<u16> {
+    let tpq = u64::from(score.ticks_per_quarter());
+    let mut out = Vec::with_capacity(steps);
+    for step in 0..steps {
+        let tick = step as u64 * tpq / u64::from(STEPS_PER_QUARTER);
+        let signature = score.time_signatures.iter().rev().find(|t| t.tick <= tick);
+        let (start, bar) = match signature.and_then(|s| Some((s.tick, s.bar_ticks(tpq)?))) {
+            Some((start, bar)) if bar > 0 => (start, bar),
+            _ => (0, 4 * tpq),
+        };
+        let place = ((tick - start) % bar) * u64::from(STEPS_PER_QUARTER) / tpq;
+        out.push(place.min(POSITIONS as u64 - 1) as u16);
+    }
+    out
+}
+
+/// One part as melody tokens over `steps` grid steps (its top line where it has chords).
+pub fn line(score: &Score, track: &Track, steps: usize) -> Result<Vec<u16>, fugato_repr::ReprError> {
+    let mut one = Score { tracks: vec![track.clone()], ..score.clone() };
+    one.end_tick = one.last_note_end_tick();
+    let tokens = melody::encode(&one)?;
+    Ok(fit(tokens.into_iter().map(|t| t as u16).collect(), steps))
+}
+
+/// Cuts or pads a line to `steps` (padding is silence).
+fn fit(mut tokens: Vec<u16>, steps: usize) -> Vec<u16> {
+    if tokens.len() < steps {
+        let silent_already = tokens.last().is_some_and(|&t| t == REST as u16);
+        let first = if silent_already || tokens.is_empty() { HOLD } else { REST };
+        tokens.push(if tokens.is_empty() { REST as u16 } else { first as u16 });
+        tokens.resize(steps, HOLD as u16);
+    }
+    tokens.truncate(steps);
+    tokens
+}
+
+/// The part whose name starts with `voice` (case aside), if any.
+pub fn find_voice<'a>(score: &'a Score, voice: &str) -> Option<&'a Track> {
+    score.tracks.iter().find(|t| !t.notes.is_empty() && t.name.trim().to_lowercase().starts_with(voice))
+}
+
+/// A chorale as one harmonisation example: soprano in, alto, tenor, bass out. `None` when
+/// the score lacks one of the four named voices.
+pub fn harmony_example(name: &str, score: &Score) -> Result<Option<Example>, fugato_repr::ReprError> {
+    let Some(parts) = VOICES.iter().map(|v| find_voice(score, v)).collect::<Option<Vec<_>>>() else {
+        return Ok(None);
+    };
+    let n = steps(score);
+    let positions = bar_positions(score, n);
+    let lines = parts.iter().map(|p| line(score, p, n)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Example {
+        name: name.to_string(),
+        source: lines[0].clone(),
+        source_positions: positions.clone(),
+        targets: lines[1..].to_vec(),
+        target_positions: positions,
+    }))
+}
+
+/// A tune (its top line) as continuation examples: bars 1–4 → 5–8, 5–8 → 9–12, … in the
+/// first time signature's bars, counted from the first downbeat.
+pub fn continuation_examples(name: &str, score: &Score) -> Result<Vec<Example>, fugato_repr::ReprError> {
+    let n = steps(score);
+    let mut whole = score.clone();
+    whole.end_tick = whole.last_note_end_tick();
+    let tokens = fit(melody::encode(&whole)?.into_iter().map(|t| t as u16).collect(), n);
+    let positions = bar_positions(score, n);
+    let tpq = u64::from(score.ticks_per_quarter());
+    let bar = score.first_time_signature().bar_ticks(tpq).unwrap_or(4 * tpq) * u64::from(STEPS_PER_QUARTER) / tpq;
+    let (bar, first) = (bar as usize, positions.iter().position(|&p| p == 0).unwrap_or(0));
+    let span = CONTINUATION_BARS * bar;
+    let mut out = Vec::new();
+    let mut start = first;
+    while bar > 0 && start + 2 * span <= n {
+        let (a, b) = (start, start + span);
+        out.push(Example {
+            name: format!("{name} bars {}-{}", (a - first) / bar + 1, (b - first) / bar + CONTINUATION_BARS),
+            source: tokens[a..b].to_vec(),
+            source_positions: positions[a..b].to_vec(),
+            targets: vec![restart(&tokens[b..b + span], &tokens[..b])],
+            target_positions: positions[b..b + span].to_vec(),
+        });
+        start += span;
+    }
+    Ok(out)
+}
+
+/// A line cut out of a longer one, made to stand alone: a first HOLD becomes the pitch
+/// (or rest) that was sounding.
+fn restart(part: &[u16], before: &[u16]) -> Vec<u16> {
+    let mut out = part.to_vec();
+    if out.first() == Some(&(HOLD as u16)) {
+        out[0] = before.iter().rev().find(|&&t| t != HOLD as u16).copied().unwrap_or(REST as u16);
+    }
+    out
+}
+
+/// The examples a task learns from one score.
+pub fn examples(task: Task, name: &str, score: &Score) -> Result<Vec<Example>, fugato_repr::ReprError> {
+    match task {
+        Task::Harmonize => Ok(harmony_example(name, score)?.into_iter().collect()),
+        Task::Continue => continuation_examples(name, score),
+    }
+}
+
+/// The sounding pitch (or `None`) at each step of a line.
+pub fn sounding(line: &[u16]) -> Vec<Option<u8>> {
+    let mut now = None;
+    line.iter()
+        .map(|&t| {
+            if t != HOLD as u16 {
+                now = melody::token_pitch(u32::from(t));
+            }
+            now
+        })
+        .collect()
+}
+
+/// A line moved by `semitones`, or `None` if a pitch would leave the 88 keys.
+pub fn transpose_line(line: &[u16], semitones: i32) -> Option<Vec<u16>> {
+    line.iter()
+        .map(|&t| match melody::token_pitch(u32::from(t)) {
+            None => Some(t),
+            Some(p) => {
+                let moved = u8::try_from(i32::from(p) + semitones).ok()?;
+                melody::pitch_token(moved).map(|t| t as u16)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fugato_score::{Note, TimeSignature};
+
+    /// Notes as (pitch, start, end).
+    type Notes<'a> = &'a [(u8, u64, u64)];
+
+    fn score(parts: &[(&str, Notes)], tpq: u16) -> Score {
+        let mut s = Score::new(tpq);
+        for (name, notes) in parts {
+            let mut t = Track::new(*name);
+            t.notes = notes.iter().map(|&(p, a, b)| Note::new(p, 90, a, b).unwrap()).collect();
+            s.tracks.push(t);
+        }
+        s.end_tick = s.last_note_end_tick();
+        s
+    }
+
+    #[test]
+    fn a_chorale_gives_soprano_in_and_three_voices_out() {
+        let q = 480;
+        let s = score(
+            &[
+                ("Soprano", &[(72, 0, 2 * q), (71, 2 * q, 4 * q)]),
+                ("Alto", &[(67, 0, 4 * q)]),
+                ("Tenor", &[(64, 0, q), (62, 2 * q, 4 * q)]),
+                ("Bass", &[(48, 0, 4 * q)]),
+            ],
+            q as u16,
+        );
+        let e = harmony_example("x", &s).unwrap().unwrap();
+        assert_eq!(e.source.len(), 16);
+        assert_eq!(e.targets.len(), 3);
+        assert_eq!(sounding(&e.source)[8], Some(71));
+        assert_eq!(sounding(&e.targets[1])[5], None);
+        assert_eq!(sounding(&e.targets[2])[15], Some(48));
+        assert_eq!(e.source_positions[..5], [0, 1, 2, 3, 4]);
+        assert!(harmony_example("x", &score(&[("Soprano", &[(72, 0, q)])], q as u16)).unwrap().is_none());
+    }
+
+    #[test]
+    fn tunes_give_four_bars_to_the_next_four_and_positions_follow_the_meter() {
+        let q = 4u64;
+        let notes: Vec<(u8, u64, u64)> =
+            (0..24).map(|i| (60 + (i % 5) as u8, i * 3 * q / 2, (i + 1) * 3 * q / 2)).collect();
+        let mut s = score(&[("tune", &notes)], 4);
+        s.time_signatures.push(TimeSignature::new(0, 3, 4).unwrap());
+        let positions = bar_positions(&s, 13);
+        assert_eq!(positions[11..], [11, 0]);
+        let e = continuation_examples("t", &s).unwrap();
+        // 36 quarters = 12 bars of 3/4: bars 1-4 → 5-8 and 5-8 → 9-12.
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].source.len(), e[0].targets[0].len()), (48, 48));
+        assert_ne!(e[1].targets[0][0], HOLD as u16);
+        assert_eq!(transpose_line(&e[0].source, 2).unwrap().len(), 48);
+        assert!(transpose_line(&[melody::pitch_token(108).unwrap() as u16], 1).is_none());
+    }
+}

@@ -1,0 +1,233 @@
+//! Harmonisation and continuation with a trained encoder–decoder.
+//!
+//! [`harmonize`] keeps the melody exactly as it was written (the same notes, ticks and
+//! velocities, in its own part) and adds alto, tenor and bass decoded step by step, each
+//! kept to its voice's range and to the key (its scale, plus the raised seventh in
+//! minor). [`evaluate_harmony`] measures it against Bach's own voices.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use fugato_repr::melody::{self, HOLD, REST};
+use fugato_score::metrics::{Scale, pitch_in_scale_rate};
+use fugato_score::{Channel, KeySignature, Note, Score, Track, estimate_key};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::Seq2Seq;
+use super::data::{self, VOICES};
+use crate::NnError;
+use crate::sample::{SampleOptions, Sampling, sample_token};
+
+/// Pitch ranges (MIDI, inclusive) of soprano, alto, tenor and bass: the usual choir
+/// ranges, as wide as Bach writes them in the chorales.
+pub const RANGES: [(u8, u8); 4] = [(59, 81), (52, 74), (45, 69), (34, 64)];
+
+#[derive(Clone, Debug)]
+pub struct HarmonizeOptions {
+    pub sampling: Sampling,
+    pub seed: u64,
+    /// The key to keep to [default: the melody's key signature, else its estimated key].
+    pub key: Option<KeySignature>,
+}
+
+impl Default for HarmonizeOptions {
+    fn default() -> Self {
+        HarmonizeOptions { sampling: Sampling::ArgMax, seed: 0, key: None }
+    }
+}
+
+pub struct Harmonized {
+    /// The melody's part first (untouched), then alto, tenor and bass.
+    pub score: Score,
+    pub key: KeySignature,
+    /// The voices written, as melody tokens per grid step.
+    pub lines: Vec<Vec<u16>>,
+}
+
+/// The part that carries the melody: the only pitched part, else one named soprano or
+/// melody, else the highest on average.
+pub fn melody_part(score: &Score) -> Option<usize> {
+    let pitched: Vec<usize> =
+        (0..score.tracks.len()).filter(|&i| !score.tracks[i].is_drum && !score.tracks[i].notes.is_empty()).collect();
+    if pitched.len() <= 1 {
+        return pitched.first().copied();
+    }
+    let named = |prefix: &str| {
+        pitched.iter().copied().find(|&i| score.tracks[i].name.trim().to_lowercase().starts_with(prefix))
+    };
+    named("soprano").or_else(|| named("melody")).or_else(|| {
+        let mean = |i: usize| {
+            let n = &score.tracks[i].notes;
+            n.iter().map(|n| f64::from(n.pitch.get())).sum::<f64>() / n.len() as f64
+        };
+        pitched.iter().copied().max_by(|&a, &b| mean(a).total_cmp(&mean(b)))
+    })
+}
+
+/// Harmonises the melody of `input` in four parts.
+pub fn harmonize(
+    model: &Seq2Seq,
+    input: &Score,
+    options: &HarmonizeOptions,
+    device: &Device,
+) -> Result<Harmonized, NnError> {
+    if model.streams() != 3 || !model.aligned() {
+        return Err(NnError::Options(
+            "this model was not trained to harmonise (it writes no alto, tenor and bass)".into(),
+        ));
+    }
+    let part = melody_part(input).ok_or_else(|| NnError::Options("the file has no notes to harmonise".into()))?;
+    let melody = &input.tracks[part];
+    let only = Score { tracks: vec![melody.clone()], ..input.clone() };
+    let key = options
+        .key
+        .or_else(|| input.key_signatures.iter().find(|k| k.tick == 0).copied())
+        .or_else(|| estimate_key(&only))
+        .unwrap_or(KeySignature { tick: 0, fifths: 0, minor: false });
+    let steps = data::steps(&only);
+    let source = data::line(&only, melody, steps)?;
+    let positions = data::bar_positions(&only, steps);
+    let allowed: Vec<Vec<bool>> = RANGES[1..].iter().map(|&range| allowed_tokens(range, &key, model.vocab())).collect();
+    let lines = decode(model, &source, &positions, &allowed, options, device);
+
+    let tpq = u64::from(input.ticks_per_quarter());
+    let velocity = melody.notes[melody.notes.len() / 2].velocity;
+    let mut score = Score { tracks: vec![melody.clone()], ..input.clone() };
+    if score.tracks[0].name.trim().is_empty() {
+        score.tracks[0].name = "Soprano".into();
+    }
+    for (k, line) in lines.iter().enumerate() {
+        let mut track = Track::new(capitalised(VOICES[k + 1]));
+        track.program = melody.program;
+        track.channel = Channel::new((melody.channel.get() + 1 + k as u8) % 16).expect("a channel below 16");
+        track.midi_track = 0;
+        let to_tick = |step: u64| step * tpq / u64::from(data::STEPS_PER_QUARTER);
+        let decoded = melody::decode(&line.iter().map(|&t| u32::from(t)).collect::<Vec<_>>());
+        track.notes = decoded.score.tracks[0]
+            .notes
+            .iter()
+            .map(|n| Note { velocity, start_tick: to_tick(n.start_tick), end_tick: to_tick(n.end_tick), ..*n })
+            .collect();
+        score.tracks.push(track);
+    }
+    score.end_tick = input.end_tick.max(score.last_note_end_tick());
+    Ok(Harmonized { score, key, lines })
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// The tokens a voice may write: HOLD, REST and the pitches of its range in the key.
+fn allowed_tokens((low, high): (u8, u8), key: &KeySignature, vocab: usize) -> Vec<bool> {
+    let mut classes = key.scale_pitch_classes().to_vec();
+    if key.minor {
+        classes.push((key.tonic_pitch_class() + 11) % 12); // the leading tone
+    }
+    (0..vocab as u32)
+        .map(|t| match melody::token_pitch(t) {
+            Some(p) => (low..=high).contains(&p) && classes.contains(&(p % 12)),
+            None => t == HOLD || t == REST,
+        })
+        .collect()
+}
+
+/// Runs the decoder over the source, one step at a time, choosing each line's token
+/// among `allowed` (per line).
+pub fn decode(
+    model: &Seq2Seq,
+    source: &[u16],
+    positions: &[u16],
+    allowed: &[Vec<bool>],
+    options: &HarmonizeOptions,
+    device: &Device,
+) -> Vec<Vec<u16>> {
+    let ids = |v: &[u16]| -> Tensor<2, Int> {
+        Tensor::from_data(TensorData::new(v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), [1, v.len()]), device)
+    };
+    let one = |x: u16| -> Tensor<1, Int> { Tensor::from_data(TensorData::new(vec![i64::from(x)], [1]), device) };
+    let encoded = model.encode(ids(source), ids(positions));
+    let mut state = model.start(&encoded);
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let streams = model.streams();
+    let mut previous = vec![REST as u16; streams];
+    let mut lines = vec![Vec::with_capacity(positions.len()); streams];
+    for (t, &position) in positions.iter().enumerate() {
+        let aligned = model.aligned().then(|| encoded.outputs.clone().narrow(1, t, 1).squeeze_dim(1));
+        let prev: Vec<Tensor<1, Int>> = previous.iter().map(|&p| one(p)).collect();
+        let (logits, next) = model.step(&prev, one(position), aligned, &encoded, state);
+        state = next;
+        for k in 0..streams {
+            let values: Vec<f32> = logits[k].clone().into_data().try_to_vec::<f32>().expect("f32 logits");
+            let mut mask = allowed.get(k).cloned().unwrap_or_else(|| vec![true; values.len()]);
+            if t == 0 {
+                mask[HOLD as usize] = false; // nothing to hold yet
+            }
+            let o = SampleOptions {
+                steps: 1,
+                sampling: options.sampling,
+                seed: options.seed,
+                allowed_units: None,
+                allowed_tokens: Some(mask),
+                style: None,
+            };
+            let token = sample_token(&values, &o, &mut rng) as u16;
+            lines[k].push(token);
+            previous[k] = token;
+        }
+    }
+    lines
+}
+
+/// How a harmoniser does on chorales it did not learn from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HarmonyReport {
+    pub chorales: usize,
+    pub steps: usize,
+    /// Share of grid steps where the voice sounds Bach's pitch (or is silent with him):
+    /// alto, tenor, bass.
+    pub voice_accuracy: [f64; 3],
+    /// Chorales whose output kept the melody's notes exactly.
+    pub melody_kept: usize,
+    /// Share of the written notes inside their voice's range.
+    pub in_range: f64,
+    /// Mean share of all notes (melody included) in the key's scale (MusPy's
+    /// pitch_in_scale_rate; natural minor for minor keys).
+    pub in_key: f64,
+    /// The lowest of those shares over the chorales.
+    pub in_key_min: f64,
+}
+
+/// Harmonises the soprano of each chorale (the most likely token at every step, in the
+/// chorale's own key) and compares the result with Bach's alto, tenor and bass.
+pub fn evaluate_harmony(model: &Seq2Seq, chorales: &[Score], device: &Device) -> Result<HarmonyReport, NnError> {
+    let mut r = HarmonyReport { in_key_min: 1.0, ..Default::default() };
+    let (mut right, mut notes, mut inside, mut in_key_sum) = ([0usize; 3], 0usize, 0usize, 0f64);
+    for chorale in chorales {
+        let Some(example) = data::harmony_example("", chorale)? else { continue };
+        let soprano = data::find_voice(chorale, VOICES[0]).expect("harmony_example found it");
+        let input = Score { tracks: vec![soprano.clone()], ..chorale.clone() };
+        let options = HarmonizeOptions { key: chorale.key_signatures.first().copied(), ..Default::default() };
+        let out = harmonize(model, &input, &options, device)?;
+        r.chorales += 1;
+        r.steps += example.source.len();
+        r.melody_kept += usize::from(out.score.tracks[0].notes == soprano.notes);
+        for k in 0..3 {
+            let (ours, bach) = (data::sounding(&out.lines[k]), data::sounding(&example.targets[k]));
+            right[k] += ours.iter().zip(&bach).filter(|(a, b)| a == b).count();
+            let (low, high) = RANGES[k + 1];
+            for n in &out.score.tracks[k + 1].notes {
+                notes += 1;
+                inside += usize::from((low..=high).contains(&n.pitch.get()));
+            }
+        }
+        let rate = pitch_in_scale_rate(&out.score, Scale { root: out.key.tonic_pitch_class(), minor: out.key.minor });
+        in_key_sum += rate;
+        r.in_key_min = r.in_key_min.min(rate);
+    }
+    r.voice_accuracy = right.map(|c| c as f64 / r.steps.max(1) as f64);
+    r.in_range = inside as f64 / notes.max(1) as f64;
+    r.in_key = in_key_sum / r.chorales.max(1) as f64;
+    Ok(r)
+}

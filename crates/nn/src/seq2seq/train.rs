@@ -1,0 +1,365 @@
+//! Training the encoder–decoder: windows of the examples (random crops for aligned
+//! tasks, whole examples otherwise) in batches of equal length, randomly transposed,
+//! with teacher forcing; the same validation, learning-rate halving, early stopping and
+//! checkpoints (`latest/`, `best/`, `metrics.jsonl`) as the sequence models.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::Rng;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::data::{Example, sounding, transpose_line};
+use super::{Batch, Seq2Seq, Seq2SeqConfig, Task};
+use crate::checkpoint::{self, STAGING_PREFIX};
+use crate::evaluate::Evaluation;
+use crate::train::{EpochRecord, Observer, TrainConfig, TrainSummary, append_line, trim_metrics};
+use crate::{NnError, staging};
+
+pub const FORMAT: &str = "fugato-seq2seq";
+pub const VERSION: u32 = 1;
+
+/// A sequence-to-sequence checkpoint's `checkpoint.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Seq2SeqMeta {
+    pub format: String,
+    pub version: u32,
+    pub task: Task,
+    pub model: Seq2SeqConfig,
+    pub train: TrainConfig,
+    /// The data it learnt from.
+    pub source: String,
+    pub epoch: usize,
+    pub step: usize,
+    pub best_valid: Option<f64>,
+    pub epochs_without_improvement: usize,
+    pub lr: f64,
+    pub parameters: usize,
+    pub train_seconds: f64,
+}
+
+pub struct Seq2SeqCheckpoint {
+    pub meta: Seq2SeqMeta,
+    pub model: Seq2Seq,
+    pub optimizer: Option<burn::tensor::Bytes>,
+}
+
+/// A model from the text of its `checkpoint.json` and its weights (paths name the parts in errors).
+pub fn from_parts(
+    text: &str,
+    meta_path: &Path,
+    weights: Vec<u8>,
+    weights_path: &Path,
+    device: &Device,
+) -> Result<(Seq2SeqMeta, Seq2Seq), NnError> {
+    let value = checkpoint::check_format(text, meta_path, FORMAT, VERSION)?;
+    let meta: Seq2SeqMeta = serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
+    meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    let model = checkpoint::load_weights(meta.model.init(device), weights, weights_path)?;
+    Ok((meta, model))
+}
+
+/// Loads a sequence-to-sequence checkpoint (a checkpoint folder or a run's `best/`).
+pub fn load(path: &Path, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> {
+    let f = checkpoint::read_folder(path)?;
+    let (meta, model) = from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device)?;
+    Ok(Seq2SeqCheckpoint { meta, model, optimizer: f.optimizer })
+}
+
+/// Training and validation examples.
+pub struct Seq2SeqData {
+    pub task: Task,
+    pub train: Vec<Example>,
+    pub valid: Vec<Example>,
+    pub source: String,
+}
+
+/// Trains a new model in the run folder `run`.
+pub fn train(
+    run: &Path,
+    model_config: &Seq2SeqConfig,
+    config: &TrainConfig,
+    data: &Seq2SeqData,
+    device: &Device,
+    observer: &mut dyn Observer,
+) -> Result<TrainSummary, NnError> {
+    model_config.validate().map_err(|e| NnError::dataset(run, e))?;
+    config.validate().map_err(|e| NnError::dataset(run, e))?;
+    if data.train.is_empty() {
+        return Err(NnError::dataset(run, "no training examples"));
+    }
+    device.seed(config.seed);
+    let model = model_config.init(&device.clone().autodiff());
+    let meta = Seq2SeqMeta {
+        format: FORMAT.into(),
+        version: VERSION,
+        task: data.task,
+        model: model_config.clone(),
+        train: config.clone(),
+        source: data.source.clone(),
+        epoch: 0,
+        step: 0,
+        best_valid: None,
+        epochs_without_improvement: 0,
+        lr: config.lr,
+        parameters: model.num_params(),
+        train_seconds: 0.0,
+    };
+    let _ = std::fs::remove_file(run.join("metrics.jsonl"));
+    run_epochs(run, meta, model, config.optimizer(), data, device, observer)
+}
+
+/// Continues the run in `run` from its `latest/` checkpoint, up to `epochs` in all.
+pub fn resume(
+    run: &Path,
+    data: &Seq2SeqData,
+    epochs: Option<usize>,
+    device: &Device,
+    observer: &mut dyn Observer,
+) -> Result<TrainSummary, NnError> {
+    let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
+    staging::sweep(run, STAGING_PREFIX)?;
+    staging::recover(&run.join("best"))?;
+    trim_metrics(run, ckpt.meta.epoch)?;
+    if let Some(epochs) = epochs {
+        ckpt.meta.train.epochs = epochs;
+    }
+    if ckpt.meta.task != data.task {
+        return Err(NnError::dataset(run, format!("trained to {:?}, given {:?} data", ckpt.meta.task, data.task)));
+    }
+    let mut optimizer = ckpt.meta.train.optimizer();
+    if let Some(bytes) = ckpt.optimizer {
+        optimizer = optimizer.from_bytes(bytes).map_err(|e| NnError::dataset(run.join("latest"), e.to_string()))?;
+    }
+    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.epoch as u64));
+    run_epochs(run, ckpt.meta, ckpt.model, optimizer, data, device, observer)
+}
+
+fn run_epochs(
+    run: &Path,
+    mut meta: Seq2SeqMeta,
+    mut model: Seq2Seq,
+    mut optimizer: ModuleOptimizer,
+    data: &Seq2SeqData,
+    device: &Device,
+    observer: &mut dyn Observer,
+) -> Result<TrainSummary, NnError> {
+    std::fs::create_dir_all(run).map_err(NnError::io(run))?;
+    let train_device = device.clone().autodiff();
+    let config = meta.train.clone();
+    let aligned = meta.model.aligned;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.epoch as u64));
+    let valid_windows = fixed_windows(&data.valid, aligned.then_some(config.seq_len));
+    let mut stopped_early = false;
+    while meta.epoch < config.epochs {
+        let start = Instant::now();
+        let windows = random_windows(&data.train, aligned.then_some(config.seq_len), config.transpose, &mut rng);
+        let batches = batches(&windows, config.batch, Some(&mut rng));
+        observer.epoch_start(meta.epoch + 1, batches.len());
+        let (mut loss_sum, mut items) = (0f64, 0usize);
+        for chunk in &batches {
+            let batch = make_batch(chunk, &train_device);
+            let loss = model.loss(&batch);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(meta.lr, model, grads);
+            meta.step += 1;
+            loss_sum += value * chunk.len() as f64;
+            items += chunk.len();
+            observer.batch_end(value);
+        }
+        meta.epoch += 1;
+        let valid = (!valid_windows.is_empty()).then(|| evaluate(&model.valid(), &valid_windows, device));
+        let train_loss = loss_sum / items.max(1) as f64;
+        let score = valid.as_ref().map(|v| v.nll).unwrap_or(train_loss);
+        let improved = meta.best_valid.is_none_or(|best| score < best);
+        meta.train_seconds += start.elapsed().as_secs_f64();
+        let record = EpochRecord {
+            epoch: meta.epoch,
+            step: meta.step,
+            train_loss,
+            valid,
+            lr: meta.lr,
+            seconds: start.elapsed().as_secs_f64(),
+            improved,
+        };
+        if improved {
+            meta.best_valid = Some(score);
+            meta.epochs_without_improvement = 0;
+            checkpoint::save_folder(&run.join("best"), &meta, model.clone(), None)?;
+        } else {
+            meta.epochs_without_improvement += 1;
+            if meta.epochs_without_improvement.is_multiple_of(config.lr_patience.max(1)) {
+                meta.lr *= config.lr_decay;
+            }
+        }
+        append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
+        checkpoint::save_folder(&run.join("latest"), &meta, model.clone(), Some(&optimizer))?;
+        observer.epoch_end(&record);
+        if meta.epochs_without_improvement >= config.patience.max(1) {
+            stopped_early = true;
+            break;
+        }
+    }
+    Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early })
+}
+
+/// Loss per step (summed over the target lines) and teacher-forced token accuracy of
+/// `windows`, with dropout off.
+pub fn evaluate(model: &Seq2Seq, windows: &[Example], device: &Device) -> Evaluation {
+    let (mut nll_sum, mut steps, mut right, mut tokens) = (0f64, 0usize, 0usize, 0usize);
+    for chunk in batches(windows, 32, None) {
+        let batch = make_batch(&chunk, device);
+        let n = chunk.len() * chunk[0].target_positions.len();
+        nll_sum += model.loss(&batch).into_scalar::<f32>() as f64 * n as f64;
+        steps += n;
+        for (logits, expected) in model.logits(&batch).into_iter().zip(&batch.expected) {
+            let [b, t, v] = logits.dims();
+            let best: Vec<i64> =
+                logits.reshape([b * t, v]).argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().expect("ids");
+            let want: Vec<i64> = expected.clone().into_data().convert::<i64>().try_to_vec::<i64>().expect("ids");
+            right += best.iter().zip(&want).filter(|(a, b)| a == b).count();
+            tokens += want.len();
+        }
+    }
+    let nll = nll_sum / steps.max(1) as f64;
+    Evaluation {
+        nll,
+        frames: steps,
+        perplexity: None,
+        accuracy: Some(right as f64 / tokens.max(1) as f64),
+        precision: None,
+        recall: None,
+        f1: None,
+    }
+}
+
+/// Cuts `ex[a..b]` out of an example, restarting lines that begin mid-note.
+fn crop(ex: &Example, a: usize, b: usize) -> Example {
+    let cut = |line: &[u16]| restart(&line[a..b], sounding(&line[..=a])[a]);
+    Example {
+        name: ex.name.clone(),
+        source: cut(&ex.source),
+        source_positions: ex.source_positions[a..b].to_vec(),
+        targets: ex.targets.iter().map(|l| cut(l)).collect(),
+        target_positions: ex.target_positions[a..b].to_vec(),
+    }
+}
+
+fn restart(part: &[u16], sounding_now: Option<u8>) -> Vec<u16> {
+    use fugato_repr::melody::{HOLD, REST, pitch_token};
+    let mut out = part.to_vec();
+    if out.first() == Some(&(HOLD as u16)) {
+        out[0] = sounding_now.and_then(pitch_token).unwrap_or(REST) as u16;
+    }
+    out
+}
+
+/// Consecutive windows of `len` steps (aligned tasks) or the whole examples, unchanged.
+pub fn fixed_windows(examples: &[Example], len: Option<usize>) -> Vec<Example> {
+    match len {
+        None => examples.to_vec(),
+        Some(len) => examples
+            .iter()
+            .flat_map(|ex| {
+                let n = ex.source.len();
+                (0..n / len).map(move |i| crop(ex, i * len, (i + 1) * len))
+            })
+            .collect(),
+    }
+}
+
+/// An epoch's windows: about one random crop of `len` steps per `len` steps of each
+/// example (aligned tasks) or each example once, each moved by a random shift in
+/// ±`transpose` semitones where every pitch stays on the keyboard.
+fn random_windows(examples: &[Example], len: Option<usize>, transpose: i32, rng: &mut impl Rng) -> Vec<Example> {
+    let mut out = Vec::new();
+    for ex in examples {
+        let n = ex.source.len();
+        let crops: Vec<Example> = match len {
+            Some(len) if n >= len => {
+                (0..n.div_ceil(len)).map(|_| rng.random_range(0..=n - len)).map(|a| crop(ex, a, a + len)).collect()
+            }
+            Some(_) => Vec::new(),
+            None => vec![ex.clone()],
+        };
+        for w in crops {
+            let shift = if transpose > 0 { rng.random_range(-transpose..=transpose) } else { 0 };
+            out.push(shifted(&w, shift).unwrap_or(w));
+        }
+    }
+    out
+}
+
+fn shifted(ex: &Example, semitones: i32) -> Option<Example> {
+    Some(Example {
+        source: transpose_line(&ex.source, semitones)?,
+        targets: ex.targets.iter().map(|l| transpose_line(l, semitones)).collect::<Option<_>>()?,
+        ..ex.clone()
+    })
+}
+
+/// Windows grouped by length into batches of at most `size`, in random order when a
+/// generator is given.
+fn batches(windows: &[Example], size: usize, mut rng: Option<&mut ChaCha8Rng>) -> Vec<Vec<Example>> {
+    let mut sorted: Vec<&Example> = windows.iter().collect();
+    if let Some(rng) = rng.as_mut() {
+        sorted.shuffle(rng);
+    }
+    // A stable sort: windows of one length stay in their (random) order.
+    sorted.sort_by_key(|w| (w.source.len(), w.target_positions.len()));
+    let mut out: Vec<Vec<Example>> = Vec::new();
+    for w in sorted {
+        match out.last_mut() {
+            Some(b)
+                if b.len() < size.max(1)
+                    && b[0].source.len() == w.source.len()
+                    && b[0].target_positions.len() == w.target_positions.len() =>
+            {
+                b.push(w.clone())
+            }
+            _ => out.push(vec![w.clone()]),
+        }
+    }
+    if let Some(rng) = rng {
+        out.shuffle(rng);
+    }
+    out
+}
+
+/// Tensors for a batch of equally long windows.
+pub fn make_batch(windows: &[Example], device: &Device) -> Batch {
+    let b = windows.len();
+    let (s, t) = (windows[0].source.len(), windows[0].target_positions.len());
+    let ids = |rows: Vec<&[u16]>, len: usize| -> Tensor<2, Int> {
+        let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&x| i64::from(x))).collect();
+        Tensor::from_data(TensorData::new(flat, [b, len]), device)
+    };
+    let streams = windows[0].targets.len();
+    let rest = fugato_repr::melody::REST as u16;
+    let previous = (0..streams)
+        .map(|k| {
+            let rows: Vec<Vec<u16>> = windows
+                .iter()
+                .map(|w| std::iter::once(rest).chain(w.targets[k][..t - 1].iter().copied()).collect())
+                .collect();
+            ids(rows.iter().map(|r| r.as_slice()).collect(), t)
+        })
+        .collect();
+    let expected = (0..streams)
+        .map(|k| ids(windows.iter().map(|w| w.targets[k].as_slice()).collect(), t).reshape([b * t]))
+        .collect();
+    Batch {
+        source: ids(windows.iter().map(|w| w.source.as_slice()).collect(), s),
+        source_positions: ids(windows.iter().map(|w| w.source_positions.as_slice()).collect(), s),
+        previous,
+        target_positions: ids(windows.iter().map(|w| w.target_positions.as_slice()).collect(), t),
+        expected,
+    }
+}
