@@ -233,34 +233,44 @@ pub async fn generate(
             fugato_nn::NnError::Control(e) => ApiError::field(e.field, e.message),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, other.to_string()),
         })?;
-        let score = piece.score;
-        let midi = fugato_midi::write(&score)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
-        let notes = score
-            .notes_in_order()
-            .into_iter()
-            .map(|(track, n)| NoteOut {
-                track,
-                pitch: n.pitch.get(),
-                velocity: n.velocity.get(),
-                start_s: score.seconds(n.start_tick),
-                end_s: score.seconds(n.end_tick),
-            })
-            .collect();
-        Ok(GenerateResponse {
-            model: model.name.clone(),
-            seed,
-            midi_base64: BASE64.encode(&midi),
-            n_notes: score.n_notes(),
-            duration_s: score.duration_s(),
-            repairs: piece.repairs,
-            style: piece.style,
-            notes,
-            metrics: MusPy::of(&score),
-        })
+        piece_response(&model.name, seed, piece.score, piece.repairs, piece.style)
     })
     .await?;
     Ok(Json(serde_json::to_value(response).expect("plain data")))
+}
+
+/// A written score as the page shows it: MIDI, notes in seconds, metrics.
+fn piece_response(
+    model: &str,
+    seed: u64,
+    score: Score,
+    repairs: usize,
+    style: Option<String>,
+) -> Result<GenerateResponse, ApiError> {
+    let midi = fugato_midi::write(&score)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
+    let notes = score
+        .notes_in_order()
+        .into_iter()
+        .map(|(track, n)| NoteOut {
+            track,
+            pitch: n.pitch.get(),
+            velocity: n.velocity.get(),
+            start_s: score.seconds(n.start_tick),
+            end_s: score.seconds(n.end_tick),
+        })
+        .collect();
+    Ok(GenerateResponse {
+        model: model.to_string(),
+        seed,
+        midi_base64: BASE64.encode(&midi),
+        n_notes: score.n_notes(),
+        duration_s: score.duration_s(),
+        repairs,
+        style,
+        notes,
+        metrics: MusPy::of(&score),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -303,11 +313,59 @@ pub async fn render(
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
 }
 
-/// Harmonisation needs the seq2seq model, which fugato does not have yet.
-pub async fn harmonize() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        "harmonize is not available: it needs the seq2seq harmonisation model, which is not built yet",
-    )
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarmonizeRequest {
+    /// The melody: a MIDI file with one part (or a part named Soprano or Melody).
+    pub midi_base64: String,
+    /// Keep to this key, e.g. G, F#m [default: the file's key signature, else estimated].
+    pub key: Option<String>,
+    /// 0 (the default) takes the most likely notes.
+    pub temperature: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// A melody in, the same melody with alto, tenor and bass from the bundled harmoniser out.
+pub async fn harmonize(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Json<HarmonizeRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use fugato_nn::seq2seq::harmony::{HarmonizeOptions, harmonize};
+    let Json(req) = body.map_err(rejected)?;
+    let key = match &req.key {
+        Some(k) => Some(
+            fugato_score::KeySignature::parse(0, k)
+                .ok_or_else(|| ApiError::field("key", format!("{k:?} is not a key such as C, F#m or Bb:minor")))?,
+        ),
+        None => None,
+    };
+    let temperature = req.temperature.unwrap_or(0.0);
+    if !(0.0..=10.0).contains(&temperature) {
+        return Err(ApiError::field("temperature", format!("must be 0..=10, but was {temperature}")));
+    }
+    let melody = decode_midi("midi_base64", &req.midi_base64, state.limits.body_bytes)?;
+    let max_s = state.limits.max_seconds;
+    if melody.duration_s() > max_s {
+        return Err(ApiError::field(
+            "midi_base64",
+            format!("the melody lasts {:.0} s; at most {max_s:.0} s are harmonised", melody.duration_s()),
+        ));
+    }
+    let seed = req.seed.unwrap_or(0);
+    let sampling = if temperature == 0.0 {
+        fugato_nn::sample::Sampling::ArgMax
+    } else {
+        fugato_nn::sample::Sampling::Temperature(temperature)
+    };
+    let response = run_job(&state, move || {
+        let bundled = &fugato_nn::bundled::SEQ2SEQ[0];
+        let device = fugato_nn::default_device();
+        let ckpt =
+            bundled.load(&device).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
+        let out = harmonize(&ckpt.model, &melody, &HarmonizeOptions { sampling, seed, key }, &device)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
+        piece_response(bundled.name, seed, out.score, 0, None)
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(response).expect("plain data")))
 }

@@ -152,12 +152,33 @@ async fn render_turns_midi_into_wav() {
     assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("midi_base64")));
 }
 
+/// The bundled harmoniser keeps the melody and adds three parts; bad input names its field.
 #[tokio::test]
-async fn harmonize_says_it_is_not_built() {
+async fn harmonize_adds_three_voices_to_a_melody() {
+    use base64::Engine;
     let app = app(Limits::default());
-    let (status, v) = json(&app, "POST", "/api/harmonize", Some("{}")).await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-    assert!(v["error"].as_str().unwrap().contains("not"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/midi/zuccal0_0698.mid");
+    let bytes = std::fs::read(&path).unwrap();
+    let melody = fugato_midi::read(&bytes, Default::default()).unwrap().score;
+    let body =
+        serde_json::json!({ "midi_base64": base64::engine::general_purpose::STANDARD.encode(&bytes) }).to_string();
+    let (status, v) = json(&app, "POST", "/api/harmonize", Some(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["model"], "chorale-harmonizer");
+    let midi = base64::engine::general_purpose::STANDARD.decode(v["midi_base64"].as_str().unwrap()).unwrap();
+    let out = fugato_midi::read(&midi, Default::default()).unwrap().score;
+    let parts: Vec<_> = out.tracks.iter().filter(|t| !t.notes.is_empty()).collect();
+    assert_eq!(parts.len(), 4);
+    let original = melody.tracks.iter().find(|t| !t.notes.is_empty()).unwrap();
+    let kept: Vec<(u8, u64, u64)> = original.notes.iter().map(|n| (n.pitch.get(), n.start_tick, n.end_tick)).collect();
+    let back: Vec<(u8, u64, u64)> = parts[0].notes.iter().map(|n| (n.pitch.get(), n.start_tick, n.end_tick)).collect();
+    assert_eq!(back, kept);
+
+    let (status, v) = json(&app, "POST", "/api/harmonize", Some(r#"{"midi_base64": "AAAA"}"#)).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("midi_base64")));
+    let bad_key = serde_json::json!({ "midi_base64": base64::engine::general_purpose::STANDARD.encode(&bytes), "key": "H minor" }).to_string();
+    let (status, v) = json(&app, "POST", "/api/harmonize", Some(&bad_key)).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("key")));
 }
 
 /// One worker, no queue: while a long generation holds the only slot, other requests get
