@@ -50,14 +50,7 @@ impl TrainSettings {
         };
         model.validate().map_err(anyhow::Error::msg)?;
         train.validate().map_err(anyhow::Error::msg)?;
-        let (run, resume) = match (&a.out, &a.resume) {
-            (_, Some(dir)) => (dir.clone(), true),
-            (Some(dir), None) => (dir.clone(), false),
-            (None, None) => bail!("give --out DIR for a new run or --resume DIR to continue one"),
-        };
-        if !resume && run.join("latest").exists() {
-            bail!("{}: already holds a training run; use --resume {0} to continue it, or another --out", run.display());
-        }
+        let (run, resume) = crate::train::run_folder(&a.out, &a.resume)?;
         Ok(TrainSettings { data: a.data.clone(), run, resume, model, train, epochs: a.epochs })
     }
 }

@@ -64,14 +64,7 @@ impl Config {
         train.seed = a.seed.unwrap_or(train.seed);
         train.validate().map_err(anyhow::Error::msg)?;
         let repr = a.repr.as_deref().unwrap_or("pianoroll").parse()?;
-        let (run, resume) = match (&a.out, &a.resume) {
-            (_, Some(dir)) => (dir.clone(), true),
-            (Some(dir), None) => (dir.clone(), false),
-            (None, None) => bail!("give --out DIR for a new run or --resume DIR to continue one"),
-        };
-        if !resume && run.join("latest").exists() {
-            bail!("{}: already holds a training run; use --resume {0} to continue it, or another --out", run.display());
-        }
+        let (run, resume) = crate::train::run_folder(&a.out, &a.resume)?;
         let head = a.head.as_deref().map(str::parse::<HeadKind>).transpose().map_err(anyhow::Error::msg)?;
         Ok(Config { data: a.data, run, resume, preset, train, head, epochs: a.epochs, repr })
     }
@@ -131,6 +124,20 @@ fn model_config(c: &Config, data: &TrainData) -> anyhow::Result<ModelConfig> {
     }
     config.validate().map_err(anyhow::Error::msg)?;
     Ok(config)
+}
+
+/// The run folder of `--out` (a new run: refused if it already holds one) or
+/// `--resume`, and whether the run resumes.
+pub(crate) fn run_folder(out: &Option<PathBuf>, resume: &Option<PathBuf>) -> anyhow::Result<(PathBuf, bool)> {
+    let (run, resume) = match (out, resume) {
+        (_, Some(dir)) => (dir.clone(), true),
+        (Some(dir), None) => (dir.clone(), false),
+        (None, None) => bail!("give --out DIR for a new run or --resume DIR to continue one"),
+    };
+    if !resume && run.join("latest").exists() {
+        bail!("{}: already holds a training run; use --resume {0} to continue it, or another --out", run.display());
+    }
+    Ok((run, resume))
 }
 
 /// A progress bar per epoch with the running loss, and one line per finished epoch.
