@@ -196,9 +196,7 @@ pub fn resume(
     let mut ckpt = checkpoint::load(&run.join("latest"), &device.clone().autodiff())?;
     // A run killed mid-epoch: drop its half-written checkpoint folders and any log lines
     // of epochs after the checkpoint, which are about to be trained again.
-    staging::sweep(run, checkpoint::STAGING_PREFIX)?;
-    staging::recover(&run.join("best"))?;
-    trim_metrics(run, ckpt.meta.epoch)?;
+    tidy_for_resume(run, ckpt.meta.epoch)?;
     if let Some(epochs) = epochs {
         ckpt.meta.train.epochs = epochs;
     }
@@ -283,6 +281,15 @@ fn run_epochs(
         }
     }
     Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early })
+}
+
+/// Before a run resumes from its `latest/` checkpoint at `epoch`: a run killed mid-epoch
+/// leaves half-written checkpoint folders (dropped), a parked `best/` (brought back) and
+/// log lines of epochs after the checkpoint (trimmed: they are about to be trained again).
+pub(crate) fn tidy_for_resume(run: &Path, epoch: usize) -> Result<(), NnError> {
+    staging::sweep(run, checkpoint::STAGING_PREFIX)?;
+    staging::recover(&run.join("best"))?;
+    trim_metrics(run, epoch)
 }
 
 pub(crate) fn append_line(path: &Path, line: &str) -> Result<(), NnError> {

@@ -19,9 +19,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{Discriminator, GanConfig, Generator};
-use crate::checkpoint::{self, STAGING_PREFIX};
-use crate::train::{append_line, trim_metrics};
-use crate::{NnError, staging};
+use crate::NnError;
+use crate::checkpoint;
+use crate::train::{append_line, tidy_for_resume};
 
 pub const FORMAT: &str = "fugato-gan";
 pub const VERSION: u32 = 1;
@@ -319,9 +319,7 @@ pub fn resume(
     observer: &mut dyn GanObserver,
 ) -> Result<GanMeta, NnError> {
     let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
-    staging::sweep(run, STAGING_PREFIX)?;
-    staging::recover(&run.join("best"))?;
-    trim_metrics(run, ckpt.meta.epoch)?;
+    tidy_for_resume(run, ckpt.meta.epoch)?;
     if let Some(epochs) = epochs {
         ckpt.meta.train.epochs = epochs;
     }

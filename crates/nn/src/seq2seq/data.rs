@@ -112,7 +112,7 @@ pub fn continuation_examples(name: &str, score: &Score) -> Result<Vec<Example>, 
             name: format!("{name} bars {}-{}", (a - first) / bar + 1, (b - first) / bar + CONTINUATION_BARS),
             source: tokens[a..b].to_vec(),
             source_positions: positions[a..b].to_vec(),
-            targets: vec![restart(&tokens[b..b + span], &tokens[..b])],
+            targets: vec![restart(&tokens[b..b + span], sounding(&tokens[..b]).last().copied().flatten())],
             target_positions: positions[b..b + span].to_vec(),
         });
         start += span;
@@ -121,11 +121,11 @@ pub fn continuation_examples(name: &str, score: &Score) -> Result<Vec<Example>, 
 }
 
 /// A line cut out of a longer one, made to stand alone: a first HOLD becomes the pitch
-/// (or rest) that was sounding.
-fn restart(part: &[u16], before: &[u16]) -> Vec<u16> {
+/// that was sounding there (`sounding_now`), or a rest.
+pub fn restart(part: &[u16], sounding_now: Option<u8>) -> Vec<u16> {
     let mut out = part.to_vec();
     if out.first() == Some(&(HOLD as u16)) {
-        out[0] = before.iter().rev().find(|&&t| t != HOLD as u16).copied().unwrap_or(REST as u16);
+        out[0] = sounding_now.and_then(melody::pitch_token).unwrap_or(REST) as u16;
     }
     out
 }

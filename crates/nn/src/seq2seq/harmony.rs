@@ -153,6 +153,22 @@ pub fn decode(
     let streams = model.streams();
     let mut previous = vec![REST as u16; streams];
     let mut lines = vec![Vec::with_capacity(positions.len()); streams];
+    // Per line, the sampling options of the first step (nothing to hold yet) and of the rest.
+    let per_line: Vec<[SampleOptions; 2]> = (0..streams)
+        .map(|k| {
+            let later = allowed.get(k).cloned().unwrap_or_else(|| vec![true; model.vocab()]);
+            let mut first = later.clone();
+            first[HOLD as usize] = false;
+            [first, later].map(|mask| SampleOptions {
+                steps: 1,
+                sampling: options.sampling,
+                seed: options.seed,
+                allowed_units: None,
+                allowed_tokens: Some(mask),
+                style: None,
+            })
+        })
+        .collect();
     for (t, &position) in positions.iter().enumerate() {
         let aligned = model.aligned().then(|| encoded.outputs.clone().narrow(1, t, 1).squeeze_dim(1));
         let prev: Vec<Tensor<1, Int>> = previous.iter().map(|&p| one(p)).collect();
@@ -160,19 +176,7 @@ pub fn decode(
         state = next;
         for k in 0..streams {
             let values: Vec<f32> = logits[k].clone().into_data().try_to_vec::<f32>().expect("f32 logits");
-            let mut mask = allowed.get(k).cloned().unwrap_or_else(|| vec![true; values.len()]);
-            if t == 0 {
-                mask[HOLD as usize] = false; // nothing to hold yet
-            }
-            let o = SampleOptions {
-                steps: 1,
-                sampling: options.sampling,
-                seed: options.seed,
-                allowed_units: None,
-                allowed_tokens: Some(mask),
-                style: None,
-            };
-            let token = sample_token(&values, &o, &mut rng) as u16;
+            let token = sample_token(&values, &per_line[k][usize::from(t > 0)], &mut rng) as u16;
             lines[k].push(token);
             previous[k] = token;
         }

@@ -15,12 +15,12 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Example, sounding, transpose_line};
+use super::data::{Example, restart, sounding, transpose_line};
 use super::{Batch, Seq2Seq, Seq2SeqConfig, Task};
-use crate::checkpoint::{self, STAGING_PREFIX};
+use crate::NnError;
+use crate::checkpoint;
 use crate::evaluate::Evaluation;
-use crate::train::{EpochRecord, Observer, TrainConfig, TrainSummary, append_line, trim_metrics};
-use crate::{NnError, staging};
+use crate::train::{EpochRecord, Observer, TrainConfig, TrainSummary, append_line, tidy_for_resume};
 
 pub const FORMAT: &str = "fugato-seq2seq";
 pub const VERSION: u32 = 1;
@@ -124,9 +124,7 @@ pub fn resume(
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
     let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
-    staging::sweep(run, STAGING_PREFIX)?;
-    staging::recover(&run.join("best"))?;
-    trim_metrics(run, ckpt.meta.epoch)?;
+    tidy_for_resume(run, ckpt.meta.epoch)?;
     if let Some(epochs) = epochs {
         ckpt.meta.train.epochs = epochs;
     }
@@ -250,15 +248,6 @@ fn crop(ex: &Example, a: usize, b: usize) -> Example {
         targets: ex.targets.iter().map(|l| cut(l)).collect(),
         target_positions: ex.target_positions[a..b].to_vec(),
     }
-}
-
-fn restart(part: &[u16], sounding_now: Option<u8>) -> Vec<u16> {
-    use fugato_repr::melody::{HOLD, REST, pitch_token};
-    let mut out = part.to_vec();
-    if out.first() == Some(&(HOLD as u16)) {
-        out[0] = sounding_now.and_then(pitch_token).unwrap_or(REST) as u16;
-    }
-    out
 }
 
 /// Consecutive windows of `len` steps (aligned tasks) or the whole examples, unchanged.
