@@ -224,6 +224,21 @@ pub struct TrainArgs {
     /// gan: discriminator steps per generator step [default: 1].
     #[arg(long)]
     pub critic_steps: Option<usize>,
+    /// gan: the generator matches the discriminator's mean features on real music
+    /// (feature matching) instead of fooling its last layer.
+    #[arg(long)]
+    pub feature_matching: bool,
+    /// gan: binary neurons on the generator's output, none, deterministic or stochastic
+    /// (straight-through gradients) [default: none].
+    #[arg(long)]
+    pub binary: Option<String>,
+    /// gan: weight of the mode-seeking term that rewards different segments for different
+    /// noise (0: off) [default: 0].
+    #[arg(long)]
+    pub diversity: Option<f64>,
+    /// gan: frames between the starts of training segments (0: back to back) [default: 0].
+    #[arg(long)]
+    pub hop: Option<usize>,
     /// gan: write sample MIDI and PNG files every N epochs (0: never) [default: 5].
     #[arg(long)]
     pub sample_every: Option<usize>,
@@ -258,7 +273,7 @@ pub struct TrainArgs {
     /// Gradient-norm clipping (0: off).
     #[arg(long)]
     pub clip: Option<f64>,
-    /// Random transposition of training windows, ± semitones (piano-roll data).
+    /// Random transposition of training windows (GAN: segments), ± semitones (piano-roll data).
     #[arg(long)]
     pub transpose: Option<i32>,
     #[arg(long)]

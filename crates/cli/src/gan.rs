@@ -45,6 +45,14 @@ impl TrainSettings {
             critic_steps: a.critic_steps.unwrap_or(d.critic_steps),
             batch: a.batch.unwrap_or(d.batch),
             epochs: a.epochs.unwrap_or(d.epochs),
+            feature_matching: a.feature_matching,
+            transpose: a
+                .transpose
+                .map_or(Ok(d.transpose), u32::try_from)
+                .map_err(|_| anyhow::anyhow!("--transpose must be 0 or more"))?,
+            hop: a.hop.unwrap_or(d.hop),
+            binary: a.binary.as_deref().unwrap_or("none").parse().map_err(anyhow::Error::msg)?,
+            diversity: a.diversity.unwrap_or(d.diversity),
             sample_every: a.sample_every.unwrap_or(d.sample_every),
             seed: a.seed.unwrap_or(d.seed),
         };
@@ -55,9 +63,9 @@ impl TrainSettings {
     }
 }
 
-/// Four-bar segments (64 sixteenth frames) of the training split of a MIDI folder
-/// (see `cut_segments`).
-pub fn segments(root: &Path, frames: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
+/// Segments of `frames` sixteenths (four bars for the default 64), one every `hop`
+/// frames, of the training split of a MIDI folder (see `cut_segments`).
+pub fn segments(root: &Path, frames: usize, hop: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
     if !root.is_dir() {
         bail!("{}: not a folder of MIDI files", root.display());
     }
@@ -67,7 +75,7 @@ pub fn segments(root: &Path, frames: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
         .filter(|f| Split::of_path(f.strip_prefix(root).unwrap_or(f)) == Split::Train)
         .filter_map(|f| fugato_midi::read_file(f, ReadOptions::default()).ok())
         .filter_map(|m| PianoRoll::encode(&m.score, STEPS_PER_QUARTER).ok())
-        .flat_map_iter(|roll| cut_segments(&roll.frames(), frames))
+        .flat_map_iter(|roll| cut_segments(&roll.frames(), frames, hop))
         .collect();
     if segments.is_empty() {
         bail!("{}: no four-bar segments with music in the training split", root.display());
@@ -76,7 +84,10 @@ pub fn segments(root: &Path, frames: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
 }
 
 pub fn train(s: TrainSettings) -> anyhow::Result<()> {
-    let data = GanData { segments: segments(&s.data, s.model.frames)?, source: s.data.display().to_string() };
+    let data = GanData {
+        segments: segments(&s.data, s.model.frames, if s.train.hop == 0 { s.model.frames } else { s.train.hop })?,
+        source: s.data.display().to_string(),
+    };
     let device = fugato_nn::default_device();
     let mut progress = Progress { bar: ProgressBar::hidden(), run: s.run.clone() };
     let start = Instant::now();

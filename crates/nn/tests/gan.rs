@@ -3,7 +3,8 @@
 
 use burn::tensor::Device;
 use fugato_nn::gan::train::{
-    self as g, Binarize, GanData, GanLoss, GanObserver, GanRecord, GanTrainConfig, set_metrics,
+    self as g, Binarize, BinaryNeurons, GanData, GanLoss, GanObserver, GanRecord, GanTrainConfig, cut_segments,
+    set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
 use fugato_repr::pianoroll::Frame;
@@ -37,10 +38,12 @@ fn small(generator: GeneratorKind) -> GanConfig {
 struct Count {
     epochs: usize,
     sampled: usize,
+    records: Vec<GanRecord>,
 }
 
 impl GanObserver for Count {
-    fn epoch_end(&mut self, _: &GanRecord, samples: Option<&[Vec<Frame>]>) {
+    fn epoch_end(&mut self, record: &GanRecord, samples: Option<&[Vec<Frame>]>) {
+        self.records.push(record.clone());
         self.epochs += 1;
         self.sampled += usize::from(samples.is_some());
     }
@@ -87,4 +90,46 @@ fn metrics_see_polyphony_entropy_and_collapse() {
     assert_eq!(set_metrics(&same).pairwise_distance, 0.0);
     let empty = set_metrics(&[vec![0; 16]]);
     assert_eq!(empty.empty, 1);
+}
+
+#[test]
+fn the_anti_collapse_options_train() {
+    let device = Device::flex();
+    let data = GanData { segments: corpus(), source: "test".into() };
+    for (generator, binary, feature_matching) in [
+        (GeneratorKind::Rnn, BinaryNeurons::Deterministic, true),
+        (GeneratorKind::Mlp, BinaryNeurons::Stochastic, false),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = GanTrainConfig {
+            batch: 8,
+            epochs: 2,
+            binary,
+            feature_matching,
+            diversity: 0.1,
+            transpose: 3,
+            ..Default::default()
+        };
+        let mut seen = Count::default();
+        g::train(tmp.path(), &small(generator), &config, &data, &device, &mut seen).unwrap();
+        for r in &seen.records {
+            assert!(r.loss_discriminator.is_finite() && r.loss_generator.is_finite(), "{r:?}");
+        }
+        let ckpt = g::load(tmp.path(), &device).unwrap();
+        assert_eq!(ckpt.meta.train, config, "the options are kept for --resume");
+    }
+}
+
+#[test]
+fn segments_are_cut_every_hop_frames_from_the_first_note() {
+    let piece: Vec<Frame> = [0, 0].into_iter().chain((0..40).map(|t| 1 << (40 + t % 3))).collect();
+    let back_to_back = cut_segments(&piece, 16, 16);
+    assert_eq!(back_to_back.len(), 2);
+    let overlapping = cut_segments(&piece, 16, 8);
+    assert_eq!(overlapping.len(), 4);
+    assert_eq!(overlapping[1][..8], overlapping[0][8..]);
+    assert_eq!(overlapping[0][0], 1 << 40, "starts at the first note");
+    // Mostly silent windows are left out.
+    let sparse: Vec<Frame> = (0..32).map(|t| if t < 4 { 1 } else { 0 }).collect();
+    assert!(cut_segments(&sparse, 16, 16).is_empty());
 }

@@ -219,12 +219,23 @@ pub struct Discriminator {
 impl Discriminator {
     /// One logit per segment `[batch]` for segments `[batch, frames, keys]` (1: real).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<1> {
+        self.classify(self.features(x))
+    }
+
+    /// The convolutions' output, flattened: `[batch, features]` (what feature matching
+    /// compares).
+    pub fn features(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, keys] = x.dims();
         let x = x.reshape([batch, 1, frames, keys]);
         let x = self.dropout.forward(leaky_relu(self.conv1.forward(x), 0.2));
         let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), 0.2));
         let [_, c, f, k] = x.dims();
-        let mut x: Tensor<2> = x.reshape([batch, c * f * k]);
+        x.reshape([batch, c * f * k])
+    }
+
+    /// One logit per segment from [`Discriminator::features`].
+    pub fn classify(&self, mut x: Tensor<2>) -> Tensor<1> {
+        let [batch, _] = x.dims();
         if self.minibatch_std == 1 {
             // The features' standard deviation over the batch, averaged: one more input.
             let mean = x.clone().mean_dim(0); // [1, features]

@@ -10,11 +10,11 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{log_sigmoid, relu};
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Bytes, Device, Distribution, Tensor, TensorData};
 use fugato_repr::pianoroll::{Frame, PianoRoll};
 use fugato_score::metrics::{pitch_class_entropy, polyphony};
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,55 @@ impl std::str::FromStr for GanLoss {
     }
 }
 
+/// What the discriminator sees of the generator's key probabilities during training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BinaryNeurons {
+    /// The probabilities themselves (so a soft haze of notes can pass for music).
+    #[default]
+    None,
+    /// Keys on where the probability reaches 0.5, with straight-through gradients
+    /// (BinaryMuseGAN's deterministic binary neurons, Dong & Yang 2018).
+    Deterministic,
+    /// Keys on with their probability, straight-through gradients (stochastic binary neurons).
+    Stochastic,
+}
+
+impl std::str::FromStr for BinaryNeurons {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(BinaryNeurons::None),
+            "deterministic" => Ok(BinaryNeurons::Deterministic),
+            "stochastic" => Ok(BinaryNeurons::Stochastic),
+            _ => Err(format!("unknown binary neurons {s:?}: expected none, deterministic or stochastic")),
+        }
+    }
+}
+
+impl BinaryNeurons {
+    /// How samples are made binary to match training.
+    pub fn binarize(self) -> Binarize {
+        match self {
+            BinaryNeurons::Stochastic => Binarize::Bernoulli,
+            _ => Binarize::Threshold(0.5),
+        }
+    }
+
+    /// Binary segments in the forward pass whose gradient is the probabilities' own.
+    fn apply(self, probs: Tensor<3>) -> Tensor<3> {
+        let hard = match self {
+            BinaryNeurons::None => return probs,
+            BinaryNeurons::Deterministic => probs.clone().greater_equal_elem(0.5).float(),
+            BinaryNeurons::Stochastic => {
+                let u = Tensor::random(probs.dims(), Distribution::Uniform(0.0, 1.0), &probs.device());
+                probs.clone().greater(u).float()
+            }
+        };
+        probs.clone() + (hard - probs).detach()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GanTrainConfig {
     pub loss: GanLoss,
@@ -61,6 +110,25 @@ pub struct GanTrainConfig {
     pub critic_steps: usize,
     pub batch: usize,
     pub epochs: usize,
+    /// The generator matches the mean of the discriminator's features on real and fake
+    /// batches (Salimans et al. 2016) instead of fooling its last layer.
+    #[serde(default)]
+    pub feature_matching: bool,
+    /// Binary neurons on the generator's output.
+    #[serde(default)]
+    pub binary: BinaryNeurons,
+    /// Weight of the mode-seeking term (Mao et al. 2019): the generator is rewarded for
+    /// writing different segments for different noise vectors (0: off).
+    #[serde(default)]
+    pub diversity: f64,
+    /// Each real segment is moved by a random number of semitones in −t..=t (where it
+    /// stays on the keyboard) every time it is drawn (0: never).
+    #[serde(default)]
+    pub transpose: u32,
+    /// Frames between the starts of the training segments cut from a piece (0: back to
+    /// back, one segment length).
+    #[serde(default)]
+    pub hop: usize,
     /// Write samples every this many epochs (0: never).
     pub sample_every: usize,
     pub seed: u64,
@@ -76,6 +144,11 @@ impl Default for GanTrainConfig {
             critic_steps: 1,
             batch: 32,
             epochs: 60,
+            feature_matching: false,
+            binary: BinaryNeurons::None,
+            diversity: 0.0,
+            transpose: 0,
+            hop: 0,
             sample_every: 5,
             seed: 0,
         }
@@ -89,6 +162,12 @@ impl GanTrainConfig {
         }
         if !(self.lr_generator > 0.0 && self.lr_discriminator > 0.0) {
             return Err("learning rates must be positive".into());
+        }
+        if !(self.diversity >= 0.0 && self.diversity.is_finite()) {
+            return Err(format!("the diversity weight must be 0 or more, but was {}", self.diversity));
+        }
+        if self.transpose > 12 {
+            return Err(format!("transpose must be 0..=12 semitones, but was {}", self.transpose));
         }
         if !(0.5..=1.0).contains(&self.real_label) {
             return Err(format!("the real label must be in 0.5..=1, but was {}", self.real_label));
@@ -255,15 +334,31 @@ fn save(
     checkpoint::save_folder_with(dir, meta, gan.clone(), optimizers.map(|(g, _)| g), &extra)
 }
 
-/// A piece's frames cut into segments of `len` back to back from its first note;
-/// segments with music in fewer than half their frames are left out.
-pub fn cut_segments(frames: &[Frame], len: usize) -> Vec<Vec<Frame>> {
+/// A piece's frames cut into segments of `len`, one starting every `hop` frames from
+/// its first note; segments with music in fewer than half their frames are left out.
+pub fn cut_segments(frames: &[Frame], len: usize, hop: usize) -> Vec<Vec<Frame>> {
+    let (len, hop) = (len.max(1), hop.max(1));
     let first = frames.iter().position(|&f| f != 0).unwrap_or(frames.len());
-    frames[first..]
-        .chunks_exact(len.max(1))
+    let frames = &frames[first..];
+    (0..frames.len().saturating_sub(len - 1))
+        .step_by(hop)
+        .map(|i| &frames[i..i + len])
         .filter(|s| s.iter().filter(|&&f| f != 0).count() * 2 >= len)
         .map(|s| s.to_vec())
         .collect()
+}
+
+/// `segment` moved by `shift` semitones, or unmoved where a note would leave the keys.
+fn transposed(segment: &[Frame], shift: i32, keys: usize) -> Vec<Frame> {
+    let all = segment.iter().fold(0 as Frame, |a, &f| a | f);
+    let fits = all == 0
+        || (shift >= 0 && (all.leading_zeros() as i64 - (Frame::BITS as i64 - keys as i64)) >= i64::from(shift))
+        || (shift < 0 && all.trailing_zeros() as i64 >= i64::from(-shift));
+    match shift {
+        _ if !fits => segment.to_vec(),
+        s if s >= 0 => segment.iter().map(|f| f << s).collect(),
+        s => segment.iter().map(|f| f >> -s).collect(),
+    }
 }
 
 pub struct GanData {
@@ -350,6 +445,19 @@ fn bce(logits: Tensor<1>, target: f64) -> Tensor<1> {
     -l.mean()
 }
 
+/// The mode-seeking term (MSGAN): for the batch's halves paired up, the reciprocal of
+/// how far apart their segments are per unit of distance between their noise vectors.
+fn mode_seeking(fake: Tensor<3>, z: Tensor<2>) -> Tensor<1> {
+    let [b, frames, keys] = fake.dims();
+    let [_, noise] = z.dims();
+    let half = b / 2;
+    let part = |t: Tensor<3>, i: usize| t.narrow(0, i * half, half);
+    let out = (part(fake.clone(), 0) - part(fake, 1)).abs().reshape([half, frames * keys]).mean_dim(1);
+    let z = z.reshape([b, 1, noise]);
+    let inp = (part(z.clone(), 0) - part(z, 1)).abs().reshape([half, noise]).mean_dim(1);
+    (out / inp).mean().add_scalar(1e-5).recip()
+}
+
 fn run_epochs(
     run: &Path,
     mut meta: GanMeta,
@@ -376,11 +484,14 @@ fn run_epochs(
         observer.epoch_start(meta.epoch + 1, batches.len());
         let (mut sum_d, mut sum_g) = (0f64, 0f64);
         for (i, real) in batches.iter().enumerate() {
-            let real = to_tensor(real, keys, &ad);
+            let t = config.transpose as i32;
+            let real: Vec<Vec<Frame>> =
+                real.iter().map(|s| transposed(s, if t > 0 { rng.random_range(-t..=t) } else { 0 }, keys)).collect();
+            let real = to_tensor(&real.iter().collect::<Vec<_>>(), keys, &ad);
             let b = config.batch;
             let mut loss_d_value = 0.0;
             for _ in 0..config.critic_steps {
-                let fake = gan.generator.forward(gan.generator.noise(b, &ad)).detach();
+                let fake = config.binary.apply(gan.generator.forward(gan.generator.noise(b, &ad))).detach();
                 let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
                 let loss_d = match config.loss {
                     GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
@@ -390,11 +501,22 @@ fn run_epochs(
                 let grads = GradientsParams::from_grads(loss_d.backward(), &gan.discriminator);
                 gan.discriminator = opt_d.step(config.lr_discriminator, gan.discriminator, grads);
             }
-            let d_fake = gan.discriminator.forward(gan.generator.forward(gan.generator.noise(b, &ad)));
-            let loss_g = match config.loss {
-                GanLoss::Bce => bce(d_fake, 1.0),
-                GanLoss::Hinge => -d_fake.mean(),
+            let z = gan.generator.noise(b, &ad);
+            let fake = config.binary.apply(gan.generator.forward(z.clone()));
+            let features = gan.discriminator.features(fake.clone());
+            let mut loss_g = if config.feature_matching {
+                let real_mean = gan.discriminator.features(real.clone()).mean_dim(0).detach();
+                (features.mean_dim(0) - real_mean).powi_scalar(2).mean()
+            } else {
+                let d_fake = gan.discriminator.classify(features);
+                match config.loss {
+                    GanLoss::Bce => bce(d_fake, 1.0),
+                    GanLoss::Hinge => -d_fake.mean(),
+                }
             };
+            if config.diversity > 0.0 && b >= 2 {
+                loss_g = loss_g + mode_seeking(fake, z) * config.diversity;
+            }
             let loss_g_value = loss_g.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss_g.backward(), &gan.generator);
             gan.generator = opt_g.step(config.lr_generator, gan.generator, grads);
@@ -404,7 +526,7 @@ fn run_epochs(
             observer.batch_end(sum_d / (i + 1) as f64, sum_g / (i + 1) as f64);
         }
         meta.epoch += 1;
-        let samples = binarize(&gan.generator.valid().forward(probe_z.clone()), Binarize::Threshold(0.5), 0);
+        let samples = binarize(&gan.generator.valid().forward(probe_z.clone()), config.binary.binarize(), 0);
         let metrics = set_metrics(&samples);
         let gap = gap(&metrics, &meta.corpus);
         let improved = meta.best_gap.is_none_or(|best| gap < best);
@@ -443,7 +565,6 @@ pub enum Binarize {
 
 /// Key probabilities `[n, frames, keys]` → binary frames per segment.
 pub fn binarize(probs: &Tensor<3>, how: Binarize, seed: u64) -> Vec<Vec<Frame>> {
-    use rand::Rng;
     let [n, frames, keys] = probs.dims();
     let values: Vec<f32> = probs.clone().into_data().try_to_vec::<f32>().expect("f32 probabilities");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -495,4 +616,18 @@ pub fn sample(
         _ => Tensor::cat((0..count as u64).map(|i| z(seed.wrapping_add(i))).collect(), 0),
     };
     binarize(&generator.forward(zs), how, seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposition_keeps_every_note_on_the_keys() {
+        let seg: Vec<Frame> = vec![1 << 2 | 1 << 80, 1 << 40];
+        assert_eq!(transposed(&seg, 7, 88), vec![1 << 9 | 1 << 87, 1 << 47]);
+        assert_eq!(transposed(&seg, 8, 88), seg, "the top note would leave the keys");
+        assert_eq!(transposed(&seg, -2, 88), vec![1 | 1 << 78, 1 << 38]);
+        assert_eq!(transposed(&seg, -3, 88), seg, "the bottom note would leave the keys");
+    }
 }
