@@ -228,6 +228,10 @@ pub struct TrainArgs {
     /// (feature matching) instead of fooling its last layer.
     #[arg(long)]
     pub feature_matching: bool,
+    /// gan: one key or a rest per frame (a softmax instead of a sigmoid per key), for
+    /// melodies.
+    #[arg(long)]
+    pub monophonic: bool,
     /// gan: binary neurons on the generator's output, none, deterministic or stochastic
     /// (straight-through gradients) [default: none].
     #[arg(long)]

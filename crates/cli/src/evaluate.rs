@@ -27,6 +27,9 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     if seq2seq {
         return crate::seq2seq::evaluate_harmonizer(&c.checkpoint, &c.data, c.json);
     }
+    if crate::gan::is_gan(&c.checkpoint) {
+        return crate::gan::evaluate(&c.checkpoint, &c.data, c.json);
+    }
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
     let dataset = Dataset::open(&c.data, None)?;

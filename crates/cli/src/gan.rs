@@ -1,4 +1,5 @@
-//! The GAN's commands: `train --model gan` and `generate` from a GAN checkpoint.
+//! The GAN's commands: `train --model gan`, and `generate` and `evaluate` with a GAN
+//! checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -7,7 +8,8 @@ use anyhow::{Context, bail};
 use fugato_midi::ReadOptions;
 use fugato_nn::data::{Split, midi_files};
 use fugato_nn::gan::train::{
-    Binarize, GanData, GanObserver, GanRecord, GanTrainConfig, STEPS_PER_QUARTER, cut_segments, sample,
+    Binarize, GanCheckpoint, GanData, GanObserver, GanRecord, GanTrainConfig, PROBE, STEPS_PER_QUARTER, SetMetrics,
+    cut_segments, sample, set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
 use fugato_repr::pianoroll::{Frame, PianoRoll};
@@ -36,6 +38,7 @@ impl TrainSettings {
         model.hidden = a.hidden.unwrap_or(model.hidden);
         model.layers = a.layers.unwrap_or(model.layers);
         model.dropout = a.dropout.unwrap_or(model.dropout);
+        model.monophonic = a.monophonic;
         let d = GanTrainConfig::default();
         let train = GanTrainConfig {
             loss: a.gan_loss.as_deref().unwrap_or("bce").parse().map_err(anyhow::Error::msg)?,
@@ -64,28 +67,33 @@ impl TrainSettings {
 }
 
 /// Segments of `frames` sixteenths (four bars for the default 64), one every `hop`
-/// frames, of the training split of a MIDI folder (see `cut_segments`).
-pub fn segments(root: &Path, frames: usize, hop: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
+/// frames, of one split of a MIDI folder (see `cut_segments`).
+pub fn segments(root: &Path, split: Split, frames: usize, hop: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
     if !root.is_dir() {
         bail!("{}: not a folder of MIDI files", root.display());
     }
     let files = midi_files(root)?;
     let segments: Vec<Vec<Frame>> = files
         .par_iter()
-        .filter(|f| Split::of_path(f.strip_prefix(root).unwrap_or(f)) == Split::Train)
+        .filter(|f| Split::of_path(f.strip_prefix(root).unwrap_or(f)) == split)
         .filter_map(|f| fugato_midi::read_file(f, ReadOptions::default()).ok())
         .filter_map(|m| PianoRoll::encode(&m.score, STEPS_PER_QUARTER).ok())
         .flat_map_iter(|roll| cut_segments(&roll.frames(), frames, hop))
         .collect();
     if segments.is_empty() {
-        bail!("{}: no four-bar segments with music in the training split", root.display());
+        bail!("{}: no segments of {frames} frames with music in the {split:?} split", root.display());
     }
     Ok(segments)
 }
 
 pub fn train(s: TrainSettings) -> anyhow::Result<()> {
     let data = GanData {
-        segments: segments(&s.data, s.model.frames, if s.train.hop == 0 { s.model.frames } else { s.train.hop })?,
+        segments: segments(
+            &s.data,
+            Split::Train,
+            s.model.frames,
+            if s.train.hop == 0 { s.model.frames } else { s.train.hop },
+        )?,
         source: s.data.display().to_string(),
     };
     let device = fugato_nn::default_device();
@@ -140,12 +148,13 @@ impl GanObserver for Progress {
     fn epoch_end(&mut self, r: &GanRecord, samples: Option<&[Vec<Frame>]>) {
         self.bar.finish_and_clear();
         eprintln!(
-            "epoch {:>3}  D {:.3}  G {:.3}  polyphony {:.2}  pc-entropy {:.2}  distance {:.2}  empty {}  gap {:.3}  {:.1} s{}",
+            "epoch {:>3}  D {:.3}  G {:.3}  polyphony {:.2}  pc-entropy {:.2}  notes {:.1}  distance {:.2}  empty {}  gap {:.3}  {:.1} s{}",
             r.epoch,
             r.loss_discriminator,
             r.loss_generator,
             r.samples.polyphony,
             r.samples.pitch_class_entropy,
+            r.samples.notes,
             r.samples.pairwise_distance,
             r.samples.empty,
             r.gap,
@@ -175,8 +184,27 @@ fn write_samples(dir: &Path, epoch: usize, samples: &[Vec<Frame>]) -> anyhow::Re
     fugato_midi::write_atomic(&path, &png).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Whether `arg` is a GAN checkpoint folder or the name of a bundled GAN.
+pub fn is_gan(arg: &Path) -> bool {
+    fugato_nn::checkpoint::format_of(arg).as_deref() == Some(fugato_nn::gan::train::FORMAT)
+        || fugato_nn::bundled::gan_by_name(&arg.to_string_lossy()).is_some()
+}
+
+/// A GAN checkpoint folder, or a bundled GAN by name.
+pub fn load_model(arg: &Path, device: &fugato_nn::Device) -> anyhow::Result<GanCheckpoint> {
+    if arg.exists() {
+        return Ok(fugato_nn::gan::train::load(arg, device)?);
+    }
+    match fugato_nn::bundled::gan_by_name(&arg.to_string_lossy()) {
+        Some(m) => Ok(m.load_gan(device)?),
+        None => bail!("{}: no such checkpoint folder, and no bundled GAN of that name", arg.display()),
+    }
+}
+
 /// `generate` from a GAN checkpoint: `count` segments (seeds SEED, SEED+1, …) back to
-/// back, or `interpolate` steps between two noise vectors.
+/// back, or `interpolate` steps between two noise vectors. Keys are made binary as in
+/// training (threshold 0.5, or Bernoulli for stochastic binary neurons) unless
+/// `bernoulli` asks for Bernoulli sampling.
 pub fn generate(
     checkpoint: &Path,
     seed: u64,
@@ -185,8 +213,60 @@ pub fn generate(
     bernoulli: bool,
 ) -> anyhow::Result<Score> {
     let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::gan::train::load(checkpoint, &device)?;
-    let how = if bernoulli { Binarize::Bernoulli } else { Binarize::Threshold(0.5) };
+    let ckpt = load_model(checkpoint, &device)?;
+    let how = if bernoulli { Binarize::Bernoulli } else { ckpt.meta.train.binary.binarize() };
     let frames = sample(&ckpt.gan.generator, seed, segments, interpolate, how, &device);
     segments_score(&frames)
+}
+
+/// Seeds of the noise vectors `evaluate` samples (the probe of training uses other noise).
+const EVALUATE_SEED: u64 = 1;
+
+/// `evaluate` for a GAN: the music metrics of 100 samples next to those of 100 segments
+/// of the data folder's validation split.
+pub fn evaluate(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
+    let device = fugato_nn::default_device();
+    let ckpt = load_model(checkpoint, &device)?;
+    let frames = ckpt.meta.model.frames;
+    let all = segments(data, Split::Valid, frames, frames)?;
+    // PROBE segments spread evenly over the split (all of them where there are fewer).
+    let real: Vec<Vec<Frame>> = all.iter().step_by(all.len().div_ceil(PROBE)).cloned().collect();
+    let corpus = set_metrics(&real);
+    let how = ckpt.meta.train.binary.binarize();
+    let samples = set_metrics(&sample(&ckpt.gan.generator, EVALUATE_SEED, PROBE, None, how, &device));
+    let within = |a: f64, b: f64| if b > 0.0 { a / b - 1.0 } else { f64::NAN };
+    if json {
+        let report = serde_json::json!({
+            "samples": samples,
+            "corpus": corpus,
+            "corpus_segments": real.len(),
+            "polyphony_gap": within(samples.polyphony, corpus.polyphony),
+            "pitch_class_entropy_gap": within(samples.pitch_class_entropy, corpus.pitch_class_entropy),
+        });
+        return crate::print(&(serde_json::to_string_pretty(&report)? + "\n"));
+    }
+    let row = |name: &str, m: &SetMetrics| {
+        format!(
+            "{name:<10} {:>9.2} {:>10.2} {:>7.2} {:>6.1} {:>9.2} {:>5}\n",
+            m.polyphony, m.pitch_class_entropy, m.density, m.notes, m.pairwise_distance, m.empty
+        )
+    };
+    crate::print(&format!(
+        "{PROBE} samples (seeds {EVALUATE_SEED}..) against {} validation segments of {}\n\
+         {:<10} {:>9} {:>10} {:>7} {:>6} {:>9} {:>5}\n{}{}\
+         polyphony {:+.0} %, pitch-class entropy {:+.0} % of the corpus's\n",
+        real.len(),
+        data.display(),
+        "",
+        "polyphony",
+        "pc entropy",
+        "density",
+        "notes",
+        "distance",
+        "empty",
+        row("samples", &samples),
+        row("corpus", &corpus),
+        100.0 * within(samples.polyphony, corpus.polyphony),
+        100.0 * within(samples.pitch_class_entropy, corpus.pitch_class_entropy),
+    ))
 }

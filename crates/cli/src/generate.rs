@@ -64,7 +64,7 @@ impl Config {
 }
 
 pub fn run(mut c: Config) -> anyhow::Result<()> {
-    if fugato_nn::checkpoint::format_of(&c.checkpoint).as_deref() == Some(fugato_nn::gan::train::FORMAT) {
+    if crate::gan::is_gan(&c.checkpoint) {
         return run_gan(&c);
     }
     if c.interpolate.is_some() || c.bernoulli {

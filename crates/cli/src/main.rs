@@ -72,7 +72,12 @@ fn run() -> anyhow::Result<()> {
                     styles if styles.is_empty() => format!("{:<14} {}", m.name, m.about),
                     styles => format!("{:<14} {}\n{:<14} styles: {}", m.name, m.about, "", styles.join(", ")),
                 })
-                .chain(fugato_nn::bundled::SEQ2SEQ.iter().map(|m| format!("{:<14} {}", m.name, m.about)))
+                .chain(
+                    fugato_nn::bundled::SEQ2SEQ
+                        .iter()
+                        .chain(&fugato_nn::bundled::GANS)
+                        .map(|m| format!("{:<14} {}", m.name, m.about)),
+                )
                 .collect();
             print(&(lines.join("\n") + "\n"))
         }

@@ -148,7 +148,7 @@ pub fn load_model(arg: &Path, device: &fugato_nn::Device) -> anyhow::Result<Seq2
         return Ok(fugato_nn::seq2seq::train::load(arg, device)?);
     }
     match fugato_nn::bundled::seq2seq_by_name(&arg.to_string_lossy()) {
-        Some(m) => Ok(m.load(device)?),
+        Some(m) => Ok(m.load_seq2seq(device)?),
         None => bail!(
             "{}: no such checkpoint folder, and no bundled encoder–decoder of that name (bundled: {BUNDLED_HARMONIZER})",
             arg.display()

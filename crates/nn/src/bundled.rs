@@ -2,11 +2,14 @@
 //! `--checkpoint NAME`, `fugato demo` and `fugato serve` work anywhere, with no files
 //! beside the binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::{Device, NnError};
+use crate::gan::train::GanCheckpoint;
+use crate::seq2seq::train::Seq2SeqCheckpoint;
+use crate::{Device, NnError, gan, seq2seq};
 
+/// A checkpoint built into the binary: its `checkpoint.json` and weights.
 #[derive(Debug)]
 pub struct Bundled {
     pub name: &'static str,
@@ -46,12 +49,33 @@ impl Bundled {
         checkpoint::styles_in(self.meta)
     }
 
+    /// Where error messages say the files are.
+    fn paths(&self) -> (PathBuf, PathBuf) {
+        let dir = Path::new("<bundled>").join(self.name);
+        (dir.join("checkpoint.json"), dir.join("model.bpk"))
+    }
+
+    /// A sequence model from [`MODELS`].
     pub fn load(&self, device: &Device) -> Result<Checkpoint, NnError> {
-        let meta_path = Path::new("<bundled>").join(self.name).join("checkpoint.json");
-        let weights_path = Path::new("<bundled>").join(self.name).join("model.bpk");
+        let (meta_path, weights_path) = self.paths();
         let (meta, model) =
             checkpoint::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
         Ok(Checkpoint { meta, model, optimizer: None })
+    }
+
+    /// An encoder–decoder from [`SEQ2SEQ`].
+    pub fn load_seq2seq(&self, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> {
+        let (meta_path, weights_path) = self.paths();
+        let (meta, model) =
+            seq2seq::train::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
+        Ok(Seq2SeqCheckpoint { meta, model, optimizer: None })
+    }
+
+    /// A GAN from [`GANS`].
+    pub fn load_gan(&self, device: &Device) -> Result<GanCheckpoint, NnError> {
+        let (meta_path, weights_path) = self.paths();
+        let (meta, gan) = gan::train::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
+        Ok(GanCheckpoint::new(meta, gan))
     }
 }
 
@@ -73,33 +97,23 @@ pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnErro
     }
 }
 
-/// An encoder–decoder built into the library.
-#[derive(Debug)]
-pub struct BundledSeq2Seq {
-    pub name: &'static str,
-    pub about: &'static str,
-    meta: &'static str,
-    weights: &'static [u8],
-}
-
-pub const SEQ2SEQ: [BundledSeq2Seq; 1] = [BundledSeq2Seq {
+/// The encoder–decoders built into the library.
+pub const SEQ2SEQ: [Bundled; 1] = [Bundled {
     name: "chorale-harmonizer",
     about: "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)",
     meta: include_str!("../../../models/chorale-harmonizer/checkpoint.json"),
     weights: include_bytes!("../../../models/chorale-harmonizer/model.bpk"),
 }];
 
-impl BundledSeq2Seq {
-    pub fn load(&self, device: &Device) -> Result<crate::seq2seq::train::Seq2SeqCheckpoint, NnError> {
-        let meta_path = Path::new("<bundled>").join(self.name).join("checkpoint.json");
-        let weights_path = Path::new("<bundled>").join(self.name).join("model.bpk");
-        let (meta, model) =
-            crate::seq2seq::train::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
-        Ok(crate::seq2seq::train::Seq2SeqCheckpoint { meta, model, optimizer: None })
-    }
-}
+/// The GANs built into the library.
+pub const GANS: [Bundled; 0] = [];
 
 /// The bundled encoder–decoder of that name.
-pub fn seq2seq_by_name(name: &str) -> Option<&'static BundledSeq2Seq> {
+pub fn seq2seq_by_name(name: &str) -> Option<&'static Bundled> {
     SEQ2SEQ.iter().find(|m| m.name == name)
+}
+
+/// The bundled GAN of that name.
+pub fn gan_by_name(name: &str) -> Option<&'static Bundled> {
+    GANS.iter().find(|m| m.name == name)
 }

@@ -121,6 +121,30 @@ fn the_anti_collapse_options_train() {
 }
 
 #[test]
+fn a_monophonic_generator_writes_one_key_or_a_rest_per_frame() {
+    let device = Device::flex();
+    let melody: Vec<Vec<Frame>> = (0..24u32)
+        .map(|i| (0..16).map(|t| if t % 4 == 3 { 0 } else { 1 << (40 + (i + t / 2) % 7) }).collect())
+        .collect();
+    let data = GanData { segments: melody, source: "test".into() };
+    for (generator, binary) in
+        [(GeneratorKind::Rnn, BinaryNeurons::Deterministic), (GeneratorKind::Mlp, BinaryNeurons::Stochastic)]
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = GanConfig { monophonic: true, ..small(generator) };
+        let config = GanTrainConfig { batch: 8, epochs: 2, binary, diversity: 0.1, ..Default::default() };
+        let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut Count::default()).unwrap();
+        assert!((meta.corpus.polyphony - 1.0).abs() < 1e-9);
+        let ckpt = g::load(tmp.path(), &device).unwrap();
+        for how in [Binarize::Threshold(0.5), Binarize::Bernoulli] {
+            let segments = g::sample(&ckpt.gan.generator, 3, 8, None, how, &device);
+            assert!(segments.iter().flatten().all(|f| f.count_ones() <= 1), "{how:?}");
+            assert!(segments.iter().flatten().any(|&f| f != 0), "{how:?}: some notes");
+        }
+    }
+}
+
+#[test]
 fn segments_are_cut_every_hop_frames_from_the_first_note() {
     let piece: Vec<Frame> = [0, 0].into_iter().chain((0..40).map(|t| 1 << (40 + t % 3))).collect();
     let back_to_back = cut_segments(&piece, 16, 16);

@@ -360,8 +360,9 @@ pub async fn harmonize(
     let response = run_job(&state, move || {
         let bundled = &fugato_nn::bundled::SEQ2SEQ[0];
         let device = fugato_nn::default_device();
-        let ckpt =
-            bundled.load(&device).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
+        let ckpt = bundled
+            .load_seq2seq(&device)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
         let out = harmonize(&ckpt.model, &melody, &HarmonizeOptions { sampling, seed, key }, &device)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
         piece_response(bundled.name, seed, out.score, 0, None)

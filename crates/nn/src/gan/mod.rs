@@ -14,7 +14,7 @@ pub mod train;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::activation::{leaky_relu, sigmoid, softmax};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,15 @@ pub struct GanConfig {
     /// the same segment for every noise vector is easy to catch.
     #[serde(default)]
     pub minibatch_std: bool,
+    /// The discriminator also sees where notes begin (a key on that was off the frame
+    /// before), so a segment of chords held from end to end does not pass for music that
+    /// moves.
+    #[serde(default)]
+    pub onsets: bool,
+    /// One key or a rest per frame: the generator's output is a softmax over the keys
+    /// and a rest instead of a sigmoid per key (for melodies).
+    #[serde(default)]
+    pub monophonic: bool,
 }
 
 impl GanConfig {
@@ -83,6 +92,8 @@ impl GanConfig {
             channels: [32, 64],
             dropout: 0.3,
             minibatch_std: true,
+            onsets: true,
+            monophonic: false,
         }
     }
 
@@ -113,7 +124,8 @@ impl GanConfig {
                         LayerConfig::new(self.cell, d_input, self.hidden).init(device)
                     })
                     .collect();
-                (Some(RnnGenerator { layers, output: LinearConfig::new(self.hidden, self.keys).init(device) }), None)
+                let output = LinearConfig::new(self.hidden, self.keys + usize::from(self.monophonic)).init(device);
+                (Some(RnnGenerator { layers, output }), None)
             }
             GeneratorKind::Mlp => {
                 let widths = [self.noise, 128, 256, 512, 1024];
@@ -122,12 +134,20 @@ impl GanConfig {
                     None,
                     Some(MlpGenerator {
                         hidden,
-                        output: LinearConfig::new(1024, self.frames * self.keys).init(device),
+                        output: LinearConfig::new(1024, self.frames * (self.keys + usize::from(self.monophonic)))
+                            .init(device),
                     }),
                 )
             }
         };
-        Generator { rnn, mlp, frames: self.frames, keys: self.keys, noise: self.noise }
+        Generator {
+            rnn,
+            mlp,
+            frames: self.frames,
+            keys: self.keys,
+            noise: self.noise,
+            monophonic: usize::from(self.monophonic),
+        }
     }
 
     pub fn init_discriminator(&self, device: &Device) -> Discriminator {
@@ -139,11 +159,12 @@ impl GanConfig {
         };
         let (f, k) = (self.frames.div_ceil(4), self.keys.div_ceil(4));
         Discriminator {
-            conv1: conv(1, self.channels[0]),
+            conv1: conv(1 + usize::from(self.onsets), self.channels[0]),
             conv2: conv(self.channels[0], self.channels[1]),
             dropout: DropoutConfig::new(self.dropout).init(),
             output: LinearConfig::new(self.channels[1] * f * k + usize::from(self.minibatch_std), 1).init(device),
             minibatch_std: usize::from(self.minibatch_std),
+            onsets: usize::from(self.onsets),
         }
     }
 }
@@ -167,11 +188,26 @@ pub struct Generator {
     frames: usize,
     keys: usize,
     noise: usize,
+    /// 1: a softmax over the keys and a rest per frame (see [`GanConfig::monophonic`]).
+    monophonic: usize,
 }
 
 impl Generator {
-    /// Key probabilities `[batch, frames, keys]` for noise vectors `[batch, noise]`.
+    /// Key probabilities `[batch, frames, keys]` for noise vectors `[batch, noise]` (for
+    /// a monophonic generator, what is left to 1 in a frame is the rest's).
     pub fn forward(&self, z: Tensor<2>) -> Tensor<3> {
+        let logits = self.logits(z);
+        if self.monophonic == 1 {
+            return softmax(logits, 2).narrow(2, 0, self.keys);
+        }
+        sigmoid(logits)
+    }
+
+    pub fn is_monophonic(&self) -> bool {
+        self.monophonic == 1
+    }
+
+    fn logits(&self, z: Tensor<2>) -> Tensor<3> {
         let [batch, _] = z.dims();
         let device = z.device();
         if let Some(rnn) = &self.rnn {
@@ -186,14 +222,14 @@ impl Generator {
             for layer in &rnn.layers {
                 x = layer.forward(x, layer.zero_state(batch, &device)).0;
             }
-            return sigmoid(rnn.output.forward(x));
+            return rnn.output.forward(x);
         }
         let mlp = self.mlp.as_ref().expect("a generator is an RNN or an MLP");
         let mut x = z;
         for layer in &mlp.hidden {
             x = leaky_relu(layer.forward(x), 0.2);
         }
-        sigmoid(mlp.output.forward(x)).reshape([batch, self.frames, self.keys])
+        mlp.output.forward(x).reshape([batch, self.frames, self.keys + self.monophonic])
     }
 
     /// Standard normal noise vectors `[n, noise]`, from the device's generator.
@@ -214,6 +250,8 @@ pub struct Discriminator {
     output: Linear,
     /// 1: append the minibatch standard deviation to the dense layer's input.
     minibatch_std: usize,
+    /// 1: a second input channel with the onsets.
+    onsets: usize,
 }
 
 impl Discriminator {
@@ -226,7 +264,14 @@ impl Discriminator {
     /// compares).
     pub fn features(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, keys] = x.dims();
-        let x = x.reshape([batch, 1, frames, keys]);
+        let x = if self.onsets == 1 && frames > 1 {
+            // onset_t = x_t · (1 − x_{t−1}); every key sounding in the first frame begins there.
+            let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
+            let onsets = x.clone() * (before.neg() + 1.0);
+            Tensor::stack::<4>(vec![x, onsets], 1)
+        } else {
+            x.reshape([batch, 1, frames, keys])
+        };
         let x = self.dropout.forward(leaky_relu(self.conv1.forward(x), 0.2));
         let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), 0.2));
         let [_, c, f, k] = x.dims();

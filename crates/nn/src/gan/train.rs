@@ -86,14 +86,24 @@ impl BinaryNeurons {
     }
 
     /// Binary segments in the forward pass whose gradient is the probabilities' own.
-    fn apply(self, probs: Tensor<3>) -> Tensor<3> {
+    /// For a monophonic generator: the likeliest of the keys and the rest (deterministic),
+    /// or one drawn from them with the Gumbel-max trick (stochastic).
+    fn apply(self, probs: Tensor<3>, monophonic: bool) -> Tensor<3> {
+        let random = |p: &Tensor<3>| Tensor::random(p.dims(), Distribution::Uniform(0.0, 1.0), &p.device());
         let hard = match self {
             BinaryNeurons::None => return probs,
-            BinaryNeurons::Deterministic => probs.clone().greater_equal_elem(0.5).float(),
-            BinaryNeurons::Stochastic => {
-                let u = Tensor::random(probs.dims(), Distribution::Uniform(0.0, 1.0), &probs.device());
-                probs.clone().greater(u).float()
+            _ if monophonic => {
+                let rest = (probs.clone().sum_dim(2).neg() + 1.0).clamp_min(1e-6);
+                let mut scores = Tensor::cat(vec![probs.clone().clamp_min(1e-6), rest], 2).log();
+                if self == BinaryNeurons::Stochastic {
+                    let gumbel = random(&scores).clamp(1e-6, 1.0 - 1e-6).log().neg().log().neg();
+                    scores = scores + gumbel;
+                }
+                let keys = probs.dims()[2];
+                scores.clone().equal(scores.max_dim(2)).float().narrow(2, 0, keys)
             }
+            BinaryNeurons::Deterministic => probs.clone().greater_equal_elem(0.5).float(),
+            BinaryNeurons::Stochastic => probs.clone().greater(random(&probs)).float(),
         };
         probs.clone() + (hard - probs).detach()
     }
@@ -189,6 +199,9 @@ pub struct SetMetrics {
     pub pitch_class_entropy: f64,
     /// Mean keys sounding per frame.
     pub density: f64,
+    /// Mean notes per segment (a note held through the segment counts once).
+    #[serde(default)]
+    pub notes: f64,
     /// Mean over pairs of segments of the keys that differ per frame: near 0 is mode collapse.
     pub pairwise_distance: f64,
     /// Segments with no note at all.
@@ -203,6 +216,7 @@ pub fn set_metrics(segments: &[Vec<Frame>]) -> SetMetrics {
         let score = PianoRoll::from_frames(seg, STEPS_PER_QUARTER).and_then(|r| r.decode()).ok();
         match score.filter(|s| s.n_notes() > 0) {
             Some(s) => {
+                m.notes += s.n_notes() as f64;
                 poly += polyphony(&s);
                 pce += pitch_class_entropy(&s);
                 n += 1;
@@ -214,6 +228,7 @@ pub fn set_metrics(segments: &[Vec<Frame>]) -> SetMetrics {
     m.polyphony = poly / n.max(1) as f64;
     m.pitch_class_entropy = pce / n.max(1) as f64;
     m.density /= segments.len().max(1) as f64;
+    m.notes /= segments.len().max(1) as f64;
     let (mut dist, mut pairs) = (0f64, 0usize);
     for i in 0..segments.len() {
         for j in i + 1..segments.len() {
@@ -226,8 +241,9 @@ pub fn set_metrics(segments: &[Vec<Frame>]) -> SetMetrics {
     m
 }
 
-/// How far a sample set is from the corpus: the relative gaps in polyphony and
-/// pitch-class entropy, plus the shortfall in diversity (pairwise distance).
+/// How far a sample set is from the corpus: the relative gaps in polyphony,
+/// pitch-class entropy and notes per segment, plus the shortfall in diversity (pairwise
+/// distance) and the share of empty samples.
 pub fn gap(samples: &SetMetrics, corpus: &SetMetrics) -> f64 {
     let rel = |a: f64, b: f64| if b > 0.0 { (a / b - 1.0).abs() } else { a.abs() };
     let diversity = if corpus.pairwise_distance > 0.0 {
@@ -237,6 +253,7 @@ pub fn gap(samples: &SetMetrics, corpus: &SetMetrics) -> f64 {
     };
     rel(samples.polyphony, corpus.polyphony)
         + rel(samples.pitch_class_entropy, corpus.pitch_class_entropy)
+        + rel(samples.notes, corpus.notes)
         + diversity
         + samples.empty as f64 / PROBE as f64
 }
@@ -290,6 +307,13 @@ pub struct GanCheckpoint {
     pub meta: GanMeta,
     pub gan: Gan,
     optimizers: Option<(Bytes, Bytes)>,
+}
+
+impl GanCheckpoint {
+    /// A checkpoint without optimizer state (for sampling).
+    pub fn new(meta: GanMeta, gan: Gan) -> GanCheckpoint {
+        GanCheckpoint { meta, gan, optimizers: None }
+    }
 }
 
 pub fn from_parts(
@@ -483,6 +507,7 @@ fn run_epochs(
         let batches: Vec<&[&Vec<Frame>]> = order.chunks_exact(config.batch).collect();
         observer.epoch_start(meta.epoch + 1, batches.len());
         let (mut sum_d, mut sum_g) = (0f64, 0f64);
+        let mono = gan.generator.is_monophonic();
         for (i, real) in batches.iter().enumerate() {
             let t = config.transpose as i32;
             let real: Vec<Vec<Frame>> =
@@ -491,7 +516,7 @@ fn run_epochs(
             let b = config.batch;
             let mut loss_d_value = 0.0;
             for _ in 0..config.critic_steps {
-                let fake = config.binary.apply(gan.generator.forward(gan.generator.noise(b, &ad))).detach();
+                let fake = config.binary.apply(gan.generator.forward(gan.generator.noise(b, &ad)), mono).detach();
                 let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
                 let loss_d = match config.loss {
                     GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
@@ -502,7 +527,7 @@ fn run_epochs(
                 gan.discriminator = opt_d.step(config.lr_discriminator, gan.discriminator, grads);
             }
             let z = gan.generator.noise(b, &ad);
-            let fake = config.binary.apply(gan.generator.forward(z.clone()));
+            let fake = config.binary.apply(gan.generator.forward(z.clone()), mono);
             let features = gan.discriminator.features(fake.clone());
             let mut loss_g = if config.feature_matching {
                 let real_mean = gan.discriminator.features(real.clone()).mean_dim(0).detach();
@@ -526,7 +551,7 @@ fn run_epochs(
             observer.batch_end(sum_d / (i + 1) as f64, sum_g / (i + 1) as f64);
         }
         meta.epoch += 1;
-        let samples = binarize(&gan.generator.valid().forward(probe_z.clone()), config.binary.binarize(), 0);
+        let samples = binarize(&gan.generator.valid().forward(probe_z.clone()), config.binary.binarize(), mono, 0);
         let metrics = set_metrics(&samples);
         let gap = gap(&metrics, &meta.corpus);
         let improved = meta.best_gap.is_none_or(|best| gap < best);
@@ -563,8 +588,10 @@ pub enum Binarize {
     Bernoulli,
 }
 
-/// Key probabilities `[n, frames, keys]` → binary frames per segment.
-pub fn binarize(probs: &Tensor<3>, how: Binarize, seed: u64) -> Vec<Vec<Frame>> {
+/// Key probabilities `[n, frames, keys]` → binary frames per segment. For a monophonic
+/// generator at most one key per frame: the likeliest of the keys and the rest
+/// (`Threshold`), or one drawn from them (`Bernoulli`).
+pub fn binarize(probs: &Tensor<3>, how: Binarize, monophonic: bool, seed: u64) -> Vec<Vec<Frame>> {
     let [n, frames, keys] = probs.dims();
     let values: Vec<f32> = probs.clone().into_data().try_to_vec::<f32>().expect("f32 probabilities");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -573,6 +600,9 @@ pub fn binarize(probs: &Tensor<3>, how: Binarize, seed: u64) -> Vec<Vec<Frame>> 
             (0..frames)
                 .map(|t| {
                     let row = &values[(i * frames + t) * keys..(i * frames + t + 1) * keys];
+                    if monophonic {
+                        return one_of(row, how, &mut rng).map_or(0, |k| 1 << k);
+                    }
                     row.iter().enumerate().fold(0 as Frame, |f, (k, &p)| {
                         let on = match how {
                             Binarize::Threshold(th) => f64::from(p) >= th,
@@ -584,6 +614,28 @@ pub fn binarize(probs: &Tensor<3>, how: Binarize, seed: u64) -> Vec<Vec<Frame>> 
                 .collect()
         })
         .collect()
+}
+
+/// The key of a monophonic frame, or `None` for the rest (which has what the keys
+/// leave of 1).
+fn one_of(row: &[f32], how: Binarize, rng: &mut ChaCha8Rng) -> Option<usize> {
+    let rest = 1.0 - row.iter().map(|&p| f64::from(p)).sum::<f64>();
+    match how {
+        Binarize::Threshold(_) => {
+            let (k, &p) = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+            (f64::from(p) > rest).then_some(k)
+        }
+        Binarize::Bernoulli => {
+            let mut u = rng.random::<f64>();
+            for (k, &p) in row.iter().enumerate() {
+                u -= f64::from(p);
+                if u < 0.0 {
+                    return Some(k);
+                }
+            }
+            None
+        }
+    }
 }
 
 /// Segments from noise vectors made with `seed`: one per vector, or with `interpolate`
@@ -615,7 +667,7 @@ pub fn sample(
         }
         _ => Tensor::cat((0..count as u64).map(|i| z(seed.wrapping_add(i))).collect(), 0),
     };
-    binarize(&generator.forward(zs), how, seed)
+    binarize(&generator.forward(zs), how, generator.is_monophonic(), seed)
 }
 
 #[cfg(test)]
