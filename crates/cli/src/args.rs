@@ -228,6 +228,9 @@ pub struct TrainArgs {
     /// (feature matching) instead of fooling its last layer.
     #[arg(long)]
     pub feature_matching: bool,
+    /// gan: the discriminator sees the piano-roll alone, without the onset channel.
+    #[arg(long)]
+    pub no_onsets: bool,
     /// gan: one key or a rest per frame (a softmax instead of a sigmoid per key), for
     /// melodies.
     #[arg(long)]
@@ -295,7 +298,7 @@ pub struct EvaluateArgs {
     /// A piano-roll JSON file or a shards folder.
     #[arg(long)]
     pub data: PathBuf,
-    /// Split to score [default: test if the data has one, else valid].
+    /// Split to score [default: test if the data has one, else valid; GAN: valid].
     #[arg(long)]
     pub split: Option<String>,
     /// Print one JSON object (nll, frames, accuracy, ...).

@@ -28,7 +28,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
         return crate::seq2seq::evaluate_harmonizer(&c.checkpoint, &c.data, c.json);
     }
     if crate::gan::is_gan(&c.checkpoint) {
-        return crate::gan::evaluate(&c.checkpoint, &c.data, c.json);
+        return crate::gan::evaluate(&c.checkpoint, &c.data, c.split.unwrap_or(Split::Valid), c.json);
     }
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;

@@ -39,6 +39,7 @@ impl TrainSettings {
         model.layers = a.layers.unwrap_or(model.layers);
         model.dropout = a.dropout.unwrap_or(model.dropout);
         model.monophonic = a.monophonic;
+        model.onsets = !a.no_onsets;
         let d = GanTrainConfig::default();
         let train = GanTrainConfig {
             loss: a.gan_loss.as_deref().unwrap_or("bce").parse().map_err(anyhow::Error::msg)?,
@@ -223,12 +224,12 @@ pub fn generate(
 const EVALUATE_SEED: u64 = 1;
 
 /// `evaluate` for a GAN: the music metrics of 100 samples next to those of 100 segments
-/// of the data folder's validation split.
-pub fn evaluate(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
+/// of one split of the data folder (the validation split unless `--split` says).
+pub fn evaluate(checkpoint: &Path, data: &Path, split: Split, json: bool) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
     let ckpt = load_model(checkpoint, &device)?;
     let frames = ckpt.meta.model.frames;
-    let all = segments(data, Split::Valid, frames, frames)?;
+    let all = segments(data, split, frames, frames)?;
     // PROBE segments spread evenly over the split (all of them where there are fewer).
     let real: Vec<Vec<Frame>> = all.iter().step_by(all.len().div_ceil(PROBE)).cloned().collect();
     let corpus = set_metrics(&real);
@@ -252,7 +253,7 @@ pub fn evaluate(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()
         )
     };
     crate::print(&format!(
-        "{PROBE} samples (seeds {EVALUATE_SEED}..) against {} validation segments of {}\n\
+        "{PROBE} samples (seeds {EVALUATE_SEED}..) against {} segments of the {split:?} split of {}\n\
          {:<10} {:>9} {:>10} {:>7} {:>6} {:>9} {:>5}\n{}{}\
          polyphony {:+.0} %, pitch-class entropy {:+.0} % of the corpus's\n",
         real.len(),

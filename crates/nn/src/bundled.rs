@@ -106,7 +106,12 @@ pub const SEQ2SEQ: [Bundled; 1] = [Bundled {
 }];
 
 /// The GANs built into the library.
-pub const GANS: [Bundled; 0] = [];
+pub const GANS: [Bundled; 1] = [Bundled {
+    name: "chorale-gan",
+    about: "C-RNN-GAN (LSTM 2x128 generator, CNN discriminator) over four-bar sixteenth-note segments of Bach chorales",
+    meta: include_str!("../../../models/chorale-gan/checkpoint.json"),
+    weights: include_bytes!("../../../models/chorale-gan/model.bpk"),
+}];
 
 /// The bundled encoder–decoder of that name.
 pub fn seq2seq_by_name(name: &str) -> Option<&'static Bundled> {
