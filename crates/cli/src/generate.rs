@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use fugato_nn::compose::{ComposeOptions, Controls, compose};
+use fugato_nn::seq2seq::harmony::{HarmonizeOptions, continue_melody};
 use fugato_repr::ReprKind;
 
 use fugato_synth::RenderOptions;
@@ -70,6 +71,9 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
     if c.interpolate.is_some() || c.bernoulli {
         anyhow::bail!("--interpolate and --bernoulli need a GAN checkpoint");
     }
+    if fugato_nn::checkpoint::format_of(&c.checkpoint).as_deref() == Some(fugato_nn::seq2seq::train::FORMAT) {
+        return run_continuation(&c);
+    }
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
     if let Some(path) = &c.primer {
@@ -103,6 +107,34 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
             text += &render_to(&piece.score, &wav, font.as_ref(), &RenderOptions::default())?;
         }
         crate::print(&text)?;
+    }
+    Ok(())
+}
+
+/// A continuation model: the primer's melody extended four bars at a time (`--bars`,
+/// rounded up to whole spans of four; four without it).
+fn run_continuation(c: &Config) -> anyhow::Result<()> {
+    let Some(primer) = &c.primer else {
+        anyhow::bail!("{}: an encoder–decoder continues a melody: give it one with --primer", c.checkpoint.display());
+    };
+    let device = fugato_nn::default_device();
+    let ckpt = crate::seq2seq::load_model(&c.checkpoint, &device)?;
+    let input = fugato_midi::read_file(primer, Default::default())?.score;
+    let spans = c.options.bars.unwrap_or(4).div_ceil(4).max(1);
+    for i in 0..c.n {
+        let out = numbered(&c.out, i, c.n);
+        let seed = c.options.seed.wrapping_add(i as u64 * spans as u64);
+        let options = HarmonizeOptions { sampling: c.options.sampling, seed, key: None };
+        let score = continue_melody(&ckpt.model, &input, spans, &options, &device)
+            .with_context(|| format!("continuing {}", primer.display()))?;
+        fugato_midi::write_file(&score, &out)?;
+        crate::print(&format!(
+            "wrote {}: {} notes ({} added in {} bars, seed {seed})\n",
+            out.display(),
+            score.n_notes(),
+            score.n_notes() - input.n_notes(),
+            4 * spans
+        ))?;
     }
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! The encoder–decoder: it learns chorales, its checkpoints load back exactly, its
 //! harmonisations keep the melody, the ranges and the key, and its embeddings find a
-//! transposed copy of a piece.
+//! transposed copy of a piece; a continuation model extends a melody.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use fugato_nn::model::CellKind;
+use fugato_nn::sample::Sampling;
 use fugato_nn::seq2seq::data::{self, Example, VOICES};
-use fugato_nn::seq2seq::harmony::{HarmonizeOptions, RANGES, evaluate_harmony, harmonize};
+use fugato_nn::seq2seq::harmony::{HarmonizeOptions, RANGES, continue_melody, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{Index, embed};
 use fugato_nn::seq2seq::train::{self as s2s, Seq2SeqData};
 use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
@@ -126,6 +127,24 @@ fn continuation_examples_train_without_alignment() {
     let ckpt = s2s::load(tmp.path(), &Device::flex()).unwrap();
     let err = harmonize(&ckpt.model, &score, &HarmonizeOptions::default(), &Device::flex()).err().unwrap().to_string();
     assert!(err.contains("not trained to harmonise"), "{err}");
+
+    // Continuing: the primer is kept note for note and new notes follow its end.
+    let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: 4, key: None };
+    let out = continue_melody(&ckpt.model, &score, 2, &options, &Device::flex()).unwrap();
+    let part = score.tracks.iter().position(|t| !t.notes.is_empty()).unwrap();
+    let (before, after) = (&score.tracks[part].notes, &out.tracks[part].notes);
+    assert_eq!(after[..before.len()], before[..]);
+    assert!(after.len() > before.len(), "eight bars added");
+    let end = before.iter().map(|n| n.end_tick).max().unwrap();
+    assert!(after[before.len()..].iter().all(|n| n.start_tick >= end), "after the primer");
+    let again = continue_melody(&ckpt.model, &score, 2, &options, &Device::flex()).unwrap();
+    assert_eq!(out, again, "seeded");
+    let short = Score {
+        tracks: vec![fugato_score::Track { notes: before[..2].to_vec(), ..score.tracks[part].clone() }],
+        ..score.clone()
+    };
+    let err = continue_melody(&ckpt.model, &short, 1, &options, &Device::flex()).err().unwrap().to_string();
+    assert!(err.contains("needs at least 4"), "{err}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! velocities, in its own part) and adds alto, tenor and bass decoded step by step, each
 //! kept to its voice's range and to the key (its scale, plus the raised seventh in
 //! minor). [`evaluate_harmony`] measures it against Bach's own voices.
+//! [`continue_melody`] extends a melody four bars at a time.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use fugato_repr::melody::{self, HOLD, REST};
@@ -112,6 +113,62 @@ pub fn harmonize(
     }
     score.end_tick = input.end_tick.max(score.last_note_end_tick());
     Ok(Harmonized { score, key, lines })
+}
+
+/// Continues the melody of `input` (its highest part) by `spans` × four bars, each span
+/// decoded from the four bars before it. The other parts are kept as they were; the new
+/// notes join the melody's part. Needs at least four bars of music.
+pub fn continue_melody(
+    model: &Seq2Seq,
+    input: &Score,
+    spans: usize,
+    options: &HarmonizeOptions,
+    device: &Device,
+) -> Result<Score, NnError> {
+    if model.streams() != 1 || model.aligned() {
+        return Err(NnError::Options("this model was not trained to continue a melody".into()));
+    }
+    let part = melody_part(input).ok_or_else(|| NnError::Options("the primer has no notes to continue".into()))?;
+    let melody = &input.tracks[part];
+    let only = Score { tracks: vec![melody.clone()], ..input.clone() };
+    let tpq = u64::from(input.ticks_per_quarter());
+    let signature = input.time_signatures.iter().rev().find(|t| t.tick <= only.last_note_end_tick());
+    let bar = signature.and_then(|s| s.bar_ticks(tpq)).unwrap_or(4 * tpq) * u64::from(data::STEPS_PER_QUARTER) / tpq;
+    let bar = (bar as usize).max(1);
+    let steps = data::steps(&only);
+    let mut tokens = data::line(&only, melody, steps)?;
+    // Whole bars from the first downbeat, the last one filled out with rests.
+    let first = data::bar_positions(&only, steps).iter().position(|&p| p == 0).unwrap_or(0);
+    let end = first + (steps - first).div_ceil(bar) * bar;
+    tokens.resize(end, REST as u16);
+    let span = data::CONTINUATION_BARS * bar;
+    if end - first < span {
+        return Err(NnError::Options(format!(
+            "the primer's melody spans {} bars; continuing needs at least {}",
+            (end - first) / bar,
+            data::CONTINUATION_BARS
+        )));
+    }
+    let positions: Vec<u16> = (0..span).map(|i| (i % bar).min(data::POSITIONS - 1) as u16).collect();
+    for k in 0..spans {
+        let source = tokens[tokens.len() - span..].to_vec();
+        let step_options = HarmonizeOptions { seed: options.seed.wrapping_add(k as u64), ..options.clone() };
+        let line = decode(model, &source, &positions, &[], &step_options, device).remove(0);
+        tokens.extend(line);
+    }
+    let to_tick = |step: u64| step * tpq / u64::from(data::STEPS_PER_QUARTER);
+    let added = melody::decode(&tokens[end..].iter().map(|&t| u32::from(t)).collect::<Vec<_>>());
+    let velocity = melody.notes[melody.notes.len() / 2].velocity;
+    let mut score = input.clone();
+    let offset = end as u64;
+    score.tracks[part].notes.extend(added.score.tracks.iter().flat_map(|t| &t.notes).map(|n| Note {
+        velocity,
+        start_tick: to_tick(offset + n.start_tick),
+        end_tick: to_tick(offset + n.end_tick),
+        ..*n
+    }));
+    score.end_tick = score.last_note_end_tick();
+    Ok(score)
 }
 
 fn capitalised(s: &str) -> String {
