@@ -142,14 +142,13 @@ pub(crate) fn read_folder(path: &Path) -> Result<Folder, NnError> {
     Ok(Folder { meta_path, meta, weights_path, weights, optimizer })
 }
 
-/// The `format` a checkpoint's metadata declares, checked with its version: the
-/// metadata as JSON.
-pub(crate) fn check_format(
+/// A checkpoint's metadata, read once its declared `format` and version are checked.
+pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(
     text: &str,
     meta_path: &Path,
     format: &str,
     version: u32,
-) -> Result<serde_json::Value, NnError> {
+) -> Result<M, NnError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| NnError::Json {
         path: meta_path.to_path_buf(),
         line: e.line(),
@@ -171,7 +170,7 @@ pub(crate) fn check_format(
             format!("unsupported checkpoint version (this fugato reads {version})"),
         ));
     }
-    Ok(value)
+    serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))
 }
 
 /// The `format` field of the checkpoint `path` names, to tell model families apart
@@ -216,9 +215,7 @@ pub fn from_parts(
     weights_path: &Path,
     device: &Device,
 ) -> Result<(CheckpointMeta, SequenceModel), NnError> {
-    let format = check_format(text, meta_path, FORMAT, VERSION)?;
-    let meta: CheckpointMeta =
-        serde_json::from_value(format).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
+    let meta: CheckpointMeta = read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
     let styles = match meta.model.input {
         crate::model::Input::Tokens { styles, .. } => styles,

@@ -323,8 +323,7 @@ pub fn from_parts(
     weights_path: &Path,
     device: &Device,
 ) -> Result<(GanMeta, Gan), NnError> {
-    let value = checkpoint::check_format(text, meta_path, FORMAT, VERSION)?;
-    let meta: GanMeta = serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
+    let meta: GanMeta = checkpoint::read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
     let fresh =
         Gan { generator: meta.model.init_generator(device), discriminator: meta.model.init_discriminator(device) };
@@ -375,9 +374,9 @@ pub fn cut_segments(frames: &[Frame], len: usize, hop: usize) -> Vec<Vec<Frame>>
 /// `segment` moved by `shift` semitones, or unmoved where a note would leave the keys.
 fn transposed(segment: &[Frame], shift: i32, keys: usize) -> Vec<Frame> {
     let all = segment.iter().fold(0 as Frame, |a, &f| a | f);
-    let fits = all == 0
-        || (shift >= 0 && (all.leading_zeros() as i64 - (Frame::BITS as i64 - keys as i64)) >= i64::from(shift))
-        || (shift < 0 && all.trailing_zeros() as i64 >= i64::from(-shift));
+    let (lowest, highest) = (all.trailing_zeros() as i64, Frame::BITS as i64 - 1 - all.leading_zeros() as i64);
+    let fits =
+        all == 0 || (0..keys as i64).contains(&(lowest + i64::from(shift))) && highest + i64::from(shift) < keys as i64;
     match shift {
         _ if !fits => segment.to_vec(),
         s if s >= 0 => segment.iter().map(|f| f << s).collect(),

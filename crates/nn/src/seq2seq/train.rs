@@ -58,8 +58,7 @@ pub fn from_parts(
     weights_path: &Path,
     device: &Device,
 ) -> Result<(Seq2SeqMeta, Seq2Seq), NnError> {
-    let value = checkpoint::check_format(text, meta_path, FORMAT, VERSION)?;
-    let meta: Seq2SeqMeta = serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))?;
+    let meta: Seq2SeqMeta = checkpoint::read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
     let model = checkpoint::load_weights(meta.model.init(device), weights, weights_path)?;
     Ok((meta, model))
