@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod compose;
 pub mod data;
 pub mod evaluate;
+pub mod fused;
 pub mod gan;
 pub mod model;
 pub mod preset;

@@ -12,6 +12,8 @@ use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::fused;
+
 /// Which recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +123,56 @@ impl Layer {
     /// - `x`: `[batch, time, d_input]`
     /// - returns `[batch, time, d_hidden]` and the state after the last step.
     pub fn forward(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
+        if fused::supported(&x.device()) && x.dims()[1] > 0 {
+            return self.forward_fused(x, state);
+        }
+        self.forward_op_by_op(x, state)
+    }
+
+    /// [`Layer::forward`] through the fused CPU kernels ([`crate::fused`]).
+    pub fn forward_fused(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
+        let [_, time, _] = x.dims();
+        let h = self.d_hidden;
+        let (h0, c0) = match state {
+            LayerState::Hidden(h0) => (h0.clone(), h0),
+            LayerState::HiddenCell(h0, c0) => (h0, c0),
+        };
+        let spec = fused::Spec {
+            cell: match self.kind {
+                RNN => fused::cell::Cell::Rnn,
+                LSTM => fused::cell::Cell::Lstm,
+                _ => fused::cell::Cell::Gru,
+            },
+            recurrent_bias: self.recurrent.bias.is_some(),
+            peephole: self.peephole.is_some(),
+        };
+        let device = x.device();
+        let bias =
+            self.input.bias.as_ref().map_or_else(|| Tensor::zeros([h * spec.cell.gates()], &device), |b| b.val());
+        let out = fused::recurrence(
+            spec,
+            x,
+            self.input.weight.val(),
+            bias,
+            self.recurrent.weight.val(),
+            self.recurrent.bias.as_ref().map(|b| b.val()),
+            self.peephole.as_ref().map(|p| p.val()),
+            h0,
+            c0,
+        ); // [batch, time, outputs·h]
+        let last = |t: Tensor<3>| -> Tensor<2> { t.narrow(1, time - 1, 1).squeeze_dim(1) };
+        if spec.cell == fused::cell::Cell::Lstm {
+            let hs = out.clone().narrow(2, 0, h);
+            let cs = out.narrow(2, h, h);
+            let state = LayerState::HiddenCell(last(hs.clone()), last(cs));
+            (hs, state)
+        } else {
+            (out.clone(), LayerState::Hidden(last(out)))
+        }
+    }
+
+    /// [`Layer::forward`] as burn tensor operations, step by step (any backend).
+    pub fn forward_op_by_op(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
         let [_, time, _] = x.dims();
         let projected = self.input.forward(x); // [batch, time, gates·h]
         let peepholes = self.peepholes();
@@ -230,6 +282,88 @@ mod tests {
                 let numeric = (with(eps) - with(-eps)) / (2.0 * eps);
                 let err = (numeric - analytic[i]).abs() / (numeric.abs() + analytic[i].abs()).max(1e-2);
                 assert!(err < 1e-2, "{name}[{i}]: analytic {} numeric {numeric}", analytic[i]);
+            }
+        }
+    }
+
+    /// max |a − b| over max |b|.
+    fn relative_error(a: Tensor<2>, b: Tensor<2>) -> f32 {
+        let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
+        let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
+        let diff = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        diff / b.iter().map(|b| b.abs()).fold(1e-3f32, f32::max)
+    }
+
+    /// The fused kernels against the op-by-op layer: outputs, final states and every
+    /// gradient (input, starting state, weights, biases, peepholes), for every cell, on
+    /// dense and sparse binary input, with shapes large enough to split between threads.
+    #[test]
+    fn fused_and_op_by_op_layers_agree_on_outputs_and_gradients() {
+        let device = Device::flex().autodiff();
+        let cases = [
+            (CellKind::Rnn, false, [3, 5, 7, 9]),
+            (CellKind::Lstm, false, [3, 5, 7, 9]),
+            (CellKind::Lstm, true, [2, 6, 5, 17]),
+            (CellKind::Gru, false, [3, 5, 7, 9]),
+            (CellKind::Lstm, true, [16, 16, 88, 64]),
+            (CellKind::Gru, false, [16, 16, 88, 64]),
+            (CellKind::Rnn, false, [16, 32, 88, 128]),
+        ];
+        for (seed, (cell, peephole, [batch, time, input, hidden])) in cases.into_iter().enumerate() {
+            device.seed(seed as u64);
+            let layer = LayerConfig::new(cell, input, hidden).with_peephole(peephole).init(&device);
+            let sparse = input == 88;
+            let x = if sparse {
+                Tensor::<3>::random([batch, time, input], Distribution::Bernoulli(0.05), &device)
+            } else {
+                Tensor::<3>::random([batch, time, input], Distribution::Normal(0.0, 1.0), &device)
+            }
+            .require_grad();
+            let h0 = Tensor::<2>::random([batch, hidden], Distribution::Normal(0.0, 0.5), &device).require_grad();
+            let c0 = Tensor::<2>::random([batch, hidden], Distribution::Normal(0.0, 0.5), &device).require_grad();
+            let w = Tensor::<3>::random([batch, time, hidden], Distribution::Normal(0.0, 1.0), &device);
+            let wf = Tensor::<2>::random([batch, hidden], Distribution::Normal(0.0, 1.0), &device);
+            let state = match cell {
+                CellKind::Lstm => LayerState::HiddenCell(h0.clone(), c0.clone()),
+                _ => LayerState::Hidden(h0.clone()),
+            };
+            let run = |fused: bool| {
+                let (out, last) = if fused {
+                    layer.forward_fused(x.clone(), state.clone())
+                } else {
+                    layer.forward_op_by_op(x.clone(), state.clone())
+                };
+                let mut loss = (out.clone() * w.clone()).sum() + (last.hidden().clone() * wf.clone()).sum();
+                if let LayerState::HiddenCell(_, c) = &last {
+                    loss = loss + (c.clone() * wf.clone()).sum() * 0.5;
+                }
+                let grads = loss.backward();
+                let mut values = vec![
+                    ("output", out.reshape([batch * time, hidden])),
+                    ("final h", last.hidden().clone()),
+                    ("dx", x.grad(&grads).unwrap().reshape([batch * time, input])),
+                    ("dh0", h0.grad(&grads).unwrap()),
+                    ("dW_x", layer.input.weight.val().grad(&grads).unwrap()),
+                    ("db_x", layer.input.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze()),
+                    ("dW_h", layer.recurrent.weight.val().grad(&grads).unwrap()),
+                ];
+                if cell == CellKind::Lstm {
+                    values.push(("dc0", c0.grad(&grads).unwrap()));
+                }
+                if let Some(b) = &layer.recurrent.bias {
+                    values.push(("db_h", b.val().grad(&grads).unwrap().unsqueeze()));
+                }
+                if let Some(p) = &layer.peephole {
+                    values.push(("dpeep", p.val().grad(&grads).unwrap()));
+                }
+                values
+            };
+            for ((name, fused), (_, reference)) in run(true).into_iter().zip(run(false)) {
+                let err = relative_error(fused, reference);
+                assert!(
+                    err < 1e-4,
+                    "{cell:?} peephole={peephole} {batch}x{time}x{input}x{hidden}: {name} off by {err}"
+                );
             }
         }
     }

@@ -1,0 +1,536 @@
+//! Forward and backward of a whole recurrent layer over a sequence, on plain `f32`
+//! buffers.
+//!
+//! - The input projection `x·W_x + b_x` of every step is one large product (or, for
+//!   sparse binary input such as a piano-roll, a sum of the rows of `W_x` for the notes
+//!   that sound).
+//! - The hidden units are split between threads. Each thread packs its slice of the
+//!   recurrent weights once and, at every step, multiplies the previous hidden state by
+//!   it, then applies the gate nonlinearities to its own units; one barrier per step
+//!   hands the new state to the others. Nothing is allocated per step.
+//! - The backward pass runs the steps in reverse the same way (gate gradients per unit,
+//!   then one product with the transposed recurrent weights per step), and forms the
+//!   weight gradients afterwards as large products over the whole sequence.
+//!
+//! Layouts (row-major, batch first, as burn hands them over): `x [batch, time, input]`,
+//! `W_x [input, gates·hidden]`, `W_h [hidden, gates·hidden]`, gates in the order of
+//! [`crate::model::Layer`]: LSTM i, f, c̃, o; GRU r, z, n; the tanh RNN one.
+//! The output holds `h` at every step, followed for the LSTM by `c`:
+//! `[batch, time, hidden]` or `[batch, time, 2·hidden]`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::gemm::{self, Isa, Packed};
+
+/// The recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// Values per unit and step in the output: `h`, and `c` for the LSTM.
+    pub fn outputs(self) -> usize {
+        if self == Cell::Lstm { 2 } else { 1 }
+    }
+
+    /// Activations per unit and step kept for the backward pass.
+    fn saved(self) -> usize {
+        match self {
+            Cell::Rnn => 0,
+            Cell::Lstm | Cell::Gru => 4,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub batch: usize,
+    pub time: usize,
+    pub input: usize,
+    pub hidden: usize,
+}
+
+/// A layer's parameters.
+pub struct Weights<'a> {
+    /// `[input, gates·hidden]`
+    pub wx: &'a [f32],
+    /// `[gates·hidden]`
+    pub bx: &'a [f32],
+    /// `[hidden, gates·hidden]`
+    pub wh: &'a [f32],
+    /// GRU only: `[gates·hidden]`, added to the recurrent product (inside the reset).
+    pub bh: Option<&'a [f32]>,
+    /// LSTM only: peepholes `[3, hidden]` for i, f (on c_{t-1}) and o (on c_t).
+    pub peep: Option<&'a [f32]>,
+}
+
+/// What the forward pass leaves for the backward pass.
+pub struct Forward {
+    /// `[batch, time, outputs·hidden]`
+    pub out: Vec<f32>,
+    /// `[batch, time, 4·hidden]` gate activations (LSTM i, f, c̃, o; GRU r, z, n and the
+    /// recurrent part of n); empty for the RNN or when not kept.
+    pub saved: Vec<f32>,
+}
+
+/// Gradients of a layer's inputs and parameters.
+pub struct Grads {
+    pub dx: Option<Vec<f32>>,
+    pub dwx: Vec<f32>,
+    pub dbx: Vec<f32>,
+    pub dwh: Vec<f32>,
+    pub dbh: Option<Vec<f32>>,
+    pub dpeep: Option<Vec<f32>>,
+    pub dh0: Vec<f32>,
+    pub dc0: Vec<f32>,
+}
+
+/// Runs the layer over the sequence. `h0`, `c0`: `[batch, hidden]` (`c0` unused but for
+/// the LSTM). `keep`: save the activations the backward pass needs.
+pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f32], keep: bool) -> Forward {
+    check(cell, d, w, x, h0);
+    let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
+    let rows = d.batch * d.time;
+    let proj = project(rows, d.input, gh, x, w.wx, w.bx);
+    let mut out = vec![0.0f32; rows * ow];
+    let mut saved = if keep { vec![0.0f32; rows * cell.saved() * h] } else { Vec::new() };
+    let zeros = vec![0.0f32; 3 * h];
+    let peep = w.peep.unwrap_or(&zeros);
+    let zeros_gh = vec![0.0f32; gh];
+    let bh = w.bh.unwrap_or(&zeros_gh);
+    let isa = Isa::detect();
+    let parts = partition(d, gh);
+    let barrier = Barrier::new(parts.len());
+    let (out_p, saved_p) = (Shared(out.as_mut_ptr()), Shared(saved.as_mut_ptr()));
+    let run = |(u0, u1): (usize, usize)| {
+        let nu = u1 - u0;
+        // This thread's columns of W_h, gate after gate: column g·nu + j is unit u0 + j.
+        let packed = Packed::new(h, cell.gates() * nu, |k, col| w.wh[k * gh + (col / nu) * h + u0 + col % nu]);
+        let ldc = packed.padded_width();
+        let mut c = vec![0.0f32; d.batch * ldc];
+        for t in 0..d.time {
+            // A = h_{t-1}: the starting state, or the previous step's output.
+            let (a, lda) = if t == 0 { (h0.as_ptr(), h) } else { (out_p.at((t - 1) * ow) as *const f32, d.time * ow) };
+            // SAFETY: h_{t-1} was written before the last barrier; c is this thread's.
+            unsafe { gemm::multiply(isa, d.batch, a, lda, &packed, c.as_mut_ptr(), ldc) };
+            for b in 0..d.batch {
+                let row = b * d.time + t;
+                let cr = &c[b * ldc..][..ldc];
+                let pr = &proj[row * gh..][..gh];
+                // SAFETY: each thread writes only its own units u0..u1 of row (b, t).
+                let o = unsafe { std::slice::from_raw_parts_mut(out_p.at(row * ow), ow) };
+                match cell {
+                    Cell::Rnn => {
+                        for j in 0..nu {
+                            o[u0 + j] = tanh(cr[j] + pr[u0 + j]);
+                        }
+                    }
+                    Cell::Lstm => {
+                        let c_prev: &[f32] = if t == 0 {
+                            &c0[b * h..][..h]
+                        } else {
+                            unsafe { std::slice::from_raw_parts(out_p.at((row - 1) * ow + h), h) }
+                        };
+                        let mut s =
+                            keep.then(|| unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h), 4 * h) });
+                        let (o_h, o_c) = o.split_at_mut(h);
+                        for j in 0..nu {
+                            let u = u0 + j;
+                            let cp = c_prev[u];
+                            let i = sigmoid(cr[j] + pr[u] + peep[u] * cp);
+                            let f = sigmoid(cr[nu + j] + pr[h + u] + peep[h + u] * cp);
+                            let g = tanh(cr[2 * nu + j] + pr[2 * h + u]);
+                            let cn = f * cp + i * g;
+                            let og = sigmoid(cr[3 * nu + j] + pr[3 * h + u] + peep[2 * h + u] * cn);
+                            o_h[u] = og * tanh(cn);
+                            o_c[u] = cn;
+                            if let Some(s) = s.as_deref_mut() {
+                                s[u] = i;
+                                s[h + u] = f;
+                                s[2 * h + u] = g;
+                                s[3 * h + u] = og;
+                            }
+                        }
+                    }
+                    Cell::Gru => {
+                        let h_prev: &[f32] = if t == 0 {
+                            &h0[b * h..][..h]
+                        } else {
+                            unsafe { std::slice::from_raw_parts(out_p.at((row - 1) * ow), h) }
+                        };
+                        for j in 0..nu {
+                            let u = u0 + j;
+                            let hn = cr[2 * nu + j] + bh[2 * h + u];
+                            let r = sigmoid(pr[u] + cr[j] + bh[u]);
+                            let z = sigmoid(pr[h + u] + cr[nu + j] + bh[h + u]);
+                            let n = tanh(pr[2 * h + u] + r * hn);
+                            o[u] = n + z * (h_prev[u] - n);
+                            if keep {
+                                let s = unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h), 4 * h) };
+                                s[u] = r;
+                                s[h + u] = z;
+                                s[2 * h + u] = n;
+                                s[3 * h + u] = hn;
+                            }
+                        }
+                    }
+                }
+            }
+            barrier.wait();
+        }
+    };
+    in_parallel(&parts, run);
+    Forward { out, saved }
+}
+
+/// The backward pass. `dout`: the gradient of the output `[batch, time, outputs·hidden]`;
+/// `need_dx`: whether the input needs its gradient (not for the first layer of a model
+/// that reads data).
+pub fn backward(
+    cell: Cell,
+    d: Dims,
+    w: &Weights,
+    x: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    fwd: &Forward,
+    dout: &[f32],
+    need_dx: bool,
+) -> Grads {
+    check(cell, d, w, x, h0);
+    let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
+    let rows = d.batch * d.time;
+    assert_eq!(dout.len(), rows * ow, "output gradient size");
+    let zeros = vec![0.0f32; 3 * h];
+    let peep = w.peep.unwrap_or(&zeros);
+    // Gradients of the gates' pre-activations: the input part and the recurrent part
+    // (the same but for the GRU's candidate, where the reset gate sits between them).
+    let mut dgx = vec![0.0f32; rows * gh];
+    let mut dgh = if cell == Cell::Gru { vec![0.0f32; rows * gh] } else { Vec::new() };
+    let mut dh0 = vec![0.0f32; d.batch * h];
+    let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
+    let mut dpeep = vec![0.0f32; 3 * h];
+    let isa = Isa::detect();
+    let parts = partition(d, gh);
+    let barrier = Barrier::new(parts.len());
+    let (dgx_p, dgh_p) =
+        (Shared(dgx.as_mut_ptr()), Shared(if cell == Cell::Gru { dgh.as_mut_ptr() } else { dgx.as_mut_ptr() }));
+    let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
+    let (out, saved) = (&fwd.out, &fwd.saved);
+    let run = |(u0, u1): (usize, usize)| {
+        let nu = u1 - u0;
+        // dh_{t-1}[u0 + j] = Σ_k dG_t[k] · W_h[u0 + j, k]: B[k, j] = W_h[u0 + j, k].
+        let packed = Packed::new(gh, nu, |k, j| w.wh[(u0 + j) * gh + k]);
+        let ldc = packed.padded_width();
+        let mut c = vec![0.0f32; d.batch * ldc];
+        let mut dh_rec = vec![0.0f32; d.batch * nu];
+        let mut dc = vec![0.0f32; d.batch * nu];
+        let mut dp = vec![0.0f32; 3 * nu];
+        for t in (0..d.time).rev() {
+            for b in 0..d.batch {
+                let row = b * d.time + t;
+                let o = &out[row * ow..][..ow];
+                let dor = &dout[row * ow..][..ow];
+                let dhr = &mut dh_rec[b * nu..][..nu];
+                // SAFETY: each thread writes only its own units of row (b, t).
+                let gx = unsafe { std::slice::from_raw_parts_mut(dgx_p.at(row * gh), gh) };
+                match cell {
+                    Cell::Rnn => {
+                        for j in 0..nu {
+                            let u = u0 + j;
+                            let dh = dor[u] + dhr[j];
+                            gx[u] = dh * (1.0 - o[u] * o[u]);
+                        }
+                    }
+                    Cell::Lstm => {
+                        let c_prev: &[f32] = if t == 0 { &c0[b * h..][..h] } else { &out[(row - 1) * ow + h..][..h] };
+                        let s = &saved[row * 4 * h..][..4 * h];
+                        let dcr = &mut dc[b * nu..][..nu];
+                        for j in 0..nu {
+                            let u = u0 + j;
+                            let (i, f, g, og) = (s[u], s[h + u], s[2 * h + u], s[3 * h + u]);
+                            let (cn, cp) = (o[h + u], c_prev[u]);
+                            let tc = tanh(cn);
+                            let dh = dor[u] + dhr[j];
+                            let dao = dh * tc * og * (1.0 - og);
+                            let dct = dcr[j] + dor[h + u] + dh * og * (1.0 - tc * tc) + dao * peep[2 * h + u];
+                            let dai = dct * g * i * (1.0 - i);
+                            let daf = dct * cp * f * (1.0 - f);
+                            let dag = dct * i * (1.0 - g * g);
+                            dcr[j] = dct * f + dai * peep[u] + daf * peep[h + u];
+                            gx[u] = dai;
+                            gx[h + u] = daf;
+                            gx[2 * h + u] = dag;
+                            gx[3 * h + u] = dao;
+                            dp[j] += dai * cp;
+                            dp[nu + j] += daf * cp;
+                            dp[2 * nu + j] += dao * cn;
+                        }
+                    }
+                    Cell::Gru => {
+                        let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * ow..][..h] };
+                        let s = &saved[row * 4 * h..][..4 * h];
+                        let gr = unsafe { std::slice::from_raw_parts_mut(dgh_p.at(row * gh), gh) };
+                        let dcr = &mut dc[b * nu..][..nu]; // the direct path h_{t-1} → h_t
+                        for j in 0..nu {
+                            let u = u0 + j;
+                            let (r, z, n, hn) = (s[u], s[h + u], s[2 * h + u], s[3 * h + u]);
+                            let dh = dor[u] + dhr[j];
+                            let dan = dh * (1.0 - z) * (1.0 - n * n);
+                            let dar = dan * hn * r * (1.0 - r);
+                            let daz = dh * (h_prev[u] - n) * z * (1.0 - z);
+                            gx[u] = dar;
+                            gx[h + u] = daz;
+                            gx[2 * h + u] = dan;
+                            gr[u] = dar;
+                            gr[h + u] = daz;
+                            gr[2 * h + u] = dan * r;
+                            dcr[j] = dh * z;
+                        }
+                    }
+                }
+            }
+            barrier.wait();
+            // dh_{t-1} for this thread's units, from every unit's gate gradients at t.
+            let a = dgh_p.at(t * gh) as *const f32;
+            // SAFETY: row (b, t) of the gate gradients was finished before the barrier.
+            unsafe { gemm::multiply(isa, d.batch, a, d.time * gh, &packed, c.as_mut_ptr(), ldc) };
+            for b in 0..d.batch {
+                for j in 0..nu {
+                    dh_rec[b * nu + j] = c[b * ldc + j] + if cell == Cell::Gru { dc[b * nu + j] } else { 0.0 };
+                }
+            }
+        }
+        for b in 0..d.batch {
+            for j in 0..nu {
+                // SAFETY: own units only.
+                unsafe {
+                    *dh0_p.at(b * h + u0 + j) = dh_rec[b * nu + j];
+                    if cell == Cell::Lstm {
+                        *dc0_p.at(b * h + u0 + j) = dc[b * nu + j];
+                    }
+                }
+            }
+        }
+        for g in 0..3 {
+            for j in 0..nu {
+                unsafe { *dpeep_p.at(g * h + u0 + j) = dp[g * nu + j] };
+            }
+        }
+    };
+    in_parallel(&parts, run);
+    let dgh: &[f32] = if cell == Cell::Gru { &dgh } else { &dgx };
+
+    // Weight gradients over the whole sequence.
+    let mut h_prev = vec![0.0f32; rows * h]; // row (b, t): h_{t-1}
+    for b in 0..d.batch {
+        h_prev[b * d.time * h..][..h].copy_from_slice(&h0[b * h..][..h]);
+        for t in 1..d.time {
+            let row = b * d.time + t;
+            h_prev[row * h..][..h].copy_from_slice(&out[(row - 1) * ow..][..h]);
+        }
+    }
+    let mut dwh = vec![0.0f32; h * gh];
+    gemm::large(h, gh, rows, &mut dwh, false, &h_prev, true, dgh, false);
+    let mut dwx = vec![0.0f32; d.input * gh];
+    match sparse_rows(x, rows, d.input) {
+        Some(nonzero) => {
+            for (row, entries) in nonzero.iter().enumerate() {
+                for &(i, v) in entries {
+                    for (dw, g) in dwx[i * gh..][..gh].iter_mut().zip(&dgx[row * gh..][..gh]) {
+                        *dw += v * g;
+                    }
+                }
+            }
+        }
+        None => gemm::large(d.input, gh, rows, &mut dwx, false, x, true, &dgx, false),
+    }
+    let column_sums = |g: &[f32]| {
+        let mut s = vec![0.0f32; gh];
+        for row in g.chunks_exact(gh) {
+            for (s, v) in s.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        s
+    };
+    let dbx = column_sums(&dgx);
+    let dbh = (cell == Cell::Gru).then(|| column_sums(dgh));
+    let dx = need_dx.then(|| {
+        let mut dx = vec![0.0f32; rows * d.input];
+        gemm::large(rows, d.input, gh, &mut dx, false, &dgx, false, w.wx, true);
+        dx
+    });
+    Grads { dx, dwx, dbx, dwh, dbh, dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
+}
+
+fn check(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32]) {
+    let gh = cell.gates() * d.hidden;
+    assert_eq!(x.len(), d.batch * d.time * d.input, "input size");
+    assert_eq!(w.wx.len(), d.input * gh, "input weights");
+    assert_eq!(w.bx.len(), gh, "input bias");
+    assert_eq!(w.wh.len(), d.hidden * gh, "recurrent weights");
+    assert_eq!(h0.len(), d.batch * d.hidden, "starting state");
+    assert!(w.bh.is_none_or(|b| b.len() == gh), "recurrent bias");
+    assert!(w.peep.is_none_or(|p| p.len() == 3 * d.hidden), "peepholes");
+}
+
+/// The input projection `x·W_x + b_x`, `[rows, gh]`.
+fn project(rows: usize, input: usize, gh: usize, x: &[f32], wx: &[f32], bx: &[f32]) -> Vec<f32> {
+    let mut proj = Vec::with_capacity(rows * gh);
+    for _ in 0..rows {
+        proj.extend_from_slice(bx);
+    }
+    match sparse_rows(x, rows, input) {
+        Some(nonzero) => {
+            for (row, entries) in nonzero.iter().enumerate() {
+                let p = &mut proj[row * gh..][..gh];
+                for &(i, v) in entries {
+                    for (p, w) in p.iter_mut().zip(&wx[i * gh..][..gh]) {
+                        *p += v * w;
+                    }
+                }
+            }
+        }
+        None => gemm::large(rows, gh, input, &mut proj, true, x, false, wx, false),
+    }
+    proj
+}
+
+/// The nonzero entries of each row when fewer than one in eight are nonzero (a
+/// piano-roll's frames), else `None`: then a dense product is faster.
+fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<Vec<Vec<(usize, f32)>>> {
+    let nonzero = x.iter().filter(|v| **v != 0.0).count();
+    if nonzero * 8 > x.len() || input == 0 {
+        return None;
+    }
+    Some(
+        (0..rows)
+            .map(|r| {
+                x[r * input..][..input].iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, *v)).collect()
+            })
+            .collect(),
+    )
+}
+
+/// Splits the hidden units between threads: as many as the cores, but only when each
+/// gets enough work to pay for the per-step barrier.
+fn partition(d: Dims, gh: usize) -> Vec<(usize, usize)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let work = d.batch * d.time * d.hidden * gh; // multiply-adds of the recurrence
+    let threads = if work < 4_000_000 { 1 } else { cores.min(d.hidden / 16).max(1) };
+    // Whole multiples of 16 units each, so the gate loops vectorise.
+    let chunk = d.hidden.div_ceil(threads).div_ceil(16) * 16;
+    (0..d.hidden).step_by(chunk.max(1)).map(|u0| (u0, (u0 + chunk).min(d.hidden))).collect()
+}
+
+/// Runs `work` on every part, the first on this thread.
+fn in_parallel(parts: &[(usize, usize)], work: impl Fn((usize, usize)) + Sync) {
+    std::thread::scope(|s| {
+        for &part in &parts[1..] {
+            let work = &work;
+            s.spawn(move || work(part));
+        }
+        work(parts[0]);
+    });
+}
+
+/// A raw pointer into a buffer that several threads write, each to its own units.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: the threads write disjoint elements, and read others' only after a barrier.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// The element at `i` (a method, so closures capture the whole `Shared`).
+    fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
+/// A reusable barrier that spins (steps take microseconds; a futex wake-up costs as much).
+struct Barrier {
+    threads: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl Barrier {
+    fn new(threads: usize) -> Barrier {
+        Barrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    }
+
+    fn wait(&self) {
+        if self.threads == 1 {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            spins += 1;
+            if spins < 20_000 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// tanh as a rational function (the minimax fit Eigen uses for `float`), within a few
+/// ulp of `f32::tanh` and vectorisable.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let mut p = -2.760_768_5e-16f32;
+    p = p * x2 + 2.000_188e-13;
+    p = p * x2 + -8.604_671_5e-11;
+    p = p * x2 + 5.122_297e-8;
+    p = p * x2 + 1.485_722_4e-5;
+    p = p * x2 + 6.372_619_3e-4;
+    p = p * x2 + 4.893_524_6e-3;
+    let mut q = 1.198_258_4e-6f32;
+    q = q * x2 + 1.185_347e-4;
+    q = q * x2 + 2.268_434_6e-3;
+    q = q * x2 + 4.893_525e-3;
+    x * p / q
+}
+
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    0.5 + 0.5 * tanh(0.5 * x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rational_tanh_is_within_a_few_ulp() {
+        let mut worst = 0.0f32;
+        for i in -200_000..=200_000 {
+            let x = i as f32 / 10_000.0;
+            worst = worst.max((tanh(x) - x.tanh()).abs());
+        }
+        assert!(worst < 2e-6, "worst error {worst}");
+        assert!((sigmoid(0.0) - 0.5).abs() < 1e-7 && sigmoid(30.0) <= 1.0 && sigmoid(-30.0) >= 0.0);
+    }
+}

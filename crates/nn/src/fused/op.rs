@@ -1,0 +1,196 @@
+//! The fused recurrence as one burn operation: a backend extension implemented for the
+//! CPU backend (`Flex`) and for autodiff over it, with a hand-written backward pass.
+//! Other backends (CUDA) keep the op-by-op layer.
+
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, DispatchDevice, ExtensionType, Flex, TensorMetadata, backend_extension};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::cell::{self, Cell, Dims, Weights};
+
+/// The tensors of one layer's recurrence. `bh` and `peep` are one-element placeholders
+/// where the cell has none (`Spec` says which).
+#[derive(ExtensionType)]
+pub struct RecurrenceInputs<B: Backend> {
+    pub x: FloatTensor<B>,
+    pub wx: FloatTensor<B>,
+    pub bx: FloatTensor<B>,
+    pub wh: FloatTensor<B>,
+    pub bh: FloatTensor<B>,
+    pub peep: FloatTensor<B>,
+    pub h0: FloatTensor<B>,
+    pub c0: FloatTensor<B>,
+}
+
+/// Which cell, and which optional parameters are real.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub cell: Cell,
+    pub recurrent_bias: bool,
+    pub peephole: bool,
+}
+
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedRecurrence: Backend {
+    /// `[batch, time, outputs·hidden]`: h at every step, then c for the LSTM.
+    fn recurrence(#[extension_type] inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self>;
+}
+
+/// Whether `device` runs the fused recurrence (the CPU backend, with or without autodiff).
+pub fn supported(device: &Device) -> bool {
+    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// Runs the fused recurrence on burn tensors: `x [batch, time, input]`, weights as in
+/// [`RecurrenceInputs`], states `[batch, hidden]`.
+#[allow(clippy::too_many_arguments)]
+pub fn recurrence(
+    spec: Spec,
+    x: Tensor<3>,
+    wx: Tensor<2>,
+    bx: Tensor<1>,
+    wh: Tensor<2>,
+    bh: Option<Tensor<1>>,
+    peep: Option<Tensor<2>>,
+    h0: Tensor<2>,
+    c0: Tensor<2>,
+) -> Tensor<3> {
+    let device = x.device();
+    let placeholder = || Tensor::<1>::zeros([1], &device).into_dispatch();
+    let inputs = RecurrenceInputs {
+        x: x.into_dispatch(),
+        wx: wx.into_dispatch(),
+        bx: bx.into_dispatch(),
+        wh: wh.into_dispatch(),
+        bh: bh.map_or_else(placeholder, Tensor::into_dispatch),
+        peep: peep.map_or_else(placeholder, Tensor::into_dispatch),
+        h0: h0.into_dispatch(),
+        c0: c0.into_dispatch(),
+    };
+    Tensor::from_dispatch(<burn::backend::Dispatch as FusedRecurrence>::recurrence(inputs, spec))
+}
+
+/// The inputs as `f32` buffers, in the backend's own memory where it is contiguous.
+#[derive(Clone, Debug)]
+struct Host {
+    tensors: [FlexTensor; 8],
+}
+
+impl Host {
+    fn new(tensors: [FlexTensor; 8]) -> Host {
+        Host { tensors: tensors.map(|t| if t.is_contiguous() { t } else { t.to_contiguous() }) }
+    }
+
+    fn slice(&self, i: usize) -> &[f32] {
+        self.tensors[i].as_slice::<f32>().expect("the fused recurrence runs on f32 tensors")
+    }
+
+    fn dims(&self) -> Dims {
+        let x = self.tensors[0].shape();
+        Dims { batch: x[0], time: x[1], input: x[2], hidden: self.tensors[3].shape()[0] }
+    }
+
+    fn weights(&self, spec: Spec) -> Weights<'_> {
+        Weights {
+            wx: self.slice(1),
+            bx: self.slice(2),
+            wh: self.slice(3),
+            bh: spec.recurrent_bias.then(|| self.slice(4)),
+            peep: spec.peephole.then(|| self.slice(5)),
+        }
+    }
+
+    fn forward(&self, spec: Spec, keep: bool) -> (cell::Forward, FlexTensor) {
+        let d = self.dims();
+        let fwd = cell::forward(spec.cell, d, &self.weights(spec), self.slice(0), self.slice(6), self.slice(7), keep);
+        let out = flex(fwd.out.clone(), [d.batch, d.time, spec.cell.outputs() * d.hidden]);
+        (fwd, out)
+    }
+}
+
+fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+impl FusedRecurrence for Flex {
+    fn recurrence(inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self> {
+        let RecurrenceInputs { x, wx, bx, wh, bh, peep, h0, c0 } = inputs;
+        Host::new([x, wx, bx, wh, bh, peep, h0, c0]).forward(spec, false).1
+    }
+}
+
+/// What the backward pass needs: the inputs and the forward activations.
+#[derive(Clone)]
+struct Saved {
+    spec: Spec,
+    host: Host,
+    forward: Arc<cell::Forward>,
+}
+
+impl std::fmt::Debug for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Saved").field("spec", &self.spec).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct RecurrenceBackward;
+
+impl Backward<Flex, 8> for RecurrenceBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let Saved { spec, host, forward } = ops.state;
+        let dout = grads.consume::<Flex>(&ops.node);
+        let dout = if dout.is_contiguous() { dout } else { dout.to_contiguous() };
+        let d = host.dims();
+        let g = cell::backward(
+            spec.cell,
+            d,
+            &host.weights(spec),
+            host.slice(0),
+            host.slice(6),
+            host.slice(7),
+            &forward,
+            dout.as_slice::<f32>().expect("f32 gradient"),
+            ops.parents[0].is_some(),
+        );
+        let gh = spec.cell.gates() * d.hidden;
+        let computed = [
+            g.dx.map(|v| (v, vec![d.batch, d.time, d.input])),
+            Some((g.dwx, vec![d.input, gh])),
+            Some((g.dbx, vec![gh])),
+            Some((g.dwh, vec![d.hidden, gh])),
+            g.dbh.map(|v| (v, vec![gh])),
+            g.dpeep.map(|v| (v, vec![3, d.hidden])),
+            Some((g.dh0, vec![d.batch, d.hidden])),
+            (spec.cell == Cell::Lstm).then_some((g.dc0, vec![d.batch, d.hidden])),
+        ];
+        for (node, grad) in ops.parents.into_iter().zip(computed) {
+            if let (Some(node), Some((values, shape))) = (node, grad) {
+                grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(values, shape)));
+            }
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> FusedRecurrence for Autodiff<Flex, C> {
+    fn recurrence(inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self> {
+        let RecurrenceInputs { x, wx, bx, wh, bh, peep, h0, c0 } = inputs;
+        let nodes = [x.node(), wx.node(), bx.node(), wh.node(), bh.node(), peep.node(), h0.node(), c0.node()];
+        let host = Host::new([x, wx, bx, wh, bh, peep, h0, c0].map(|t| t.primitive().clone()));
+        match RecurrenceBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (forward, out) = host.forward(spec, true);
+                prep.finish(Saved { spec, host, forward: Arc::new(forward) }, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(host.forward(spec, false).1),
+        }
+    }
+}
