@@ -102,14 +102,14 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     check(cell, d, w, x, h0);
     let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
     let rows = d.batch * d.time;
-    let proj = project(rows, d.input, gh, x, w.wx, w.bx);
+    let isa = Isa::detect();
+    let proj = project(isa, rows, d.input, gh, x, w.wx, w.bx);
     let mut out = vec![0.0f32; rows * ow];
     let mut saved = if keep { vec![0.0f32; rows * cell.saved() * h] } else { Vec::new() };
     let zeros = vec![0.0f32; 3 * h];
     let peep = w.peep.unwrap_or(&zeros);
     let zeros_gh = vec![0.0f32; gh];
     let bh = w.bh.unwrap_or(&zeros_gh);
-    let isa = Isa::detect();
     let parts = partition(d, gh);
     let barrier = Barrier::new(parts.len());
     let (out_p, saved_p) = (Shared(out.as_mut_ptr()), Shared(saved.as_mut_ptr()));
@@ -131,37 +131,30 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                 // SAFETY: each thread writes only its own units u0..u1 of row (b, t).
                 let o = unsafe { std::slice::from_raw_parts_mut(out_p.at(row * ow), ow) };
                 match cell {
-                    Cell::Rnn => {
-                        for j in 0..nu {
-                            o[u0 + j] = tanh(cr[j] + pr[u0 + j]);
-                        }
-                    }
+                    Cell::Rnn => rnn_forward_row(isa, &cr[..nu], &pr[u0..], &mut o[u0..u1]),
                     Cell::Lstm => {
                         let c_prev: &[f32] = if t == 0 {
                             &c0[b * h..][..h]
                         } else {
                             unsafe { std::slice::from_raw_parts(out_p.at((row - 1) * ow + h), h) }
                         };
-                        let mut s =
-                            keep.then(|| unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h), 4 * h) });
+                        let s: &mut [f32] = if keep {
+                            unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h + u0), 4 * h - u0) }
+                        } else {
+                            &mut []
+                        };
                         let (o_h, o_c) = o.split_at_mut(h);
-                        for j in 0..nu {
-                            let u = u0 + j;
-                            let cp = c_prev[u];
-                            let i = sigmoid(cr[j] + pr[u] + peep[u] * cp);
-                            let f = sigmoid(cr[nu + j] + pr[h + u] + peep[h + u] * cp);
-                            let g = tanh(cr[2 * nu + j] + pr[2 * h + u]);
-                            let cn = f * cp + i * g;
-                            let og = sigmoid(cr[3 * nu + j] + pr[3 * h + u] + peep[2 * h + u] * cn);
-                            o_h[u] = og * tanh(cn);
-                            o_c[u] = cn;
-                            if let Some(s) = s.as_deref_mut() {
-                                s[u] = i;
-                                s[h + u] = f;
-                                s[2 * h + u] = g;
-                                s[3 * h + u] = og;
-                            }
-                        }
+                        lstm_forward_row(
+                            isa,
+                            cr,
+                            &pr[u0..],
+                            h,
+                            &peep[u0..],
+                            &c_prev[u0..u1],
+                            &mut o_h[u0..u1],
+                            &mut o_c[u0..u1],
+                            s,
+                        );
                     }
                     Cell::Gru => {
                         let h_prev: &[f32] = if t == 0 {
@@ -169,21 +162,12 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                         } else {
                             unsafe { std::slice::from_raw_parts(out_p.at((row - 1) * ow), h) }
                         };
-                        for j in 0..nu {
-                            let u = u0 + j;
-                            let hn = cr[2 * nu + j] + bh[2 * h + u];
-                            let r = sigmoid(pr[u] + cr[j] + bh[u]);
-                            let z = sigmoid(pr[h + u] + cr[nu + j] + bh[h + u]);
-                            let n = tanh(pr[2 * h + u] + r * hn);
-                            o[u] = n + z * (h_prev[u] - n);
-                            if keep {
-                                let s = unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h), 4 * h) };
-                                s[u] = r;
-                                s[h + u] = z;
-                                s[2 * h + u] = n;
-                                s[3 * h + u] = hn;
-                            }
-                        }
+                        let s: &mut [f32] = if keep {
+                            unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h + u0), 4 * h - u0) }
+                        } else {
+                            &mut []
+                        };
+                        gru_forward_row(isa, cr, &pr[u0..], h, &bh[u0..], &h_prev[u0..u1], &mut o[u0..u1], s);
                     }
                 }
             }
@@ -197,6 +181,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
 /// The backward pass. `dout`: the gradient of the output `[batch, time, outputs·hidden]`;
 /// `need_dx`: whether the input needs its gradient (not for the first layer of a model
 /// that reads data).
+#[allow(clippy::too_many_arguments)]
 pub fn backward(
     cell: Cell,
     d: Dims,
@@ -246,58 +231,38 @@ pub fn backward(
                 // SAFETY: each thread writes only its own units of row (b, t).
                 let gx = unsafe { std::slice::from_raw_parts_mut(dgx_p.at(row * gh), gh) };
                 match cell {
-                    Cell::Rnn => {
-                        for j in 0..nu {
-                            let u = u0 + j;
-                            let dh = dor[u] + dhr[j];
-                            gx[u] = dh * (1.0 - o[u] * o[u]);
-                        }
-                    }
+                    Cell::Rnn => rnn_backward_row(isa, &o[u0..u1], &dor[u0..u1], dhr, &mut gx[u0..u1]),
                     Cell::Lstm => {
                         let c_prev: &[f32] = if t == 0 { &c0[b * h..][..h] } else { &out[(row - 1) * ow + h..][..h] };
-                        let s = &saved[row * 4 * h..][..4 * h];
-                        let dcr = &mut dc[b * nu..][..nu];
-                        for j in 0..nu {
-                            let u = u0 + j;
-                            let (i, f, g, og) = (s[u], s[h + u], s[2 * h + u], s[3 * h + u]);
-                            let (cn, cp) = (o[h + u], c_prev[u]);
-                            let tc = tanh(cn);
-                            let dh = dor[u] + dhr[j];
-                            let dao = dh * tc * og * (1.0 - og);
-                            let dct = dcr[j] + dor[h + u] + dh * og * (1.0 - tc * tc) + dao * peep[2 * h + u];
-                            let dai = dct * g * i * (1.0 - i);
-                            let daf = dct * cp * f * (1.0 - f);
-                            let dag = dct * i * (1.0 - g * g);
-                            dcr[j] = dct * f + dai * peep[u] + daf * peep[h + u];
-                            gx[u] = dai;
-                            gx[h + u] = daf;
-                            gx[2 * h + u] = dag;
-                            gx[3 * h + u] = dao;
-                            dp[j] += dai * cp;
-                            dp[nu + j] += daf * cp;
-                            dp[2 * nu + j] += dao * cn;
-                        }
+                        lstm_backward_row(
+                            isa,
+                            &saved[row * 4 * h + u0..],
+                            h,
+                            &o[h + u0..h + u1],
+                            &c_prev[u0..u1],
+                            &dor[u0..u1],
+                            &dor[h + u0..h + u1],
+                            dhr,
+                            &mut dc[b * nu..][..nu],
+                            &peep[u0..],
+                            &mut gx[u0..],
+                            &mut dp,
+                        );
                     }
                     Cell::Gru => {
                         let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * ow..][..h] };
-                        let s = &saved[row * 4 * h..][..4 * h];
-                        let gr = unsafe { std::slice::from_raw_parts_mut(dgh_p.at(row * gh), gh) };
-                        let dcr = &mut dc[b * nu..][..nu]; // the direct path h_{t-1} → h_t
-                        for j in 0..nu {
-                            let u = u0 + j;
-                            let (r, z, n, hn) = (s[u], s[h + u], s[2 * h + u], s[3 * h + u]);
-                            let dh = dor[u] + dhr[j];
-                            let dan = dh * (1.0 - z) * (1.0 - n * n);
-                            let dar = dan * hn * r * (1.0 - r);
-                            let daz = dh * (h_prev[u] - n) * z * (1.0 - z);
-                            gx[u] = dar;
-                            gx[h + u] = daz;
-                            gx[2 * h + u] = dan;
-                            gr[u] = dar;
-                            gr[h + u] = daz;
-                            gr[2 * h + u] = dan * r;
-                            dcr[j] = dh * z;
-                        }
+                        let gr = unsafe { std::slice::from_raw_parts_mut(dgh_p.at(row * gh + u0), gh - u0) };
+                        gru_backward_row(
+                            isa,
+                            &saved[row * 4 * h + u0..],
+                            h,
+                            &h_prev[u0..u1],
+                            &dor[u0..u1],
+                            dhr,
+                            &mut gx[u0..],
+                            gr,
+                            &mut dc[b * nu..][..nu],
+                        );
                     }
                 }
             }
@@ -332,7 +297,7 @@ pub fn backward(
     in_parallel(&parts, run);
     let dgh: &[f32] = if cell == Cell::Gru { &dgh } else { &dgx };
 
-    // Weight gradients over the whole sequence.
+    // Weight gradients over the whole sequence, as large products.
     let mut h_prev = vec![0.0f32; rows * h]; // row (b, t): h_{t-1}
     for b in 0..d.batch {
         h_prev[b * d.time * h..][..h].copy_from_slice(&h0[b * h..][..h]);
@@ -341,38 +306,270 @@ pub fn backward(
             h_prev[row * h..][..h].copy_from_slice(&out[(row - 1) * ow..][..h]);
         }
     }
-    let mut dwh = vec![0.0f32; h * gh];
-    gemm::large(h, gh, rows, &mut dwh, false, &h_prev, true, dgh, false);
-    let mut dwx = vec![0.0f32; d.input * gh];
-    match sparse_rows(x, rows, d.input) {
+    let packed_dgx = Packed::from_rows(rows, gh, &dgx, gh);
+    let packed_dgh = (cell == Cell::Gru).then(|| Packed::from_rows(rows, gh, dgh, gh));
+    let dwh =
+        gemm::product(isa, h, &gemm::transpose(&h_prev, rows, h), rows, packed_dgh.as_ref().unwrap_or(&packed_dgx), gh);
+    let dwx = match sparse_rows(x, rows, d.input) {
         Some(nonzero) => {
+            let mut dwx = vec![0.0f32; d.input * gh];
             for (row, entries) in nonzero.iter().enumerate() {
                 for &(i, v) in entries {
-                    for (dw, g) in dwx[i * gh..][..gh].iter_mut().zip(&dgx[row * gh..][..gh]) {
-                        *dw += v * g;
-                    }
+                    axpy(isa, v, &dgx[row * gh..][..gh], &mut dwx[i * gh..][..gh]);
                 }
             }
+            dwx
         }
-        None => gemm::large(d.input, gh, rows, &mut dwx, false, x, true, &dgx, false),
-    }
+        None => gemm::product(isa, d.input, &gemm::transpose(x, rows, d.input), rows, &packed_dgx, gh),
+    };
     let column_sums = |g: &[f32]| {
         let mut s = vec![0.0f32; gh];
         for row in g.chunks_exact(gh) {
-            for (s, v) in s.iter_mut().zip(row) {
-                *s += v;
-            }
+            axpy(isa, 1.0, row, &mut s);
         }
         s
     };
     let dbx = column_sums(&dgx);
     let dbh = (cell == Cell::Gru).then(|| column_sums(dgh));
-    let dx = need_dx.then(|| {
-        let mut dx = vec![0.0f32; rows * d.input];
-        gemm::large(rows, d.input, gh, &mut dx, false, &dgx, false, w.wx, true);
-        dx
-    });
+    let dx = need_dx
+        .then(|| gemm::product(isa, rows, &dgx, gh, &Packed::new(gh, d.input, |k, i| w.wx[i * gh + k]), d.input));
     Grads { dx, dwx, dbx, dwh, dbh, dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
+}
+
+/// Defines `name(isa, args…)`, which runs `body` compiled for AVX-512 where the CPU has
+/// it (so the gate loops vectorise 16 wide), and as portable code elsewhere.
+macro_rules! vectorised {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name(isa: Isa, $($arg: $ty),*) {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn fast($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => unsafe { fast($($arg),*) },
+                Isa::Portable => body($($arg),*),
+            }
+        }
+    };
+}
+
+// The gate arithmetic of one batch row and one thread's `nu` units. `pre` holds the
+// recurrent products gate after gate (`nu` apart); `proj`, `peep`, `saved` and the gate
+// gradients start at the thread's first unit, with gates `hidden` apart.
+
+vectorised! {
+    /// h = tanh(W_h h_{t-1} + W_x x + b)
+    fn rnn_forward_row(pre: &[f32], proj: &[f32], h: &mut [f32]) {
+        let nu = h.len();
+        let (pre, proj) = (&pre[..nu], &proj[..nu]);
+        for j in 0..nu {
+            h[j] = tanh(pre[j] + proj[j]);
+        }
+    }
+}
+
+vectorised! {
+    fn lstm_forward_row(
+        pre: &[f32],
+        proj: &[f32],
+        hidden: usize,
+        peep: &[f32],
+        c_prev: &[f32],
+        h: &mut [f32],
+        c: &mut [f32],
+        saved: &mut [f32],
+    ) {
+        let nu = h.len();
+        let (c_prev, c) = (&c_prev[..nu], &mut c[..nu]);
+        let (xi, xf, xg, xo) = (&pre[..nu], &pre[nu..2 * nu], &pre[2 * nu..3 * nu], &pre[3 * nu..4 * nu]);
+        let (pi, pf) = (&proj[..nu], &proj[hidden..hidden + nu]);
+        let (pg, po) = (&proj[2 * hidden..2 * hidden + nu], &proj[3 * hidden..3 * hidden + nu]);
+        let (wi, wf, wo) = (&peep[..nu], &peep[hidden..hidden + nu], &peep[2 * hidden..2 * hidden + nu]);
+        if saved.is_empty() {
+            for j in 0..nu {
+                let cp = c_prev[j];
+                let i = sigmoid(xi[j] + pi[j] + wi[j] * cp);
+                let f = sigmoid(xf[j] + pf[j] + wf[j] * cp);
+                let g = tanh(xg[j] + pg[j]);
+                let cn = f * cp + i * g;
+                let o = sigmoid(xo[j] + po[j] + wo[j] * cn);
+                h[j] = o * tanh(cn);
+                c[j] = cn;
+            }
+        } else {
+            let (si, rest) = saved.split_at_mut(hidden);
+            let (sf, rest) = rest.split_at_mut(hidden);
+            let (sg, so) = rest.split_at_mut(hidden);
+            let (si, sf, sg, so) = (&mut si[..nu], &mut sf[..nu], &mut sg[..nu], &mut so[..nu]);
+            for j in 0..nu {
+                let cp = c_prev[j];
+                let i = sigmoid(xi[j] + pi[j] + wi[j] * cp);
+                let f = sigmoid(xf[j] + pf[j] + wf[j] * cp);
+                let g = tanh(xg[j] + pg[j]);
+                let cn = f * cp + i * g;
+                let o = sigmoid(xo[j] + po[j] + wo[j] * cn);
+                h[j] = o * tanh(cn);
+                c[j] = cn;
+                si[j] = i;
+                sf[j] = f;
+                sg[j] = g;
+                so[j] = o;
+            }
+        }
+    }
+}
+
+vectorised! {
+    /// PyTorch's GRU: r and z from both parts, n = tanh(x_n + r ⊙ (W_hn h + b_hn)),
+    /// h = n + z ⊙ (h_{t-1} − n).
+    fn gru_forward_row(
+        pre: &[f32],
+        proj: &[f32],
+        hidden: usize,
+        bh: &[f32],
+        h_prev: &[f32],
+        h: &mut [f32],
+        saved: &mut [f32],
+    ) {
+        let nu = h.len();
+        let h_prev = &h_prev[..nu];
+        let (hr, hz, hn) = (&pre[..nu], &pre[nu..2 * nu], &pre[2 * nu..3 * nu]);
+        let (xr, xz, xn) = (&proj[..nu], &proj[hidden..hidden + nu], &proj[2 * hidden..2 * hidden + nu]);
+        let (br, bz, bn) = (&bh[..nu], &bh[hidden..hidden + nu], &bh[2 * hidden..2 * hidden + nu]);
+        if saved.is_empty() {
+            for j in 0..nu {
+                let rec_n = hn[j] + bn[j];
+                let r = sigmoid(xr[j] + hr[j] + br[j]);
+                let z = sigmoid(xz[j] + hz[j] + bz[j]);
+                let n = tanh(xn[j] + r * rec_n);
+                h[j] = n + z * (h_prev[j] - n);
+            }
+            return;
+        }
+        let (sr, rest) = saved.split_at_mut(hidden);
+        let (sz, rest) = rest.split_at_mut(hidden);
+        let (sn, shn) = rest.split_at_mut(hidden);
+        let (sr, sz, sn, shn) = (&mut sr[..nu], &mut sz[..nu], &mut sn[..nu], &mut shn[..nu]);
+        for j in 0..nu {
+            let rec_n = hn[j] + bn[j];
+            let r = sigmoid(xr[j] + hr[j] + br[j]);
+            let z = sigmoid(xz[j] + hz[j] + bz[j]);
+            let n = tanh(xn[j] + r * rec_n);
+            h[j] = n + z * (h_prev[j] - n);
+            sr[j] = r;
+            sz[j] = z;
+            sn[j] = n;
+            shn[j] = rec_n;
+        }
+    }
+}
+
+vectorised! {
+    fn rnn_backward_row(h: &[f32], dout: &[f32], dh_rec: &[f32], gx: &mut [f32]) {
+        let nu = gx.len();
+        let (h, dout, dh_rec) = (&h[..nu], &dout[..nu], &dh_rec[..nu]);
+        for j in 0..nu {
+            gx[j] = (dout[j] + dh_rec[j]) * (1.0 - h[j] * h[j]);
+        }
+    }
+}
+
+vectorised! {
+    /// Gate gradients of the (peephole) LSTM; `dc` carries dL/dc_t back to c_{t-1}, `dp`
+    /// sums the peepholes' gradients (i, f, o, `nu` apart).
+    fn lstm_backward_row(
+        saved: &[f32],
+        hidden: usize,
+        c: &[f32],
+        c_prev: &[f32],
+        dout_h: &[f32],
+        dout_c: &[f32],
+        dh_rec: &[f32],
+        dc: &mut [f32],
+        peep: &[f32],
+        gx: &mut [f32],
+        dp: &mut [f32],
+    ) {
+        let nu = dc.len();
+        let (c, c_prev, dout_h, dout_c, dh_rec) = (&c[..nu], &c_prev[..nu], &dout_h[..nu], &dout_c[..nu], &dh_rec[..nu]);
+        let (si, sf) = (&saved[..nu], &saved[hidden..hidden + nu]);
+        let (sg, so) = (&saved[2 * hidden..2 * hidden + nu], &saved[3 * hidden..3 * hidden + nu]);
+        let (wi, wf, wo) = (&peep[..nu], &peep[hidden..hidden + nu], &peep[2 * hidden..2 * hidden + nu]);
+        let (gi, rest) = gx.split_at_mut(hidden);
+        let (gf, rest) = rest.split_at_mut(hidden);
+        let (gg, go) = rest.split_at_mut(hidden);
+        let (gi, gf, gg, go) = (&mut gi[..nu], &mut gf[..nu], &mut gg[..nu], &mut go[..nu]);
+        let (dpi, rest) = dp.split_at_mut(nu);
+        let (dpf, dpo) = rest.split_at_mut(nu);
+        let (dpi, dpf, dpo) = (&mut dpi[..nu], &mut dpf[..nu], &mut dpo[..nu]);
+        for j in 0..nu {
+            let (i, f, g, o) = (si[j], sf[j], sg[j], so[j]);
+            let (cn, cp) = (c[j], c_prev[j]);
+            let tc = tanh(cn);
+            let dh = dout_h[j] + dh_rec[j];
+            let dao = dh * tc * o * (1.0 - o);
+            let dct = dc[j] + dout_c[j] + dh * o * (1.0 - tc * tc) + dao * wo[j];
+            let dai = dct * g * i * (1.0 - i);
+            let daf = dct * cp * f * (1.0 - f);
+            let dag = dct * i * (1.0 - g * g);
+            dc[j] = dct * f + dai * wi[j] + daf * wf[j];
+            gi[j] = dai;
+            gf[j] = daf;
+            gg[j] = dag;
+            go[j] = dao;
+            dpi[j] += dai * cp;
+            dpf[j] += daf * cp;
+            dpo[j] += dao * cn;
+        }
+    }
+}
+
+vectorised! {
+    /// Gate gradients of the GRU: `gx` for the input part, `gr` for the recurrent part
+    /// (the candidate's is scaled by the reset gate), `direct` the path h_{t-1} → h_t.
+    fn gru_backward_row(
+        saved: &[f32],
+        hidden: usize,
+        h_prev: &[f32],
+        dout: &[f32],
+        dh_rec: &[f32],
+        gx: &mut [f32],
+        gr: &mut [f32],
+        direct: &mut [f32],
+    ) {
+        let nu = direct.len();
+        let (h_prev, dout, dh_rec) = (&h_prev[..nu], &dout[..nu], &dh_rec[..nu]);
+        let (sr, sz) = (&saved[..nu], &saved[hidden..hidden + nu]);
+        let (sn, shn) = (&saved[2 * hidden..2 * hidden + nu], &saved[3 * hidden..3 * hidden + nu]);
+        let (xr, rest) = gx.split_at_mut(hidden);
+        let (xz, xn) = rest.split_at_mut(hidden);
+        let (xr, xz, xn) = (&mut xr[..nu], &mut xz[..nu], &mut xn[..nu]);
+        let (rr, rest) = gr.split_at_mut(hidden);
+        let (rz, rn) = rest.split_at_mut(hidden);
+        let (rr, rz, rn) = (&mut rr[..nu], &mut rz[..nu], &mut rn[..nu]);
+        for j in 0..nu {
+            let (r, z, n, hn) = (sr[j], sz[j], sn[j], shn[j]);
+            let dh = dout[j] + dh_rec[j];
+            let dan = dh * (1.0 - z) * (1.0 - n * n);
+            let dar = dan * hn * r * (1.0 - r);
+            let daz = dh * (h_prev[j] - n) * z * (1.0 - z);
+            xr[j] = dar;
+            xz[j] = daz;
+            xn[j] = dan;
+            rr[j] = dar;
+            rz[j] = daz;
+            rn[j] = dan * r;
+            direct[j] = dh * z;
+        }
+    }
 }
 
 fn check(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32]) {
@@ -387,25 +584,44 @@ fn check(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32]) {
 }
 
 /// The input projection `x·W_x + b_x`, `[rows, gh]`.
-fn project(rows: usize, input: usize, gh: usize, x: &[f32], wx: &[f32], bx: &[f32]) -> Vec<f32> {
-    let mut proj = Vec::with_capacity(rows * gh);
-    for _ in 0..rows {
-        proj.extend_from_slice(bx);
-    }
+fn project(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: &[f32], bx: &[f32]) -> Vec<f32> {
     match sparse_rows(x, rows, input) {
         Some(nonzero) => {
-            for (row, entries) in nonzero.iter().enumerate() {
-                let p = &mut proj[row * gh..][..gh];
-                for &(i, v) in entries {
-                    for (p, w) in p.iter_mut().zip(&wx[i * gh..][..gh]) {
-                        *p += v * w;
+            let mut proj = vec![0.0f32; rows * gh];
+            let half = rows.div_ceil(2).max(1);
+            let work = |part: usize, chunk: &mut [f32]| {
+                for (p, entries) in chunk.chunks_exact_mut(gh).zip(&nonzero[part * half..]) {
+                    p.copy_from_slice(bx);
+                    for &(i, v) in entries {
+                        axpy(isa, v, &wx[i * gh..][..gh], p);
                     }
                 }
-            }
+            };
+            let (first, second) = proj.split_at_mut(half * gh);
+            std::thread::scope(|s| {
+                s.spawn(|| work(1, second));
+                work(0, first);
+            });
+            proj
         }
-        None => gemm::large(rows, gh, input, &mut proj, true, x, false, wx, false),
+        None => {
+            let mut proj = gemm::product(isa, rows, x, input, &Packed::from_rows(input, gh, wx, gh), gh);
+            for p in proj.chunks_exact_mut(gh) {
+                axpy(isa, 1.0, bx, p);
+            }
+            proj
+        }
     }
-    proj
+}
+
+vectorised! {
+    /// y += a·x
+    fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+        let x = &x[..y.len()];
+        for (y, x) in y.iter_mut().zip(x) {
+            *y += a * x;
+        }
+    }
 }
 
 /// The nonzero entries of each row when fewer than one in eight are nonzero (a
@@ -427,12 +643,40 @@ fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<Vec<Vec<(usize, f
 /// Splits the hidden units between threads: as many as the cores, but only when each
 /// gets enough work to pay for the per-step barrier.
 fn partition(d: Dims, gh: usize) -> Vec<(usize, usize)> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let cores = threads();
     let work = d.batch * d.time * d.hidden * gh; // multiply-adds of the recurrence
     let threads = if work < 4_000_000 { 1 } else { cores.min(d.hidden / 16).max(1) };
     // Whole multiples of 16 units each, so the gate loops vectorise.
     let chunk = d.hidden.div_ceil(threads).div_ceil(16) * 16;
     (0..d.hidden).step_by(chunk.max(1)).map(|u0| (u0, (u0 + chunk).min(d.hidden))).collect()
+}
+
+/// Threads for the fused kernels: `FUGATO_THREADS` if set, else the cores (at most 8).
+pub fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        keep_freed_memory();
+        std::env::var("FUGATO_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
+            .max(1)
+    })
+}
+
+/// Each training step allocates and frees the same large buffers (megabytes of
+/// activations and gradients). glibc returns such blocks to the kernel at every free and
+/// maps them afresh at the next allocation, so every step paid for page faults and page
+/// clearing (a fifth of the time); raising its thresholds keeps the memory in the heap
+/// for reuse.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; called once, before the buffers.
+    unsafe {
+        // 32 MiB is the largest mmap threshold glibc accepts on 64-bit.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
 }
 
 /// Runs `work` on every part, the first on this thread.
@@ -502,7 +746,7 @@ pub fn tanh(x: f32) -> f32 {
     let x2 = x * x;
     let mut p = -2.760_768_5e-16f32;
     p = p * x2 + 2.000_188e-13;
-    p = p * x2 + -8.604_671_5e-11;
+    p = p * x2 + -8.604_671e-11;
     p = p * x2 + 5.122_297e-8;
     p = p * x2 + 1.485_722_4e-5;
     p = p * x2 + 6.372_619_3e-4;

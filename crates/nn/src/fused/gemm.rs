@@ -4,13 +4,15 @@
 //! wants. On x86-64 with AVX-512 the tile is written with intrinsics (8 rows × 32
 //! columns in 16 registers); elsewhere a portable loop does the same sums.
 //!
-//! Large products over the whole sequence (input projection, weight gradients) go to the
-//! `gemm` crate instead: there packing pays for itself.
+//! The large products over a whole sequence (input projection, weight and input
+//! gradients) use the same tile, with the rows split between threads.
 
 /// Columns per panel.
 pub const NR: usize = 32;
 /// Rows per tile.
 const MR: usize = 8;
+/// Inner-dimension block of the large products.
+const KC: usize = 256;
 
 /// Which instruction set the tile uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +57,19 @@ impl Packed {
         Packed { k, panels, data }
     }
 
+    /// Packs the row-major `[k × n]` matrix `src` (row stride `ld`).
+    pub fn from_rows(k: usize, n: usize, src: &[f32], ld: usize) -> Packed {
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0.0; panels * k * NR];
+        for p in 0..panels {
+            let cols = (n - p * NR).min(NR);
+            for row in 0..k {
+                data[(p * k + row) * NR..][..cols].copy_from_slice(&src[row * ld + p * NR..][..cols]);
+            }
+        }
+        Packed { k, panels, data }
+    }
+
     /// Width of the product, padded to whole panels: the `ldc` it needs at least.
     pub fn padded_width(&self) -> usize {
         self.panels * NR
@@ -67,22 +82,44 @@ impl Packed {
 /// `a` must be readable for `m` rows of `k` floats at stride `lda`, and `c` writable for
 /// `m` rows of `b.padded_width()` floats at stride `ldc`.
 pub unsafe fn multiply(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
+    unsafe { multiply_range(isa, m, a, lda, b, 0, b.k, c, ldc, false) }
+}
+
+/// `C (+)= A[:, k0..k1] · B[k0..k1, :]`: one block of the inner dimension, added to `C`
+/// when `accumulate`.
+///
+/// # Safety
+/// As [`multiply`], with `k1 ≤ b.k`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn multiply_range(
+    isa: Isa,
+    m: usize,
+    a: *const f32,
+    lda: usize,
+    b: &Packed,
+    k0: usize,
+    k1: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let k = k1 - k0;
     for p in 0..b.panels {
-        let panel = unsafe { b.data.as_ptr().add(p * b.k * NR) };
+        let panel = unsafe { b.data.as_ptr().add((p * b.k + k0) * NR) };
         let mut row = 0;
         while row < m {
             let rows = (m - row).min(MR);
-            let (a, c) = unsafe { (a.add(row * lda), c.add(row * ldc + p * NR)) };
+            let (a, c) = unsafe { (a.add(row * lda + k0), c.add(row * ldc + p * NR)) };
             unsafe {
                 match rows {
-                    8 => tile::<8>(isa, a, lda, b.k, panel, c, ldc),
-                    7 => tile::<7>(isa, a, lda, b.k, panel, c, ldc),
-                    6 => tile::<6>(isa, a, lda, b.k, panel, c, ldc),
-                    5 => tile::<5>(isa, a, lda, b.k, panel, c, ldc),
-                    4 => tile::<4>(isa, a, lda, b.k, panel, c, ldc),
-                    3 => tile::<3>(isa, a, lda, b.k, panel, c, ldc),
-                    2 => tile::<2>(isa, a, lda, b.k, panel, c, ldc),
-                    _ => tile::<1>(isa, a, lda, b.k, panel, c, ldc),
+                    8 => tile::<8>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    7 => tile::<7>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    6 => tile::<6>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    5 => tile::<5>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    4 => tile::<4>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    3 => tile::<3>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    2 => tile::<2>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    _ => tile::<1>(isa, a, lda, k, panel, c, ldc, accumulate),
                 }
             }
             row += rows;
@@ -92,6 +129,7 @@ pub unsafe fn multiply(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed
 
 /// One tile: `R` rows of `A` times one panel.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile<const R: usize>(
     isa: Isa,
     a: *const f32,
@@ -100,14 +138,16 @@ unsafe fn tile<const R: usize>(
     panel: *const f32,
     c: *mut f32,
     ldc: usize,
+    accumulate: bool,
 ) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { tile_avx512::<R>(a, lda, k, panel, c, ldc) },
-        Isa::Portable => unsafe { tile_portable::<R>(a, lda, k, panel, c, ldc) },
+        Isa::Avx512 => unsafe { tile_avx512::<R>(a, lda, k, panel, c, ldc, accumulate) },
+        Isa::Portable => unsafe { tile_portable::<R>(a, lda, k, panel, c, ldc, accumulate) },
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile_portable<const R: usize>(
     a: *const f32,
     lda: usize,
@@ -115,6 +155,7 @@ unsafe fn tile_portable<const R: usize>(
     panel: *const f32,
     c: *mut f32,
     ldc: usize,
+    accumulate: bool,
 ) {
     let mut acc = [[0.0f32; NR]; R];
     for kk in 0..k {
@@ -127,13 +168,27 @@ unsafe fn tile_portable<const R: usize>(
         }
     }
     for (r, acc) in acc.iter().enumerate() {
-        unsafe { std::ptr::copy_nonoverlapping(acc.as_ptr(), c.add(r * ldc), NR) };
+        let c = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), NR) };
+        if accumulate {
+            c.iter_mut().zip(acc).for_each(|(c, a)| *c += a);
+        } else {
+            c.copy_from_slice(acc);
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512<const R: usize>(a: *const f32, lda: usize, k: usize, panel: *const f32, c: *mut f32, ldc: usize) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_avx512<const R: usize>(
+    a: *const f32,
+    lda: usize,
+    k: usize,
+    panel: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
     for kk in 0..k {
@@ -147,65 +202,74 @@ unsafe fn tile_avx512<const R: usize>(a: *const f32, lda: usize, k: usize, panel
             }
         }
     }
-    for (r, acc) in acc.iter().enumerate() {
+    for (r, acc) in acc.iter_mut().enumerate() {
         unsafe {
+            if accumulate {
+                acc[0] = _mm512_add_ps(acc[0], _mm512_loadu_ps(c.add(r * ldc)));
+                acc[1] = _mm512_add_ps(acc[1], _mm512_loadu_ps(c.add(r * ldc + 16)));
+            }
             _mm512_storeu_ps(c.add(r * ldc), acc[0]);
             _mm512_storeu_ps(c.add(r * ldc + 16), acc[1]);
         }
     }
 }
 
-/// `dst[m × n] (+)= lhs · rhs` through the `gemm` crate, all matrices row-major unless
-/// `lhs_t`/`rhs_t` say the stored matrix is the transpose (`lhs` stored `[k × m]`, `rhs`
-/// stored `[n × k]`).
-pub fn large(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_t: bool,
-    rhs: &[f32],
-    rhs_t: bool,
-) {
-    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n, "matrix sizes");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(0.0);
+/// `A[m × k] · B[k × n]` for the large products over a whole sequence (input
+/// projection, weight and input gradients): `B` packed once, the rows of `A` split
+/// between threads. `a` is row-major with row stride `lda`; returns `[m × n]`.
+pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) -> Vec<f32> {
+    let width = b.padded_width();
+    assert!(n <= width && (m == 0 || a.len() >= (m - 1) * lda + b.k), "matrix sizes");
+    let mut c = vec![0.0f32; m * width];
+    let threads = super::cell::threads();
+    let rows_per = if m * n * b.k < 1 << 20 { m } else { m.div_ceil(threads).div_ceil(MR) * MR };
+    std::thread::scope(|s| {
+        let mut first = None;
+        for (i, chunk) in c.chunks_mut(rows_per.max(1) * width).enumerate() {
+            let rows = chunk.len() / width;
+            let a = &a[i * rows_per * lda..];
+            // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above),
+            // and `chunk` holds `rows` rows of `width`.
+            // Blocks of the inner dimension keep a panel's block in L1 and the rows' in L2.
+            let work = move || {
+                for k0 in (0..b.k).step_by(KC) {
+                    let k1 = (k0 + KC).min(b.k);
+                    unsafe { multiply_range(isa, rows, a.as_ptr(), lda, b, k0, k1, chunk.as_mut_ptr(), width, k0 > 0) };
+                }
+            };
+            if i == 0 {
+                first = Some(work);
+            } else {
+                s.spawn(work);
+            }
         }
-        return;
+        if let Some(mut work) = first {
+            work();
+        }
+    });
+    if n < width {
+        for row in 1..m {
+            c.copy_within(row * width..row * width + n, row * n);
+        }
+        c.truncate(m * n);
     }
-    let (lhs_rs, lhs_cs) = if lhs_t { (1, m as isize) } else { (k as isize, 1) };
-    let (rhs_rs, rhs_cs) = if rhs_t { (1, k as isize) } else { (n as isize, 1) };
-    let threads = if m * n * k > 1 << 16 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    // SAFETY: the sizes were checked above and the strides stay inside them.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            threads,
-        );
+    c
+}
+
+/// The transpose of the row-major `[rows × cols]` matrix `src`.
+pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; rows * cols];
+    const BLOCK: usize = 32;
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..cols).step_by(BLOCK) {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                for c in c0..(c0 + BLOCK).min(cols) {
+                    out[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -252,19 +316,21 @@ mod tests {
     }
 
     #[test]
-    fn large_products_handle_transposed_operands() {
-        let (m, n, k) = (7, 5, 9);
-        let a = values(m * k, 3);
-        let b = values(k * n, 4);
-        let expected = naive(m, n, k, &a, &b);
-        let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect(); // [k × m]
-        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect(); // [n × k]
-        for (lhs, lhs_t, rhs, rhs_t) in [(&a, false, &b, false), (&at, true, &b, false), (&a, false, &bt, true)] {
-            let mut c = vec![0.0; m * n];
-            large(m, n, k, &mut c, false, lhs, lhs_t, rhs, rhs_t);
-            for (got, want) in c.iter().zip(&expected) {
-                assert!((got - want).abs() < 1e-4);
+    fn threaded_products_match_the_naive_product() {
+        for (m, n, k) in [(7, 5, 9), (300, 70, 130), (1000, 96, 40)] {
+            let a = values(m * k, 3);
+            let b = values(k * n, 4);
+            let expected = naive(m, n, k, &a, &b);
+            let packed = Packed::from_rows(k, n, &b, n);
+            for isa in [Isa::Portable, Isa::detect()] {
+                let c = product(isa, m, &a, k, &packed, n);
+                assert_eq!(c.len(), m * n);
+                for (got, want) in c.iter().zip(&expected) {
+                    assert!((got - want).abs() < 1e-3, "{m}x{n}x{k}: {got} vs {want}");
+                }
             }
+            let t = transpose(&a, m, k);
+            assert!((0..m * k).all(|i| t[(i % k) * m + i / k] == a[i]));
         }
     }
 }

@@ -42,9 +42,11 @@ pub trait FusedRecurrence: Backend {
     fn recurrence(#[extension_type] inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self>;
 }
 
-/// Whether `device` runs the fused recurrence (the CPU backend, with or without autodiff).
+/// Whether `device` runs the fused recurrence: the CPU backend, with or without
+/// autodiff, unless `FUGATO_FUSED=0` asks for the op-by-op layers (to compare them).
 pub fn supported(device: &Device) -> bool {
-    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+    std::env::var_os("FUGATO_FUSED").is_none_or(|v| v != "0")
+        && matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 
 /// Runs the fused recurrence on burn tensors: `x [batch, time, input]`, weights as in

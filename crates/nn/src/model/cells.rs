@@ -147,19 +147,15 @@ impl Layer {
             peephole: self.peephole.is_some(),
         };
         let device = x.device();
-        let bias =
-            self.input.bias.as_ref().map_or_else(|| Tensor::zeros([h * spec.cell.gates()], &device), |b| b.val());
-        let out = fused::recurrence(
-            spec,
-            x,
-            self.input.weight.val(),
-            bias,
-            self.recurrent.weight.val(),
-            self.recurrent.bias.as_ref().map(|b| b.val()),
-            self.peephole.as_ref().map(|p| p.val()),
-            h0,
-            c0,
-        ); // [batch, time, outputs·h]
+        // Parameters are initialised lazily, at their first use, from the device's random
+        // stream: read them in the op-by-op layer's order so that a seed gives the same
+        // model on both paths.
+        let wx = self.input.weight.val();
+        let bx = self.input.bias.as_ref().map_or_else(|| Tensor::zeros([h * spec.cell.gates()], &device), |b| b.val());
+        let peep = self.peephole.as_ref().map(|p| p.val());
+        let wh = self.recurrent.weight.val();
+        let bh = self.recurrent.bias.as_ref().map(|b| b.val());
+        let out = fused::recurrence(spec, x, wx, bx, wh, bh, peep, h0, c0); // [batch, time, outputs·h]
         let last = |t: Tensor<3>| -> Tensor<2> { t.narrow(1, time - 1, 1).squeeze_dim(1) };
         if spec.cell == fused::cell::Cell::Lstm {
             let hs = out.clone().narrow(2, 0, h);
@@ -308,6 +304,8 @@ mod tests {
             (CellKind::Lstm, true, [16, 16, 88, 64]),
             (CellKind::Gru, false, [16, 16, 88, 64]),
             (CellKind::Rnn, false, [16, 32, 88, 128]),
+            (CellKind::Rnn, false, [3, 16, 88, 48]),
+            (CellKind::Rnn, false, [3, 16, 48, 48]),
         ];
         for (seed, (cell, peephole, [batch, time, input, hidden])) in cases.into_iter().enumerate() {
             device.seed(seed as u64);
