@@ -376,6 +376,26 @@ vectorised! {
     }
 }
 
+/// The LSTM's gates for one unit from the pre-activations (i, f, c̃, o; peepholes not yet
+/// added), the peepholes (i, f, o) and c_{t-1}: returns i, f, c̃, o and c_t.
+#[inline(always)]
+fn lstm_gates(a: [f32; 4], peep: [f32; 3], c_prev: f32) -> (f32, f32, f32, f32, f32) {
+    let i = sigmoid(a[0] + peep[0] * c_prev);
+    let f = sigmoid(a[1] + peep[1] * c_prev);
+    let g = tanh(a[2]);
+    let c = f * c_prev + i * g;
+    (i, f, g, sigmoid(a[3] + peep[2] * c), c)
+}
+
+/// The GRU's gates for one unit from the input parts (r, z, n) and the recurrent parts
+/// with their biases: returns r, z, n and the candidate's recurrent part.
+#[inline(always)]
+fn gru_gates(x: [f32; 3], rec: [f32; 3]) -> (f32, f32, f32, f32) {
+    let r = sigmoid(x[0] + rec[0]);
+    let z = sigmoid(x[1] + rec[1]);
+    (r, z, tanh(x[2] + r * rec[2]), rec[2])
+}
+
 vectorised! {
     fn lstm_forward_row(
         pre: &[f32],
@@ -395,12 +415,11 @@ vectorised! {
         let (wi, wf, wo) = (&peep[..nu], &peep[hidden..hidden + nu], &peep[2 * hidden..2 * hidden + nu]);
         if saved.is_empty() {
             for j in 0..nu {
-                let cp = c_prev[j];
-                let i = sigmoid(xi[j] + pi[j] + wi[j] * cp);
-                let f = sigmoid(xf[j] + pf[j] + wf[j] * cp);
-                let g = tanh(xg[j] + pg[j]);
-                let cn = f * cp + i * g;
-                let o = sigmoid(xo[j] + po[j] + wo[j] * cn);
+                let (_, _, _, o, cn) = lstm_gates(
+                    [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
+                    [wi[j], wf[j], wo[j]],
+                    c_prev[j],
+                );
                 h[j] = o * tanh(cn);
                 c[j] = cn;
             }
@@ -410,12 +429,11 @@ vectorised! {
             let (sg, so) = rest.split_at_mut(hidden);
             let (si, sf, sg, so) = (&mut si[..nu], &mut sf[..nu], &mut sg[..nu], &mut so[..nu]);
             for j in 0..nu {
-                let cp = c_prev[j];
-                let i = sigmoid(xi[j] + pi[j] + wi[j] * cp);
-                let f = sigmoid(xf[j] + pf[j] + wf[j] * cp);
-                let g = tanh(xg[j] + pg[j]);
-                let cn = f * cp + i * g;
-                let o = sigmoid(xo[j] + po[j] + wo[j] * cn);
+                let (i, f, g, o, cn) = lstm_gates(
+                    [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
+                    [wi[j], wf[j], wo[j]],
+                    c_prev[j],
+                );
                 h[j] = o * tanh(cn);
                 c[j] = cn;
                 si[j] = i;
@@ -446,10 +464,7 @@ vectorised! {
         let (br, bz, bn) = (&bh[..nu], &bh[hidden..hidden + nu], &bh[2 * hidden..2 * hidden + nu]);
         if saved.is_empty() {
             for j in 0..nu {
-                let rec_n = hn[j] + bn[j];
-                let r = sigmoid(xr[j] + hr[j] + br[j]);
-                let z = sigmoid(xz[j] + hz[j] + bz[j]);
-                let n = tanh(xn[j] + r * rec_n);
+                let (_, z, n, _) = gru_gates([xr[j], xz[j], xn[j]], [hr[j] + br[j], hz[j] + bz[j], hn[j] + bn[j]]);
                 h[j] = n + z * (h_prev[j] - n);
             }
             return;
@@ -459,10 +474,7 @@ vectorised! {
         let (sn, shn) = rest.split_at_mut(hidden);
         let (sr, sz, sn, shn) = (&mut sr[..nu], &mut sz[..nu], &mut sn[..nu], &mut shn[..nu]);
         for j in 0..nu {
-            let rec_n = hn[j] + bn[j];
-            let r = sigmoid(xr[j] + hr[j] + br[j]);
-            let z = sigmoid(xz[j] + hz[j] + bz[j]);
-            let n = tanh(xn[j] + r * rec_n);
+            let (r, z, n, rec_n) = gru_gates([xr[j], xz[j], xn[j]], [hr[j] + br[j], hz[j] + bz[j], hn[j] + bn[j]]);
             h[j] = n + z * (h_prev[j] - n);
             sr[j] = r;
             sz[j] = z;
