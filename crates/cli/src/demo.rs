@@ -37,7 +37,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         program: Some(Program::new(PROGRAM)?),
         ..Default::default()
     };
-    let score = compose(&ckpt, &options, &device)?.score;
+    let score = compose(&ckpt, &options)?.score;
     bar.inc(1);
     bar.set_message("rendering");
     let audio = fugato_synth::render(&score, &RenderOptions::default())?;

@@ -89,7 +89,7 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
         let options = ComposeOptions { seed: seed.wrapping_add(i as u64), ..c.options.clone() };
         let (out, wav) = (numbered(&c.out, i, c.n), c.wav.as_ref().map(|w| numbered(w, i, c.n)));
         let start = std::time::Instant::now();
-        let piece = compose(&ckpt, &options, &device).context("composing")?;
+        let piece = compose(&ckpt, &options).context("composing")?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         fugato_midi::write_file(&piece.score, &out)?;
         let mut text = format!(

@@ -107,7 +107,7 @@ fn sample(name: &str, model: ModelConfig, runs: usize) {
             style: None,
         };
         let start = Instant::now();
-        let out = generate(&model, &Sequence::Frames(Vec::new()), &options, &device);
+        let out = generate(&model, &Sequence::Frames(Vec::new()), &options);
         let ms = start.elapsed().as_secs_f64() * 1000.0 / n as f64;
         assert_eq!(out.len(), n);
         if run > 0 {

@@ -6,9 +6,9 @@ use fugato_repr::ReprKind;
 use fugato_repr::pianoroll::{Frame, LOWEST_PITCH, N_KEYS, PianoRoll};
 use fugato_score::{KeySignature, Program, Score, TempoMap};
 
+use crate::NnError;
 use crate::checkpoint::Checkpoint;
 use crate::sample::{SampleOptions, Sampling, Sequence, generate};
-use crate::{Device, NnError};
 
 /// What to compose. Length: `steps` (frames or tokens) when given, else `bars` of 4/4,
 /// else `seconds`, else a default per representation.
@@ -183,7 +183,7 @@ fn style_id(ckpt: &Checkpoint, asked: Option<&str>, seed: u64) -> Result<Option<
 }
 
 /// Samples a new piece with `ckpt`. Same checkpoint, options and seed: same score.
-pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result<Composition, NnError> {
+pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnError> {
     let repr = ckpt.meta.data.repr;
     // Piano-roll benchmark files carry no grid; JSB Chorales, the usual one, has a frame per quarter.
     let spq = ckpt.meta.data.steps_per_quarter.unwrap_or(1);
@@ -237,7 +237,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions, device: &Device) -> Result
             _ => None,
         },
     };
-    let new = generate(&ckpt.model, &primer, &options, device);
+    let new = generate(&ckpt.model, &primer, &options);
     let style = options.style.map(|i| ckpt.meta.data.styles[usize::from(i)].clone());
     let (mut score, repairs) = match (primer, new) {
         (Sequence::Frames(mut all), Sequence::Frames(new)) => {

@@ -2,13 +2,12 @@
 //! carried, from a seeded random generator: the same checkpoint, seed and options give
 //! the same sequence.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
 use fugato_repr::pianoroll::{Frame, N_KEYS};
 use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{Head, Inputs, SequenceModel};
+use crate::model::{Head, SequenceModel, StepItem, Stepper};
 
 /// How the next token is chosen from the model's distribution.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,9 +70,17 @@ pub struct SampleOptions {
 /// Continues `primer` by `options.steps` items and returns the new items only. An empty
 /// primer starts from a silent frame (piano-roll) or token 0 (whose meaning the
 /// representation defines: HOLD for melodies, BAR for REMI, NOTE_ON 0 for performances).
-pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOptions, device: &Device) -> Sequence {
+///
+/// The model is stepped on plain `f32` copies of its weights ([`Stepper`]), not through
+/// burn: at batch 1 a step is a few matrix–vector products, and a tensor graph per step
+/// would cost more than the arithmetic.
+pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOptions) -> Sequence {
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut states = model.zero_state(1, device);
+    let mut stepper = Stepper::new(model);
+    let item = |x: Item| match x {
+        Item::Frame(f) => StepItem::Frame(f),
+        Item::Token(t) => StepItem::Token { id: t, style: options.style },
+    };
     let frames = matches!(primer, Sequence::Frames(_));
     let mut last = match primer {
         Sequence::Frames(f) => Item::Frame(f.first().copied().unwrap_or(0)),
@@ -84,30 +91,31 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
         Sequence::Frames(f) => f.iter().skip(1).map(|&x| Item::Frame(x)).collect(),
         Sequence::Tokens(t) => t.iter().skip(1).map(|&x| Item::Token(x)).collect(),
     };
-    for item in rest {
-        states = model.step(input(last, options.style, device), states).1;
-        last = item;
+    for next in rest {
+        stepper.feed(item(last));
+        last = next;
     }
     let mut out_frames = Vec::new();
     let mut out_tokens = Vec::new();
+    let mut logits = Vec::new();
+    let mut uniform = vec![0.5f32; N_KEYS];
     for _ in 0..options.steps {
-        let (h, next_states) = model.step(input(last, options.style, device), states);
-        states = next_states;
+        stepper.feed(item(last));
         last = match &model.head {
-            Head::Sigmoid(linear) => {
-                let logits: Vec<f32> = linear.forward(h).into_data().try_to_vec().expect("f32 logits");
+            Head::Sigmoid(_) => {
+                stepper.logits(&mut logits);
                 Item::Frame(sample_units(&logits, options, &mut rng))
             }
-            Head::Nade(nade) => {
+            Head::Nade(_) => {
                 let t = options.sampling.temperature();
-                let uniform: Vec<f32> = (0..N_KEYS).map(|_| if t > 0.0 { rng.random::<f32>() } else { 0.5 }).collect();
-                let uniform = Tensor::<2>::from_data(TensorData::new(uniform, [1, N_KEYS]), device);
-                let on: Vec<f32> = nade.sample(h, uniform, t.max(1e-3)).into_data().try_to_vec().expect("f32 units");
-                let frame = on.iter().enumerate().filter(|(_, v)| **v > 0.5).fold(0 as Frame, |f, (k, _)| f | 1 << k);
+                if t > 0.0 {
+                    uniform.iter_mut().for_each(|u| *u = rng.random::<f32>());
+                }
+                let frame = stepper.sample_nade(&uniform, t.max(1e-3) as f32);
                 Item::Frame(frame & options.allowed_units.unwrap_or(Frame::MAX))
             }
-            Head::Softmax(linear) => {
-                let logits: Vec<f32> = linear.forward(h).into_data().try_to_vec().expect("f32 logits");
+            Head::Softmax(_) => {
+                stepper.logits(&mut logits);
                 Item::Token(sample_token(&logits, options, &mut rng) as u16)
             }
             Head::Regression(_) => panic!("a regression model predicts values, not music to sample"),
@@ -124,19 +132,6 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
 enum Item {
     Frame(Frame),
     Token(u16),
-}
-
-fn input(item: Item, style: Option<u16>, device: &Device) -> Inputs {
-    match item {
-        Item::Frame(f) => {
-            let units: Vec<f32> = (0..N_KEYS).map(|k| (f >> k & 1) as f32).collect();
-            Inputs::Frames(Tensor::from_data(TensorData::new(units, [1, 1, N_KEYS]), device))
-        }
-        Item::Token(t) => Inputs::Tokens {
-            ids: Tensor::<2, Int>::from_data(TensorData::new(vec![i64::from(t)], [1, 1]), device),
-            style: style.map(|s| Tensor::<1, Int>::from_data(TensorData::new(vec![i64::from(s)], [1]), device)),
-        },
-    }
 }
 
 /// Each unit on with probability σ(logit / T) (argmax: p ≥ 0.5), within the allowed units.

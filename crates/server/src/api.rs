@@ -228,7 +228,7 @@ pub async fn generate(
     let seed = options.seed;
     let response = run_job(&state, move || {
         let ckpt = model.load().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
-        let piece = compose(&ckpt, &options, &fugato_nn::default_device()).map_err(|e| match e {
+        let piece = compose(&ckpt, &options).map_err(|e| match e {
             fugato_nn::NnError::Options(m) => ApiError::new(StatusCode::BAD_REQUEST, None, m),
             fugato_nn::NnError::Control(e) => ApiError::field(e.field, e.message),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, other.to_string()),

@@ -336,38 +336,13 @@ pub fn backward(
     Grads { dx, dwx, dbx, dwh, dbh, dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
 }
 
-/// Defines `name(isa, args…)`, which runs `body` compiled for AVX-512 where the CPU has
-/// it (so the gate loops vectorise 16 wide), and as portable code elsewhere.
-macro_rules! vectorised {
-    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        #[allow(clippy::too_many_arguments)]
-        fn $name(isa: Isa, $($arg: $ty),*) {
-            #[inline(always)]
-            #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn fast($($arg: $ty),*) {
-                body($($arg),*)
-            }
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { fast($($arg),*) },
-                Isa::Portable => body($($arg),*),
-            }
-        }
-    };
-}
-
 // The gate arithmetic of one batch row and one thread's `nu` units. `pre` holds the
 // recurrent products gate after gate (`nu` apart); `proj`, `peep`, `saved` and the gate
 // gradients start at the thread's first unit, with gates `hidden` apart.
 
 vectorised! {
     /// h = tanh(W_h h_{t-1} + W_x x + b)
-    fn rnn_forward_row(pre: &[f32], proj: &[f32], h: &mut [f32]) {
+    pub(super) fn rnn_forward_row(pre: &[f32], proj: &[f32], h: &mut [f32]) {
         let nu = h.len();
         let (pre, proj) = (&pre[..nu], &proj[..nu]);
         for j in 0..nu {
@@ -397,7 +372,7 @@ fn gru_gates(x: [f32; 3], rec: [f32; 3]) -> (f32, f32, f32, f32) {
 }
 
 vectorised! {
-    fn lstm_forward_row(
+    pub(super) fn lstm_forward_row(
         pre: &[f32],
         proj: &[f32],
         hidden: usize,
@@ -448,7 +423,7 @@ vectorised! {
 vectorised! {
     /// PyTorch's GRU: r and z from both parts, n = tanh(x_n + r ⊙ (W_hn h + b_hn)),
     /// h = n + z ⊙ (h_{t-1} − n).
-    fn gru_forward_row(
+    pub(super) fn gru_forward_row(
         pre: &[f32],
         proj: &[f32],
         hidden: usize,
@@ -717,18 +692,24 @@ impl Shared {
 }
 
 /// A reusable barrier that spins (steps take microseconds; a futex wake-up costs as much).
-struct Barrier {
+pub(super) struct Barrier {
     threads: usize,
+    /// Spins before each yield of the time slice.
+    spins: u32,
     arrived: AtomicUsize,
     generation: AtomicUsize,
 }
 
 impl Barrier {
-    fn new(threads: usize) -> Barrier {
-        Barrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    pub(super) fn new(threads: usize) -> Barrier {
+        Barrier::with_spins(threads, 20_000)
     }
 
-    fn wait(&self) {
+    pub(super) fn with_spins(threads: usize, spins: u32) -> Barrier {
+        Barrier { threads, spins, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    }
+
+    pub(super) fn wait(&self) {
         if self.threads == 1 {
             return;
         }
@@ -741,7 +722,7 @@ impl Barrier {
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
             spins += 1;
-            if spins < 20_000 {
+            if spins < self.spins {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();

@@ -7,8 +7,34 @@
 //! hand-written backward pass for autodiff). [`crate::model::Layer`] uses it wherever
 //! [`supported`] says the device allows; elsewhere (CUDA) it runs op by op.
 
+/// Defines `name(isa, args…)`, which runs `body` compiled for AVX-512 where the CPU has
+/// it (so the gate loops vectorise 16 wide), and as portable code elsewhere.
+macro_rules! vectorised {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name(isa: $crate::fused::gemm::Isa, $($arg: $ty),*) {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn fast($($arg: $ty),*) {
+                body($($arg),*)
+            }
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                $crate::fused::gemm::Isa::Avx512 => unsafe { fast($($arg),*) },
+                $crate::fused::gemm::Isa::Portable => body($($arg),*),
+            }
+        }
+    };
+}
+
 pub mod cell;
 pub mod gemm;
 mod op;
+pub mod step;
 
 pub use op::{Spec, recurrence, supported};

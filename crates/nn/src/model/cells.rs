@@ -129,6 +129,29 @@ impl Layer {
         self.forward_op_by_op(x, state)
     }
 
+    /// The layer's weights as plain `f32`, for stepping at batch 1 ([`fused::step`]).
+    pub fn plain(&self) -> fused::step::LayerWeights {
+        let gh = self.cell().gates() * self.d_hidden;
+        fused::step::LayerWeights {
+            cell: self.cell(),
+            input: self.d_input(),
+            hidden: self.d_hidden,
+            wx: values(self.input.weight.val()),
+            bx: self.input.bias.as_ref().map_or_else(|| vec![0.0; gh], |b| values(b.val())),
+            wh: values(self.recurrent.weight.val()),
+            bh: self.recurrent.bias.as_ref().map(|b| values(b.val())),
+            peep: self.peephole.as_ref().map(|p| values(p.val())),
+        }
+    }
+
+    fn cell(&self) -> fused::cell::Cell {
+        match self.kind {
+            RNN => fused::cell::Cell::Rnn,
+            LSTM => fused::cell::Cell::Lstm,
+            _ => fused::cell::Cell::Gru,
+        }
+    }
+
     /// [`Layer::forward`] through the fused CPU kernels ([`crate::fused`]).
     pub fn forward_fused(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
         let [_, time, _] = x.dims();
@@ -138,11 +161,7 @@ impl Layer {
             LayerState::HiddenCell(h0, c0) => (h0, c0),
         };
         let spec = fused::Spec {
-            cell: match self.kind {
-                RNN => fused::cell::Cell::Rnn,
-                LSTM => fused::cell::Cell::Lstm,
-                _ => fused::cell::Cell::Gru,
-            },
+            cell: self.cell(),
             recurrent_bias: self.recurrent.bias.is_some(),
             peephole: self.peephole.is_some(),
         };
@@ -229,6 +248,11 @@ impl Layer {
             (kind, state) => unreachable!("layer kind {kind} with state {state:?}"),
         }
     }
+}
+
+/// A tensor's values, row-major.
+pub(super) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 values")
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::cells::values;
+use super::stepper::{PlainHead, PlainLinear};
+
 /// Which head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -117,6 +120,19 @@ impl Head {
             Head::Sigmoid(l) | Head::Softmax(l) => l.bias = Some(bias),
             Head::Nade(nade) => nade.to_visible_bias.bias = Some(bias),
             Head::Regression(_) => {}
+        }
+    }
+
+    /// The head's weights as plain `f32`, for sampling at batch 1.
+    pub fn plain(&self) -> PlainHead {
+        match self {
+            Head::Sigmoid(l) | Head::Softmax(l) | Head::Regression(l) => PlainHead::Linear(PlainLinear::of(l)),
+            Head::Nade(n) => PlainHead::Nade {
+                visible: PlainLinear::of(&n.to_visible_bias),
+                hidden: PlainLinear::of(&n.to_hidden_bias),
+                w: values(n.w.val()),
+                v: values(n.v.val()),
+            },
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod cells;
 mod heads;
+mod stepper;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cells::{CellKind, Layer, LayerConfig, LayerState};
 pub use heads::{Head, HeadKind, Nade, Target};
+pub use stepper::{PlainHead, PlainLinear, StepItem, Stepper};
 
 pub const DEFAULT_NADE_HIDDEN: usize = 150;
 

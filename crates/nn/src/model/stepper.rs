@@ -1,0 +1,276 @@
+//! Sampling's view of a model: [`Stepper::new`] copies a [`SequenceModel`]'s weights out
+//! of burn once into plain `f32` layers ([`crate::fused::step`]) and then advances them
+//! one item at a time at batch 1, with no tensor graph per step. Any backend's model can
+//! be stepped this way (the weights are read back to the host once).
+
+use fugato_repr::pianoroll::Frame;
+
+use super::SequenceModel;
+use super::cells::values;
+use crate::fused::cell::sigmoid;
+use crate::fused::gemm::Isa;
+use crate::fused::step::{LayerWeights, PanelMatrix, StepInput, StepStack, add};
+
+/// `y = b + x·W` with `W [inputs, outputs]` row-major, as burn's `Linear` stores it.
+pub struct PlainLinear {
+    weight: PanelMatrix,
+    bias: Vec<f32>,
+}
+
+impl PlainLinear {
+    pub(super) fn of(linear: &burn::nn::Linear) -> PlainLinear {
+        let [inputs, outputs] = linear.weight.dims();
+        let weight = PanelMatrix::new(&values(linear.weight.val()), inputs, outputs);
+        let bias = linear.bias.as_ref().map_or_else(|| vec![0.0; outputs], |b| values(b.val()));
+        PlainLinear { weight, bias }
+    }
+
+    fn outputs(&self) -> usize {
+        self.bias.len()
+    }
+
+    fn apply(&self, isa: Isa, x: &[f32], y: &mut Vec<f32>) {
+        y.clear();
+        y.extend_from_slice(&self.bias);
+        self.weight.multiply_add(isa, x, y);
+    }
+}
+
+/// A head's weights as plain `f32`.
+pub enum PlainHead {
+    /// Logits (sigmoid and softmax heads) or values (regression).
+    Linear(PlainLinear),
+    /// The NADE: visible and hidden biases from the state, `W` and `V` `[units, hidden]`.
+    Nade { visible: PlainLinear, hidden: PlainLinear, w: Vec<f32>, v: Vec<f32> },
+}
+
+/// One item of a sequence, as the model reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepItem {
+    Frame(Frame),
+    /// A token, with the piece's style for a model that has styles.
+    Token {
+        id: u16,
+        style: Option<u16>,
+    },
+}
+
+/// A model at batch 1 with its state carried between calls.
+pub struct Stepper {
+    isa: Isa,
+    stack: StepStack,
+    /// Token models: every token's and every style's embedding already multiplied by the
+    /// first layer's input weights, `[rows, gates·hidden]` (the embeddings are only ever
+    /// read through that product, and it is linear).
+    tokens: Option<Vec<f32>>,
+    styles: Option<Vec<f32>>,
+    /// Width of those rows.
+    projected: usize,
+    head: PlainHead,
+    /// Scratch: a frame's sounding units, a token's projected input, the NADE's hidden
+    /// pre-activations and visible biases.
+    ones: Vec<usize>,
+    input: Vec<f32>,
+    nade_a: Vec<f32>,
+    nade_bv: Vec<f32>,
+}
+
+impl Stepper {
+    /// Copies the model's weights; the state starts at zero.
+    pub fn new(model: &SequenceModel) -> Stepper {
+        let layers: Vec<LayerWeights> = model.layers.iter().map(|l| l.plain()).collect();
+        let isa = Isa::detect();
+        let first = &layers[0];
+        let projected = first.cell.gates() * first.hidden;
+        let wx = PanelMatrix::new(&first.wx, first.input, projected);
+        let project = |table: &burn::nn::Embedding| -> Vec<f32> {
+            let width = table.weight.dims()[1];
+            let table = values(table.weight.val());
+            let mut out = vec![0.0; table.len() / width * projected];
+            for (x, y) in table.chunks_exact(width).zip(out.chunks_exact_mut(projected)) {
+                wx.multiply_add(isa, x, y);
+            }
+            out
+        };
+        Stepper {
+            isa,
+            tokens: model.embedding.as_ref().map(project),
+            styles: model.style.as_ref().map(project),
+            projected,
+            stack: StepStack::new(&layers),
+            head: model.head.plain(),
+            ones: Vec::new(),
+            input: Vec::new(),
+            nade_a: Vec::new(),
+            nade_bv: Vec::new(),
+        }
+    }
+
+    /// Back to the zero state.
+    pub fn reset(&mut self) {
+        self.stack.reset();
+    }
+
+    /// Reads one item and advances every layer's state.
+    ///
+    /// # Panics
+    /// On an item the model cannot read (a frame for a token model, a token outside the
+    /// vocabulary, no style for a model with styles): the callers check these first.
+    pub fn feed(&mut self, item: StepItem) {
+        match (item, &self.tokens) {
+            (StepItem::Frame(frame), None) => {
+                self.ones.clear();
+                self.ones.extend((0..Frame::BITS as usize).filter(|k| frame >> k & 1 == 1));
+                self.stack.feed(StepInput::Ones(&self.ones));
+            }
+            (StepItem::Token { id, style }, Some(tokens)) => {
+                self.input.clear();
+                self.input.extend_from_slice(table_row(tokens, self.projected, id));
+                match (&self.styles, style) {
+                    (Some(styles), Some(s)) => add(self.isa, table_row(styles, self.projected, s), &mut self.input),
+                    (Some(_), None) => panic!("this model needs a style for every sequence"),
+                    (None, _) => {}
+                }
+                self.stack.feed(StepInput::Projected(&self.input));
+            }
+            (item, _) => panic!("this model cannot read {item:?}"),
+        }
+    }
+
+    /// The top layer's output after the last item: `[hidden]`.
+    pub fn hidden(&self) -> &[f32] {
+        self.stack.top()
+    }
+
+    /// The linear head's output (logits or values) after the last item.
+    ///
+    /// # Panics
+    /// For a NADE head, which has no single vector of logits: use [`Stepper::sample_nade`].
+    pub fn logits(&self, out: &mut Vec<f32>) {
+        match &self.head {
+            PlainHead::Linear(linear) => linear.apply(self.isa, self.hidden(), out),
+            PlainHead::Nade { .. } => panic!("a NADE head is sampled unit by unit"),
+        }
+    }
+
+    /// Samples a frame from the NADE head unit by unit: unit i is on when `uniform[i]` is
+    /// below σ(l_i / temperature), l_i its logit given the units already drawn.
+    ///
+    /// # Panics
+    /// For a linear head.
+    pub fn sample_nade(&mut self, uniform: &[f32], temperature: f32) -> Frame {
+        let isa = self.isa;
+        let top = self.stack.top();
+        let PlainHead::Nade { visible, hidden, w, v } = &self.head else {
+            panic!("only a NADE head is sampled unit by unit")
+        };
+        visible.apply(isa, top, &mut self.nade_bv);
+        hidden.apply(isa, top, &mut self.nade_a);
+        let nh = hidden.outputs();
+        let mut frame: Frame = 0;
+        for (i, &u) in uniform.iter().enumerate().take(visible.outputs()) {
+            let v_i = &v[i * nh..][..nh];
+            let logit = self.nade_bv[i] + self.nade_a.iter().zip(v_i).map(|(a, v)| sigmoid(*a) * v).sum::<f32>();
+            if u < sigmoid(logit / temperature) {
+                frame |= 1 << i;
+                add(isa, &w[i * nh..][..nh], &mut self.nade_a);
+            }
+        }
+        frame
+    }
+}
+
+/// Row `i` of a `[rows, width]` table.
+fn table_row(table: &[f32], width: usize, i: u16) -> &[f32] {
+    let i = usize::from(i);
+    assert!((i + 1) * width <= table.len(), "row {i} is outside the model's table");
+    &table[i * width..][..width]
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Int, Tensor, TensorData};
+
+    use super::*;
+    use crate::model::{CellKind, Head, HeadKind, Input, Inputs, ModelConfig};
+
+    fn config(cell: CellKind, peephole: bool, head: HeadKind, input: Input, outputs: usize) -> ModelConfig {
+        ModelConfig { cell, peephole, hidden: 24, layers: 2, dropout: 0.0, head, input, outputs, nade_hidden: 10 }
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-4, "{what}: {x} vs {y}");
+        }
+    }
+
+    /// The stepper's state and logits follow the burn model's own step, for token models
+    /// with styles and frame models, every cell.
+    #[test]
+    fn steps_agree_with_the_burn_model() {
+        let device = Device::flex();
+        device.seed(5);
+        let tokens = Input::Tokens { vocab: 12, embedding: 8, styles: 3 };
+        for (cell, peephole) in [(CellKind::Rnn, false), (CellKind::Lstm, true), (CellKind::Gru, false)] {
+            for (input, head, outputs) in
+                [(tokens, HeadKind::Softmax, 12), (Input::Frames { units: 88 }, HeadKind::Sigmoid, 88)]
+            {
+                let model = config(cell, peephole, head, input, outputs).init(&device);
+                let mut stepper = Stepper::new(&model);
+                let mut states = model.zero_state(1, &device);
+                let mut logits = Vec::new();
+                for t in 0..6u16 {
+                    let (item, inputs) = match input {
+                        Input::Tokens { .. } => (
+                            StepItem::Token { id: t * 2 % 12, style: Some(2) },
+                            Inputs::Tokens {
+                                ids: Tensor::<2, Int>::from_data(
+                                    TensorData::new(vec![i64::from(t * 2 % 12)], [1, 1]),
+                                    &device,
+                                ),
+                                style: Some(Tensor::<1, Int>::from_data(TensorData::new(vec![2i64], [1]), &device)),
+                            },
+                        ),
+                        Input::Frames { .. } => {
+                            let frame: Frame = (1 << (40 + t)) | (1 << (50 + 2 * t)) | 1;
+                            let units: Vec<f32> = (0..88).map(|k| (frame >> k & 1) as f32).collect();
+                            (
+                                StepItem::Frame(frame),
+                                Inputs::Frames(Tensor::from_data(TensorData::new(units, [1, 1, 88]), &device)),
+                            )
+                        }
+                    };
+                    stepper.feed(item);
+                    let (h, next) = model.step(inputs, states);
+                    states = next;
+                    let (Head::Sigmoid(linear) | Head::Softmax(linear)) = &model.head else { unreachable!() };
+                    let want = values(linear.forward(h.clone()));
+                    close(stepper.hidden(), &values(h), &format!("{cell:?} hidden, step {t}"));
+                    stepper.logits(&mut logits);
+                    close(&logits, &want, &format!("{cell:?} logits, step {t}"));
+                }
+            }
+        }
+    }
+
+    /// The NADE head draws the same frame as the burn head from the same uniforms.
+    #[test]
+    fn nade_samples_agree_with_the_burn_head() {
+        let device = Device::flex();
+        device.seed(9);
+        let model = config(CellKind::Gru, false, HeadKind::Nade, Input::Frames { units: 88 }, 88).init(&device);
+        let Head::Nade(nade) = &model.head else { unreachable!() };
+        let mut stepper = Stepper::new(&model);
+        stepper.feed(StepItem::Frame(0b1011 << 40));
+        let h = Tensor::<2>::from_data(TensorData::new(stepper.hidden().to_vec(), [1, 24]), &device);
+        for seed in 0..4u32 {
+            // Uniforms near 0.5 make the draw depend on every logit.
+            let uniform: Vec<f32> = (0..88u32).map(|i| 0.3 + 0.4 * ((i * 37 + seed * 11) % 89) as f32 / 89.0).collect();
+            let u = Tensor::<2>::from_data(TensorData::new(uniform.clone(), [1, 88]), &device);
+            let want = values(nade.sample(h.clone(), u, 0.8));
+            let want = want.iter().enumerate().filter(|(_, v)| **v > 0.5).fold(0 as Frame, |f, (k, _)| f | 1 << k);
+            assert_eq!(stepper.sample_nade(&uniform, 0.8), want);
+        }
+    }
+}
