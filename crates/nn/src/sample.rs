@@ -77,22 +77,19 @@ pub struct SampleOptions {
 pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOptions) -> Sequence {
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut stepper = Stepper::new(model);
-    let item = |x: Item| match x {
-        Item::Frame(f) => StepItem::Frame(f),
-        Item::Token(t) => StepItem::Token { id: t, style: options.style },
-    };
+    let token = |id: u16| StepItem::Token { id, style: options.style };
     let frames = matches!(primer, Sequence::Frames(_));
     let mut last = match primer {
-        Sequence::Frames(f) => Item::Frame(f.first().copied().unwrap_or(0)),
-        Sequence::Tokens(t) => Item::Token(t.first().copied().unwrap_or(0)),
+        Sequence::Frames(f) => StepItem::Frame(f.first().copied().unwrap_or(0)),
+        Sequence::Tokens(t) => token(t.first().copied().unwrap_or(0)),
     };
     // Feed the primer; the state after its last item predicts the first new one.
-    let rest: Vec<Item> = match primer {
-        Sequence::Frames(f) => f.iter().skip(1).map(|&x| Item::Frame(x)).collect(),
-        Sequence::Tokens(t) => t.iter().skip(1).map(|&x| Item::Token(x)).collect(),
+    let rest: Vec<StepItem> = match primer {
+        Sequence::Frames(f) => f.iter().skip(1).map(|&x| StepItem::Frame(x)).collect(),
+        Sequence::Tokens(t) => t.iter().skip(1).map(|&x| token(x)).collect(),
     };
     for next in rest {
-        stepper.feed(item(last));
+        stepper.feed(last);
         last = next;
     }
     let mut out_frames = Vec::new();
@@ -100,11 +97,11 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
     let mut logits = Vec::new();
     let mut uniform = vec![0.5f32; N_KEYS];
     for _ in 0..options.steps {
-        stepper.feed(item(last));
+        stepper.feed(last);
         last = match &model.head {
             Head::Sigmoid(_) => {
                 stepper.logits(&mut logits);
-                Item::Frame(sample_units(&logits, options, &mut rng))
+                StepItem::Frame(sample_units(&logits, options, &mut rng))
             }
             Head::Nade(_) => {
                 let t = options.sampling.temperature();
@@ -112,26 +109,20 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
                     uniform.iter_mut().for_each(|u| *u = rng.random::<f32>());
                 }
                 let frame = stepper.sample_nade(&uniform, t.max(1e-3) as f32);
-                Item::Frame(frame & options.allowed_units.unwrap_or(Frame::MAX))
+                StepItem::Frame(frame & options.allowed_units.unwrap_or(Frame::MAX))
             }
             Head::Softmax(_) => {
                 stepper.logits(&mut logits);
-                Item::Token(sample_token(&logits, options, &mut rng) as u16)
+                token(sample_token(&logits, options, &mut rng) as u16)
             }
             Head::Regression(_) => panic!("a regression model predicts values, not music to sample"),
         };
         match last {
-            Item::Frame(f) => out_frames.push(f),
-            Item::Token(t) => out_tokens.push(t),
+            StepItem::Frame(f) => out_frames.push(f),
+            StepItem::Token { id, .. } => out_tokens.push(id),
         }
     }
     if frames { Sequence::Frames(out_frames) } else { Sequence::Tokens(out_tokens) }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Item {
-    Frame(Frame),
-    Token(u16),
 }
 
 /// Each unit on with probability σ(logit / T) (argmax: p ≥ 0.5), within the allowed units.

@@ -186,17 +186,22 @@ impl Shape {
     }
 }
 
-/// The first layer's input of the current step, as the driving thread hands it over.
+/// The first layer's input of the current step, as the driving thread hands it over:
+/// [`StepInput`] with buffers of its own.
 #[derive(Default)]
 struct Published {
-    kind: u8,
+    kind: Kind,
     values: Vec<f32>,
     ones: Vec<usize>,
 }
 
-const DENSE: u8 = 0;
-const ONES: u8 = 1;
-const PROJECTED: u8 = 2;
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Kind {
+    #[default]
+    Dense,
+    Ones,
+    Projected,
+}
 
 /// What the threads share. The states are double-buffered: step `e` reads buffer `e % 2`
 /// and writes the other; each thread writes only its own units, and reads the others'
@@ -241,9 +246,9 @@ impl Shared {
                 let x = if l == 0 {
                     let input = &*self.input.get();
                     match input.kind {
-                        DENSE => StepInput::Dense(&input.values),
-                        ONES => StepInput::Ones(&input.ones),
-                        _ => StepInput::Projected(&input.values),
+                        Kind::Dense => StepInput::Dense(&input.values),
+                        Kind::Ones => StepInput::Ones(&input.ones),
+                        Kind::Projected => StepInput::Projected(&input.values),
                     }
                 } else {
                     let below: &[f32] = &*self.states[l - 1][next].get();
@@ -310,16 +315,6 @@ impl StepStack {
         StepStack { parts: layers.iter().map(|w| split(w, 0)).collect(), shared, worker, epoch: 0 }
     }
 
-    /// Back to the zero state.
-    pub fn reset(&mut self) {
-        for buffers in &self.shared.states {
-            for b in buffers {
-                // SAFETY: between steps only the driving thread touches the states.
-                unsafe { (*b.get()).fill(0.0) };
-            }
-        }
-    }
-
     /// Advances every layer by one step.
     ///
     /// # Panics
@@ -331,7 +326,7 @@ impl StepStack {
         match x {
             // Many ones: the packed dense product beats adding row after row.
             StepInput::Ones(ones) if ones.len() * 4 > first.input => {
-                published.kind = DENSE;
+                published.kind = Kind::Dense;
                 published.values.clear();
                 published.values.resize(first.input, 0.0);
                 for &i in ones {
@@ -341,19 +336,19 @@ impl StepStack {
             }
             StepInput::Ones(ones) => {
                 assert!(ones.iter().all(|&i| i < first.input), "input position past the width {}", first.input);
-                published.kind = ONES;
+                published.kind = Kind::Ones;
                 published.ones.clear();
                 published.ones.extend_from_slice(ones);
             }
             StepInput::Dense(x) => {
                 assert_eq!(x.len(), first.input, "input width");
-                published.kind = DENSE;
+                published.kind = Kind::Dense;
                 published.values.clear();
                 published.values.extend_from_slice(x);
             }
             StepInput::Projected(x) => {
                 assert_eq!(x.len(), first.cell.gates() * first.hidden, "projected input width");
-                published.kind = PROJECTED;
+                published.kind = Kind::Projected;
                 published.values.clear();
                 published.values.extend_from_slice(x);
             }
@@ -580,8 +575,6 @@ mod tests {
                             assert!((a - b).abs() < 1e-4, "{cell:?} {hidden} {name}, step {t}: {a} vs {b}");
                         }
                     }
-                    stack.reset();
-                    assert!(stack.top().iter().all(|v| *v == 0.0));
                 }
             }
         }

@@ -106,11 +106,6 @@ impl Stepper {
         }
     }
 
-    /// Back to the zero state.
-    pub fn reset(&mut self) {
-        self.stack.reset();
-    }
-
     /// Reads one item and advances every layer's state.
     ///
     /// # Panics
