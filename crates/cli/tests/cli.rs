@@ -206,6 +206,8 @@ fn generate_is_seeded_and_keeps_to_the_key() {
     };
     assert_eq!(generate("a.mid", "7", &[]), generate("b.mid", "7", &[]));
     assert_ne!(generate("a.mid", "7", &[]), generate("c.mid", "8", &[]));
+    // The output's folder is made when missing.
+    assert_eq!(generate("new/folder/a.mid", "7", &[]), generate("a.mid", "7", &[]));
 
     generate("d.mid", "1", &["--key", "D:major", "--tempo", "100", "--instrument", "violin"]);
     let v: serde_json::Value =

@@ -93,13 +93,15 @@ pub fn write_file(score: &Score, path: &Path) -> Result<(), MidiError> {
     write_atomic(path, &bytes).map_err(|e| MidiError { path: Some(path.into()), offset: None, kind: e.into() })
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename,
+/// making the folder first if it does not exist (`--out pieces/a.mid`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     // Temporary files are private (0600); the result should read like any other file.
