@@ -27,13 +27,13 @@ pub const MODELS: [Bundled; 3] = [
     },
     Bundled {
         name: "folk-melody",
-        about: "LSTM 2x192 over sixteenth-note melody tokens of folk songs and dance tunes (0.969 nats/token on valid, 1 epoch)",
+        about: "LSTM 2x192 over sixteenth-note melody tokens of folk songs and dance tunes (0.836 nats/token on valid)",
         meta: include_str!("../../../models/folk-melody/checkpoint.json"),
         weights: include_bytes!("../../../models/folk-melody/model.bpk"),
     },
     Bundled {
         name: "styles-melody",
-        about: "LSTM 2x192 melody model with styles: chorale, song, jig, reel, hornpipe, strathspey, dance (0.938 nats/token on valid, 1 epoch)",
+        about: "LSTM 2x192 melody model with styles: chorale, song, jig, reel, hornpipe, strathspey, dance (0.816 nats/token on valid)",
         meta: include_str!("../../../models/styles-melody/checkpoint.json"),
         weights: include_bytes!("../../../models/styles-melody/model.bpk"),
     },
