@@ -22,9 +22,7 @@ impl Config {
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
-    let seq2seq = fugato_nn::checkpoint::format_of(&c.checkpoint).as_deref() == Some(fugato_nn::seq2seq::train::FORMAT)
-        || fugato_nn::bundled::seq2seq_by_name(&c.checkpoint.to_string_lossy()).is_some();
-    if seq2seq {
+    if crate::seq2seq::is_seq2seq(&c.checkpoint) {
         return crate::seq2seq::evaluate_harmonizer(&c.checkpoint, &c.data, c.json);
     }
     if crate::gan::is_gan(&c.checkpoint) {

@@ -71,7 +71,7 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
     if c.interpolate.is_some() || c.bernoulli {
         anyhow::bail!("--interpolate and --bernoulli need a GAN checkpoint");
     }
-    if fugato_nn::checkpoint::format_of(&c.checkpoint).as_deref() == Some(fugato_nn::seq2seq::train::FORMAT) {
+    if crate::seq2seq::is_seq2seq(&c.checkpoint) {
         return run_continuation(&c);
     }
     let device = fugato_nn::default_device();
@@ -119,6 +119,9 @@ fn run_continuation(c: &Config) -> anyhow::Result<()> {
     };
     let device = fugato_nn::default_device();
     let ckpt = crate::seq2seq::load_model(&c.checkpoint, &device)?;
+    if ckpt.meta.task != fugato_nn::seq2seq::Task::Continue {
+        anyhow::bail!("{}: a harmoniser; use fugato harmonize MELODY.mid", c.checkpoint.display());
+    }
     let input = fugato_midi::read_file(primer, Default::default())?.score;
     let spans = c.options.bars.unwrap_or(4).div_ceil(4).max(1);
     for i in 0..c.n {

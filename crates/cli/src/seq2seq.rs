@@ -21,9 +21,6 @@ use rayon::prelude::*;
 
 use crate::args::{HarmonizeArgs, SimilarArgs, TrainArgs};
 
-/// The harmoniser built into fugato.
-pub const BUNDLED_HARMONIZER: &str = "chorale-harmonizer";
-
 /// `train --model seq2seq`: what to train, checked.
 pub struct TrainSettings {
     data: PathBuf,
@@ -149,11 +146,22 @@ pub fn load_model(arg: &Path, device: &fugato_nn::Device) -> anyhow::Result<Seq2
     }
     match fugato_nn::bundled::seq2seq_by_name(&arg.to_string_lossy()) {
         Some(m) => Ok(m.load_seq2seq(device)?),
-        None => bail!(
-            "{}: no such checkpoint folder, and no bundled encoder–decoder of that name (bundled: {BUNDLED_HARMONIZER})",
-            arg.display()
-        ),
+        None => {
+            let names: Vec<&str> = fugato_nn::bundled::SEQ2SEQ.iter().map(|m| m.name).collect();
+            bail!(
+                "{}: no such checkpoint folder, and no bundled encoder–decoder of that name (bundled: {})",
+                arg.display(),
+                names.join(", ")
+            )
+        }
     }
+}
+
+/// Whether `arg` names an encoder–decoder: a checkpoint folder of that format or a
+/// bundled one.
+pub fn is_seq2seq(arg: &Path) -> bool {
+    fugato_nn::checkpoint::format_of(arg).as_deref() == Some(fugato_nn::seq2seq::train::FORMAT)
+        || (!arg.exists() && fugato_nn::bundled::seq2seq_by_name(&arg.to_string_lossy()).is_some())
 }
 
 pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
@@ -198,6 +206,12 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
 pub fn evaluate_harmonizer(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
     let ckpt = load_model(checkpoint, &device)?;
+    if ckpt.meta.task != Task::Harmonize {
+        bail!(
+            "{}: a continuation model; evaluate measures harmonisers (its validation loss is in its checkpoint.json and RESULTS.md)",
+            checkpoint.display()
+        );
+    }
     let chorales: Vec<Score> =
         read_scores(data)?.into_iter().filter(|(_, s, _)| *s == Split::Valid).map(|(_, _, score)| score).collect();
     let report = evaluate_harmony(&ckpt.model, &chorales, &device)?;

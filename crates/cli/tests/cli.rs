@@ -477,3 +477,25 @@ fn the_bundled_gan_generates_and_is_evaluated() {
     assert!(report["samples"]["pairwise_distance"].as_f64().unwrap() > 0.0, "not collapsed: {report}");
     assert!(report["corpus"]["polyphony"].as_f64().unwrap() > 2.0, "{report}");
 }
+
+#[test]
+fn the_bundled_continuation_extends_a_tune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let primer = testdata().join("metrics/HangFireJig_0001.mid");
+    let generate = |name: &str| {
+        let out = tmp.path().join(name);
+        let args = ["generate", "--checkpoint", "folk-continuation", "--primer", path(&primer), "--out", path(&out)];
+        let o = fugato(&[&args[..], &["--seed", "3"]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let (a, b) = (generate("a.mid"), generate("b.mid"));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let notes = |p: &Path| -> usize {
+        let v: serde_json::Value = serde_json::from_str(&stdout(&fugato(&["inspect", "--json", path(p)]))).unwrap();
+        v["notes"].as_array().unwrap().len()
+    };
+    assert!(notes(&a) > notes(&primer), "{} notes after a primer of {}", notes(&a), notes(&primer));
+    let o = fugato(&["evaluate", "--checkpoint", "folk-continuation", "--data", path(&primer)]);
+    assert!(!o.status.success() && stderr(&o).contains("a continuation model"), "{}", stderr(&o));
+}

@@ -98,12 +98,20 @@ pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnErro
 }
 
 /// The encoder–decoders built into the library.
-pub const SEQ2SEQ: [Bundled; 1] = [Bundled {
-    name: "chorale-harmonizer",
-    about: "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)",
-    meta: include_str!("../../../models/chorale-harmonizer/checkpoint.json"),
-    weights: include_bytes!("../../../models/chorale-harmonizer/model.bpk"),
-}];
+pub const SEQ2SEQ: [Bundled; 2] = [
+    Bundled {
+        name: "chorale-harmonizer",
+        about: "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)",
+        meta: include_str!("../../../models/chorale-harmonizer/checkpoint.json"),
+        weights: include_bytes!("../../../models/chorale-harmonizer/model.bpk"),
+    },
+    Bundled {
+        name: "folk-continuation",
+        about: "LSTM encoder–decoder with attention: four bars of a folk tune in, the next four out, from O'Neill's tunes (`fugato generate --primer`)",
+        meta: include_str!("../../../models/folk-continuation/checkpoint.json"),
+        weights: include_bytes!("../../../models/folk-continuation/model.bpk"),
+    },
+];
 
 /// The GANs built into the library.
 pub const GANS: [Bundled; 1] = [Bundled {

@@ -358,7 +358,8 @@ pub async fn harmonize(
         fugato_nn::sample::Sampling::Temperature(temperature)
     };
     let response = run_job(&state, move || {
-        let bundled = &fugato_nn::bundled::SEQ2SEQ[0];
+        let bundled = fugato_nn::bundled::seq2seq_by_name("chorale-harmonizer")
+            .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "no bundled harmonizer"))?;
         let device = fugato_nn::default_device();
         let ckpt = bundled
             .load_seq2seq(&device)
