@@ -7,7 +7,9 @@ mod stepper;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use cells::{CellKind, Layer, LayerConfig, LayerState};
@@ -113,6 +115,30 @@ impl ModelConfig {
     }
 }
 
+/// burn's [`Dropout`] with the mask drawn faster: one seed per call from the device's
+/// random stream (so a seeded run stays reproducible), then a ChaCha8 stream compared with
+/// the keep probability, and the mask already scaled by 1 / keep. burn draws a Bernoulli
+/// variable per element, which cost an eighth of a 3 × LSTM-128 training step.
+fn dropout<const D: usize>(d: &Dropout, x: Tensor<D>) -> Tensor<D> {
+    if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob == 0.0 {
+        return x;
+    }
+    let device = x.device();
+    let keep = 1.0 - d.prob;
+    let seed: Vec<f32> = Tensor::<1>::random([2], Distribution::Default, &device)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 draws");
+    let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed[0].to_bits()) << 32 | u64::from(seed[1].to_bits()));
+    let threshold = (keep * 4_294_967_296.0) as u64;
+    let scale = (1.0 / keep) as f32;
+    let shape = x.shape();
+    let mask: Vec<f32> =
+        (0..shape.num_elements()).map(|_| if u64::from(rng.next_u32()) < threshold { scale } else { 0.0 }).collect();
+    x * Tensor::from_data(TensorData::new(mask, shape), &device)
+}
+
 /// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`, with
 /// each row's style `[batch]` for a model that has styles.
 // One per batch or step, moved once: boxing the larger variant would buy nothing.
@@ -141,7 +167,7 @@ impl SequenceModel {
         let mut x = x;
         for layer in &self.layers {
             let (out, _) = layer.forward(x, layer.zero_state(batch, &device)); // [batch, time, hidden]
-            x = self.dropout.forward(out);
+            x = dropout(&self.dropout, out);
         }
         x
     }
@@ -195,5 +221,34 @@ impl SequenceModel {
             out.push(state);
         }
         (x, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::DropoutConfig;
+
+    use super::*;
+
+    /// Training: about `prob` of the values dropped, the rest scaled by 1 / keep, the same
+    /// mask from the same seed; inference: the input unchanged.
+    #[test]
+    fn dropout_drops_scales_and_follows_the_seed() {
+        let d = DropoutConfig::new(0.3).init();
+        let masked = |seed: u64| -> Vec<f32> {
+            let device = Device::flex().autodiff();
+            device.seed(seed);
+            dropout(&d, Tensor::<2>::ones([100, 100], &device)).into_data().convert::<f32>().try_to_vec().unwrap()
+        };
+        let a = masked(1);
+        let dropped = a.iter().filter(|v| **v == 0.0).count() as f64 / a.len() as f64;
+        assert!((dropped - 0.3).abs() < 0.02, "dropped {dropped}");
+        assert!(a.iter().all(|v| *v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
+        assert_eq!(a, masked(1));
+        assert_ne!(a, masked(2));
+        let plain = Device::flex();
+        let x: Vec<f32> =
+            dropout(&d, Tensor::<2>::ones([4, 4], &plain)).into_data().convert::<f32>().try_to_vec().unwrap();
+        assert!(x.iter().all(|v| *v == 1.0));
     }
 }
