@@ -2,13 +2,14 @@
 //! checkpoints load back exactly or fail clearly.
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
 use fugato_nn::data::{PolyphonicSet, Sequences, Split};
-use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
+use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig, SequenceModel};
 
 fn jsb_frames() -> SequenceSet {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/polyphonic/jsb_small.json");
@@ -24,11 +25,27 @@ fn config(cell: CellKind, head: HeadKind, input: Input, outputs: usize) -> Model
     ModelConfig { cell, peephole: false, hidden: 48, layers: 2, dropout: 0.0, head, input, outputs, nade_hidden: 32 }
 }
 
+/// burn's random stream is the process's, and the tests run in parallel: a test that seeds
+/// it holds this lock while it draws, so that it gets the same numbers whatever runs
+/// beside it.
+static RANDOM: Mutex<()> = Mutex::new(());
+
+fn lock_random() -> MutexGuard<'static, ()> {
+    RANDOM.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A model from a seed, its lazily initialised parameters drawn at once (under the lock).
+fn seeded_model(config: &ModelConfig, seed: u64) -> (Device, SequenceModel) {
+    let _random = lock_random();
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let record = config.init(&device).into_record();
+    (device.clone(), config.init(&device).load_record(record))
+}
+
 /// Trains on one fixed batch and returns (first loss, last loss).
 fn overfit(config: &ModelConfig, set: &SequenceSet, windows: &[Window], steps: usize) -> (f32, f32) {
-    let device = Device::flex().autodiff();
-    device.seed(1);
-    let mut model = config.init(&device);
+    let (device, mut model) = seeded_model(config, 1);
     let mut optim = AdamConfig::new().init();
     let batch = make_batch(set, windows, &device);
     let mut losses = Vec::new();
@@ -145,6 +162,7 @@ fn recurrent_state_carries_memory() {
     use burn::tensor::{Distribution, Tensor};
     use fugato_nn::batch::Batch;
     use fugato_nn::model::{Inputs, Target};
+    let _random = lock_random();
     let device = Device::flex().autodiff();
     device.seed(9);
     for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
@@ -181,6 +199,7 @@ fn regression_head_overfits() {
     use burn::tensor::{Distribution, Tensor};
     use fugato_nn::batch::Batch;
     use fugato_nn::model::{Inputs, Target};
+    let _random = lock_random();
     let device = Device::flex().autodiff();
     device.seed(4);
     let cfg = config(CellKind::Lstm, HeadKind::Regression, Input::Frames { units: 88 }, 2);
