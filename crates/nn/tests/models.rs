@@ -25,9 +25,9 @@ fn config(cell: CellKind, head: HeadKind, input: Input, outputs: usize) -> Model
     ModelConfig { cell, peephole: false, hidden: 48, layers: 2, dropout: 0.0, head, input, outputs, nade_hidden: 32 }
 }
 
-/// burn's random stream is the process's, and the tests run in parallel: a test that seeds
-/// it holds this lock while it draws, so that it gets the same numbers whatever runs
-/// beside it.
+/// burn's random stream is the process's, and the tests run in parallel: every test that
+/// draws from it holds this lock while it draws, so that a seeded test gets the same
+/// numbers whatever runs beside it.
 static RANDOM: Mutex<()> = Mutex::new(());
 
 fn lock_random() -> MutexGuard<'static, ()> {
@@ -108,7 +108,12 @@ fn checkpoints_round_trip_and_refuse_damage() {
     use fugato_nn::train::TrainConfig;
     let device = Device::flex();
     let cfg = config(CellKind::Lstm, HeadKind::Sigmoid, Input::Frames { units: 88 }, 88);
-    let model = cfg.init(&device);
+    // Drawn under the lock too: unseeded draws would still move the seeded tests' streams.
+    let model = {
+        let _random = lock_random();
+        let record = cfg.init(&device).into_record();
+        cfg.init(&device).load_record(record)
+    };
     let meta = CheckpointMeta {
         format: checkpoint::FORMAT.into(),
         version: checkpoint::VERSION,

@@ -18,7 +18,7 @@ use burn::tensor::activation::{leaky_relu, sigmoid, softmax};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CellKind, Layer, LayerConfig};
+use crate::model::{CellKind, Layer, LayerConfig, dropout};
 
 /// Steps in a bar the RNN generator is told apart (sixteenths of 4/4).
 const BAR_STEPS: usize = 16;
@@ -272,8 +272,8 @@ impl Discriminator {
         } else {
             x.reshape([batch, 1, frames, keys])
         };
-        let x = self.dropout.forward(leaky_relu(self.conv1.forward(x), 0.2));
-        let x = self.dropout.forward(leaky_relu(self.conv2.forward(x), 0.2));
+        let x = dropout(&self.dropout, leaky_relu(self.conv1.forward(x), 0.2));
+        let x = dropout(&self.dropout, leaky_relu(self.conv2.forward(x), 0.2));
         let [_, c, f, k] = x.dims();
         x.reshape([batch, c * f * k])
     }

@@ -196,26 +196,4 @@ impl Nade {
     pub fn nll(&self, h: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
         bernoulli_nll(self.logits(h, x.clone()), x)
     }
-
-    /// Samples a frame unit by unit. `uniform` `[n, units]` holds one U(0, 1) draw per
-    /// unit; unit i is on when its draw is below σ(l_i / temperature), l_i its logit given
-    /// the units already drawn. Returns `[n, units]` of 0/1.
-    pub fn sample(&self, h: Tensor<2>, uniform: Tensor<2>, temperature: f64) -> Tensor<2> {
-        let [_, units] = uniform.dims();
-        let b_v = self.to_visible_bias.forward(h.clone()); // [n, units]
-        let mut a = self.to_hidden_bias.forward(h); // [n, hidden]
-        let w = self.w.val();
-        let v = self.v.val();
-        let mut units_out = Vec::with_capacity(units);
-        for i in 0..units {
-            let hidden = sigmoid(a.clone()); // [n, hidden]
-            let v_i: Tensor<2> = v.clone().narrow(0, i, 1); // [1, hidden]
-            let logit = b_v.clone().narrow(1, i, 1) + (hidden * v_i).sum_dim(1); // [n, 1]
-            let p = sigmoid(logit / temperature);
-            let on = uniform.clone().narrow(1, i, 1).lower(p).float(); // [n, 1]
-            a = a + on.clone() * w.clone().narrow(0, i, 1); // [n, hidden]
-            units_out.push(on);
-        }
-        Tensor::cat(units_out, 1)
-    }
 }

@@ -115,11 +115,12 @@ impl ModelConfig {
     }
 }
 
-/// burn's [`Dropout`] with the mask drawn faster: one seed per call from the device's
+/// burn's [`Dropout`] (every model in this crate calls this instead of its `forward`)
+/// with the mask drawn faster: one seed per call from the device's
 /// random stream (so a seeded run stays reproducible), then a ChaCha8 stream compared with
 /// the keep probability, and the mask already scaled by 1 / keep. burn draws a Bernoulli
-/// variable per element, which cost an eighth of a 3 × LSTM-128 training step.
-fn dropout<const D: usize>(d: &Dropout, x: Tensor<D>) -> Tensor<D> {
+/// variable per element, about an eighth of a 3 × LSTM-128 training step in a profile.
+pub(crate) fn dropout<const D: usize>(d: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob == 0.0 {
         return x;
     }
@@ -130,13 +131,17 @@ fn dropout<const D: usize>(d: &Dropout, x: Tensor<D>) -> Tensor<D> {
         .convert::<f32>()
         .try_to_vec::<f32>()
         .expect("f32 draws");
-    let mut rng = ChaCha8Rng::seed_from_u64(u64::from(seed[0].to_bits()) << 32 | u64::from(seed[1].to_bits()));
+    let shape = x.shape();
+    let seed = u64::from(seed[0].to_bits()) << 32 | u64::from(seed[1].to_bits());
+    x * Tensor::from_data(TensorData::new(dropout_mask(seed, shape.num_elements(), keep), shape), &device)
+}
+
+/// `n` values, each 1 / keep with probability `keep` and else 0, from `seed`.
+fn dropout_mask(seed: u64, n: usize, keep: f64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let threshold = (keep * 4_294_967_296.0) as u64;
     let scale = (1.0 / keep) as f32;
-    let shape = x.shape();
-    let mask: Vec<f32> =
-        (0..shape.num_elements()).map(|_| if u64::from(rng.next_u32()) < threshold { scale } else { 0.0 }).collect();
-    x * Tensor::from_data(TensorData::new(mask, shape), &device)
+    (0..n).map(|_| if u64::from(rng.next_u32()) < threshold { scale } else { 0.0 }).collect()
 }
 
 /// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`, with
@@ -204,24 +209,6 @@ impl SequenceModel {
     pub fn styles(&self) -> usize {
         self.style.as_ref().map_or(0, |s| s.weight.dims()[0])
     }
-
-    /// Zero states for `batch` sequences, one per layer.
-    pub fn zero_state(&self, batch: usize, device: &Device) -> Vec<LayerState> {
-        self.layers.iter().map(|l| l.zero_state(batch, device)).collect()
-    }
-
-    /// One step for sampling: `inputs` hold one time step (`time` = 1); returns the top
-    /// layer's output `[batch, hidden]` and the new states.
-    pub fn step(&self, inputs: Inputs, states: Vec<LayerState>) -> (Tensor<2>, Vec<LayerState>) {
-        let mut x: Tensor<2> = self.embed(inputs).squeeze_dim(1); // [batch, d_input]
-        let mut out = Vec::with_capacity(states.len());
-        for (layer, state) in self.layers.iter().zip(states) {
-            let state = layer.step(x, state);
-            x = state.hidden().clone();
-            out.push(state);
-        }
-        (x, out)
-    }
 }
 
 #[cfg(test)]
@@ -230,25 +217,29 @@ mod tests {
 
     use super::*;
 
-    /// Training: about `prob` of the values dropped, the rest scaled by 1 / keep, the same
-    /// mask from the same seed; inference: the input unchanged.
+    /// The mask: about 1 − keep of the values dropped, the rest 1 / keep, the same from the
+    /// same seed.
     #[test]
-    fn dropout_drops_scales_and_follows_the_seed() {
-        let d = DropoutConfig::new(0.3).init();
-        let masked = |seed: u64| -> Vec<f32> {
-            let device = Device::flex().autodiff();
-            device.seed(seed);
-            dropout(&d, Tensor::<2>::ones([100, 100], &device)).into_data().convert::<f32>().try_to_vec().unwrap()
-        };
-        let a = masked(1);
+    fn the_dropout_mask_drops_scales_and_follows_the_seed() {
+        let a = dropout_mask(1, 10_000, 0.7);
         let dropped = a.iter().filter(|v| **v == 0.0).count() as f64 / a.len() as f64;
         assert!((dropped - 0.3).abs() < 0.02, "dropped {dropped}");
         assert!(a.iter().all(|v| *v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
-        assert_eq!(a, masked(1));
-        assert_ne!(a, masked(2));
-        let plain = Device::flex();
-        let x: Vec<f32> =
-            dropout(&d, Tensor::<2>::ones([4, 4], &plain)).into_data().convert::<f32>().try_to_vec().unwrap();
-        assert!(x.iter().all(|v| *v == 1.0));
+        assert_eq!(a, dropout_mask(1, 10_000, 0.7));
+        assert_ne!(a, dropout_mask(2, 10_000, 0.7));
+    }
+
+    /// Dropout masks while training (an autodiff device) and passes the input through
+    /// otherwise.
+    #[test]
+    fn dropout_applies_only_while_training() {
+        let d = DropoutConfig::new(0.3).init();
+        let values = |device: Device| -> Vec<f32> {
+            dropout(&d, Tensor::<2>::ones([100, 100], &device)).into_data().convert::<f32>().try_to_vec().unwrap()
+        };
+        let trained = values(Device::flex().autodiff());
+        let dropped = trained.iter().filter(|v| **v == 0.0).count() as f64 / trained.len() as f64;
+        assert!((dropped - 0.3).abs() < 0.02, "dropped {dropped}");
+        assert!(values(Device::flex()).iter().all(|v| *v == 1.0));
     }
 }

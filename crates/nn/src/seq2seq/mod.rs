@@ -20,7 +20,7 @@ use burn::tensor::activation::{log_softmax, softmax, tanh};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CellKind, Layer, LayerConfig, LayerState};
+use crate::model::{CellKind, Layer, LayerConfig, LayerState, dropout};
 
 /// What a sequence-to-sequence model was trained to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +168,7 @@ impl Seq2Seq {
     pub fn encode(&self, source: Tensor<2, Int>, positions: Tensor<2, Int>) -> Encoded {
         let [batch, _] = source.dims();
         let device = source.device();
-        let x = self.dropout.forward(self.source.forward(source) + self.position.forward(positions));
+        let x = dropout(&self.dropout, self.source.forward(source) + self.position.forward(positions));
         let (fwd, fwd_last) = self.forward.forward(x.clone(), self.forward.zero_state(batch, &device));
         let (bwd, bwd_last) = self.backward.forward(x.flip([1]), self.backward.zero_state(batch, &device));
         Encoded {
@@ -218,9 +218,9 @@ impl Seq2Seq {
     pub fn logits(&self, batch: &Batch) -> Vec<Tensor<3>> {
         let encoded = self.encode(batch.source.clone(), batch.source_positions.clone());
         let aligned = self.aligned().then(|| encoded.outputs.clone());
-        let x = self.dropout.forward(self.decoder_input(&batch.previous, batch.target_positions.clone(), aligned));
+        let x = dropout(&self.dropout, self.decoder_input(&batch.previous, batch.target_positions.clone(), aligned));
         let (d, _) = self.decoder.forward(x, self.start(&encoded));
-        let o = self.dropout.forward(self.attend(d, &encoded));
+        let o = dropout(&self.dropout, self.attend(d, &encoded));
         self.heads.iter().map(|head| head.forward(o.clone())).collect()
     }
 
