@@ -193,7 +193,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,
     /// A built-in preset (seed-keras, jsb-lstm, jsb-gru, jsb-rnn, jsb-nade,
-    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm) or a TOML file [default: seed-keras].
+    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm, remi-lstm) or a TOML file [default: seed-keras].
     #[arg(long)]
     pub preset: Option<String>,
     /// The model: a recurrent cell (rnn, lstm or gru) with a head over frames or tokens,
@@ -280,7 +280,7 @@ pub struct TrainArgs {
     /// Gradient-norm clipping (0: off).
     #[arg(long)]
     pub clip: Option<f64>,
-    /// Random transposition of training windows (GAN: segments), ± semitones (piano-roll data).
+    /// Random transposition of training windows (GAN: segments), ± semitones (piano-roll and token data).
     #[arg(long)]
     pub transpose: Option<i32>,
     #[arg(long)]
@@ -343,10 +343,11 @@ pub struct GenerateArgs {
     /// Tempo in quarter notes per minute [default: 120, or the model's own].
     #[arg(long)]
     pub tempo: Option<f64>,
-    /// General MIDI program number 0..=127.
+    /// General MIDI program number 0..=127 for every part.
     #[arg(long, conflicts_with = "instrument")]
     pub program: Option<u8>,
-    /// General MIDI instrument by name, e.g. violin, "church organ".
+    /// General MIDI instrument by name or number, e.g. violin, "church organ"; or one per
+    /// part, in order, for a multi-track model: "violin,viola,cello,contrabass".
     #[arg(long)]
     pub instrument: Option<String>,
     /// A style of a model trained with styles (`fugato models` lists them), e.g. reel.

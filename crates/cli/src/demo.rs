@@ -34,7 +34,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         sampling: Sampling::Temperature(0.9),
         seed: a.seed,
         us_per_quarter: Some((60e6 / TEMPO_BPM).round() as u32),
-        program: Some(Program::new(PROGRAM)?),
+        programs: vec![Program::new(PROGRAM)?],
         ..Default::default()
     };
     let score = compose(&ckpt, &options)?.score;

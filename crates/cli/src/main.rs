@@ -66,18 +66,15 @@ fn run() -> anyhow::Result<()> {
             })?)
         }
         args::Command::Models => {
-            let lines: Vec<String> = fugato_nn::bundled::MODELS
+            use fugato_nn::bundled::{GANS, MODELS, SEQ2SEQ};
+            let w = MODELS.iter().chain(&SEQ2SEQ).chain(&GANS).map(|m| m.name.len()).max().unwrap_or(0);
+            let lines: Vec<String> = MODELS
                 .iter()
                 .map(|m| match m.styles() {
-                    styles if styles.is_empty() => format!("{:<14} {}", m.name, m.about),
-                    styles => format!("{:<14} {}\n{:<14} styles: {}", m.name, m.about, "", styles.join(", ")),
+                    styles if styles.is_empty() => format!("{:<w$}  {}", m.name, m.about),
+                    styles => format!("{:<w$}  {}\n{:<w$}  styles: {}", m.name, m.about, "", styles.join(", ")),
                 })
-                .chain(
-                    fugato_nn::bundled::SEQ2SEQ
-                        .iter()
-                        .chain(&fugato_nn::bundled::GANS)
-                        .map(|m| format!("{:<14} {}", m.name, m.about)),
-                )
+                .chain(SEQ2SEQ.iter().chain(&GANS).map(|m| format!("{:<w$}  {}", m.name, m.about)))
                 .collect();
             print(&(lines.join("\n") + "\n"))
         }

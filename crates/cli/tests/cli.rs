@@ -357,6 +357,36 @@ fn token_models_play_styles_and_keep_to_the_key() {
     }
 }
 
+/// The bundled multi-track model writes each part as a track; `--bars` counts REMI bars
+/// and `--instrument` names an instrument per part.
+#[test]
+fn the_bundled_chorale_parts_come_out_as_tracks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let generate = |name: &str| {
+        let out = tmp.path().join(name);
+        let args = ["generate", "--checkpoint", "chorale-parts", "--bars", "4", "--seed", "5", "--out", path(&out)];
+        let o = fugato(&[&args[..], &["--instrument", "violin, viola, cello, contrabass"]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let (a, b) = (generate("a.mid"), generate("b.mid"));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&fugato(&["inspect", "--json", path(&a)]))).unwrap();
+    assert_eq!(v["end_time_s"].as_f64(), Some(8.0), "four bars of 4/4 at 120 bpm");
+    let mut programs: Vec<(u64, u64)> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["track"].as_u64().unwrap(), n["program"].as_u64().unwrap()))
+        .collect();
+    programs.sort();
+    programs.dedup();
+    assert!(programs.len() >= 3, "parts: {programs:?}");
+    for (i, (_, program)) in programs.iter().enumerate() {
+        assert_eq!(*program, 40 + (i as u64).min(3), "part {i} of {programs:?}");
+    }
+}
+
 /// The bundled harmoniser on a melody alone: the melody comes back note for note, with
 /// three more voices; a non-harmoniser checkpoint is refused.
 #[test]

@@ -104,6 +104,7 @@ fn sample(name: &str, model: ModelConfig, runs: usize) {
             seed: run as u64,
             allowed_units: None,
             allowed_tokens: None,
+            until: None,
             style: None,
         };
         let start = Instant::now();

@@ -5,6 +5,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use fugato_repr::pianoroll::{Frame, N_KEYS};
+use fugato_repr::{ReprKind, TRANSPOSE_CONTEXT};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -15,10 +16,11 @@ use crate::model::{Inputs, Target};
 #[derive(Clone, Debug)]
 pub enum SequenceSet {
     Frames(Sequences<Frame>),
-    /// Token sequences, with each one's style where the data has styles.
+    /// Token sequences of a representation, with each one's style where the data has styles.
     Tokens {
         seqs: Sequences<u16>,
         styles: Option<Vec<u16>>,
+        repr: ReprKind,
     },
 }
 
@@ -60,7 +62,7 @@ impl SequenceSet {
         }
         Ok(Some(match shards.meta.repr {
             fugato_repr::ReprKind::PianoRoll => SequenceSet::Frames(shards.frames(split)?),
-            _ => SequenceSet::Tokens { seqs: shards.tokens(split)?, styles: shards.styles(split)? },
+            repr => SequenceSet::Tokens { seqs: shards.tokens(split)?, styles: shards.styles(split)?, repr },
         }))
     }
 
@@ -108,8 +110,8 @@ pub struct Window {
 
 /// One epoch's training windows: each sequence cut into pieces of `seq_len + 1` items
 /// (neighbours share one item, so every transition is trained once) from a random
-/// offset, each transposed by a random shift in ±`transpose` that keeps it on the
-/// keyboard (frames only), in random order.
+/// offset, each transposed by a random shift in ±`transpose` where that keeps its notes
+/// on the keyboard (or in the token representation's range), in random order.
 pub fn epoch_windows(set: &SequenceSet, seq_len: usize, transpose: i32, rng: &mut impl Rng) -> Vec<Window> {
     let mut windows = Vec::new();
     for sequence in 0..set.len() {
@@ -128,11 +130,16 @@ pub fn epoch_windows(set: &SequenceSet, seq_len: usize, transpose: i32, rng: &mu
             start += len - 1;
         }
     }
-    if let (SequenceSet::Frames(s), true) = (set, transpose > 0) {
+    if transpose > 0 {
         for w in &mut windows {
             let shift = rng.random_range(-transpose..=transpose);
-            let frames = &s.get(w.sequence)[w.start..w.start + w.len];
-            if frames.iter().all(|&f| shift_frame(f, shift).is_some()) {
+            let fits = match set {
+                SequenceSet::Frames(s) => {
+                    s.get(w.sequence)[w.start..w.start + w.len].iter().all(|&f| shift_frame(f, shift).is_some())
+                }
+                SequenceSet::Tokens { seqs, repr, .. } => shift_tokens(seqs.get(w.sequence), w, shift, *repr).is_some(),
+            };
+            if fits {
                 w.shift = shift;
             }
         }
@@ -149,6 +156,14 @@ pub fn whole_sequences(set: &SequenceSet) -> Vec<Window> {
         .collect();
     w.sort_by_key(|w| std::cmp::Reverse(w.len));
     w
+}
+
+/// A token window's items moved by `shift` semitones (read with the tokens before it
+/// that name its parts), or `None` if a note would leave the representation's range.
+fn shift_tokens(sequence: &[u16], w: &Window, shift: i32, repr: ReprKind) -> Option<Vec<u32>> {
+    let from = w.start.saturating_sub(TRANSPOSE_CONTEXT);
+    let tokens: Vec<u32> = sequence[from..w.start + w.len].iter().map(|&t| u32::from(t)).collect();
+    repr.transpose_tokens(&tokens, w.start - from, shift)
 }
 
 /// A frame moved by `shift` semitones, or `None` if a note would leave the 88 keys.
@@ -208,11 +223,16 @@ pub fn make_batch(set: &SequenceSet, windows: &[Window], device: &Device) -> Bat
                 n_scored,
             }
         }
-        SequenceSet::Tokens { seqs: s, styles } => {
+        SequenceSet::Tokens { seqs: s, styles, repr } => {
             let mut input = vec![0i64; rows * time];
             let mut target = Vec::with_capacity(n_scored);
             for (row, w) in windows.iter().enumerate() {
-                let tokens = &s.get(w.sequence)[w.start..w.start + w.len];
+                let sequence = s.get(w.sequence);
+                let tokens: Vec<u32> = match w.shift {
+                    0 => None,
+                    shift => shift_tokens(sequence, w, shift, *repr),
+                }
+                .unwrap_or_else(|| sequence[w.start..w.start + w.len].iter().map(|&t| u32::from(t)).collect());
                 for (t, &tok) in tokens[..w.len - 1].iter().enumerate() {
                     input[row * time + t] = i64::from(tok);
                 }
@@ -250,12 +270,42 @@ mod tests {
         let mut seqs = Sequences::default();
         seqs.push(&(0..100u16).collect::<Vec<_>>());
         seqs.push(&[1, 2, 3]);
-        let set = SequenceSet::Tokens { seqs, styles: None };
+        let set = SequenceSet::Tokens { seqs, styles: None, repr: ReprKind::Melody };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let windows = epoch_windows(&set, 16, 0, &mut rng);
         let transitions: usize = windows.iter().map(|w| w.len - 1).sum();
         assert_eq!(transitions, set.scored_items());
         assert!(windows.iter().all(|w| w.len <= 17 && w.len >= 2));
+    }
+
+    #[test]
+    fn token_windows_are_transposed_note_by_note() {
+        use fugato_repr::melody::{HOLD, REST, pitch_token};
+        let tune: Vec<u16> = [60, 62, 64, 65, 67, 69, 71, 72]
+            .iter()
+            .flat_map(|&p| [pitch_token(p).unwrap() as u16, HOLD as u16])
+            .chain([REST as u16])
+            .collect();
+        let mut seqs = Sequences::default();
+        seqs.push(&tune);
+        let set = SequenceSet::Tokens { seqs, styles: None, repr: ReprKind::Melody };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let windows = epoch_windows(&set, 4, 5, &mut rng);
+        assert!(windows.iter().any(|w| w.shift != 0), "some window moves");
+        let batch = make_batch(&set, &windows, &Device::default());
+        let Inputs::Tokens { ids, .. } = batch.inputs else { panic!("token inputs") };
+        let ids: Vec<i64> = ids.into_data().iter::<i64>().collect();
+        let time = ids.len() / windows.len();
+        for (row, w) in windows.iter().enumerate() {
+            for t in 0..w.len - 1 {
+                let was = u32::from(tune[w.start + t]);
+                let want = match fugato_repr::melody::token_pitch(was) {
+                    Some(p) => pitch_token((i32::from(p) + w.shift) as u8).unwrap(),
+                    None => was,
+                };
+                assert_eq!(ids[row * time + t], i64::from(want), "window {w:?} step {t}");
+            }
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub struct Bundled {
     weights: &'static [u8],
 }
 
-pub const MODELS: [Bundled; 3] = [
+pub const MODELS: [Bundled; 4] = [
     Bundled {
         name: "jsb-chorales",
         about: "RNN-NADE over quarter-note piano-roll frames of Bach chorales (5.05 nats/frame on JSB valid)",
@@ -36,6 +36,12 @@ pub const MODELS: [Bundled; 3] = [
         about: "LSTM 2x192 melody model with styles: chorale, song, jig, reel, hornpipe, strathspey, dance (0.816 nats/token on valid)",
         meta: include_str!("../../../models/styles-melody/checkpoint.json"),
         weights: include_bytes!("../../../models/styles-melody/model.bpk"),
+    },
+    Bundled {
+        name: "chorale-parts",
+        about: "LSTM 2x256 over multi-track REMI tokens of Bach chorales: soprano, alto, tenor and bass as four tracks (0.461 nats/token on valid)",
+        meta: include_str!("../../../models/chorale-parts/checkpoint.json"),
+        weights: include_bytes!("../../../models/chorale-parts/model.bpk"),
     },
 ];
 

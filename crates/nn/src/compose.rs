@@ -2,13 +2,17 @@
 //! representation, sampling with the controls of `fugato generate` (length, sampling rule,
 //! seed, key, tempo, instrument), and decoding that never fails.
 
-use fugato_repr::ReprKind;
 use fugato_repr::pianoroll::{Frame, LOWEST_PITCH, N_KEYS, PianoRoll};
+use fugato_repr::{ReprKind, remi};
 use fugato_score::{KeySignature, Program, Score, TempoMap};
 
 use crate::NnError;
 use crate::checkpoint::Checkpoint;
-use crate::sample::{SampleOptions, Sampling, Sequence, generate};
+use crate::sample::{SampleOptions, Sampling, Sequence, Until, generate};
+
+/// Most tokens a REMI bar may take before `--bars` gives up on the bar's end (a bar of
+/// four busy parts takes about 150).
+const MAX_REMI_TOKENS_PER_BAR: usize = 1024;
 
 /// What to compose. Length: `steps` (frames or tokens) when given, else `bars` of 4/4,
 /// else `seconds`, else a default per representation.
@@ -25,8 +29,9 @@ pub struct ComposeOptions {
     /// Keep to this key's scale (new notes only), and write it into the score.
     pub key: Option<KeySignature>,
     pub us_per_quarter: Option<u32>,
-    /// The General MIDI program of every part.
-    pub program: Option<Program>,
+    /// General MIDI programs, part by part in the score's order (parts past the end of
+    /// the list take its last); empty keeps the model's own.
+    pub programs: Vec<Program>,
     /// A style the model knows; a model with styles and none asked picks one by the seed.
     pub style: Option<String>,
 }
@@ -42,7 +47,7 @@ impl Default for ComposeOptions {
             primer: None,
             key: None,
             us_per_quarter: None,
-            program: None,
+            programs: Vec::new(),
             style: None,
         }
     }
@@ -63,8 +68,10 @@ pub struct Controls {
     /// E.g. "C:major", "F#m", "Bb:minor".
     pub key: Option<String>,
     pub tempo_bpm: Option<f64>,
+    /// The General MIDI program of every part.
     pub program: Option<u8>,
-    /// A General MIDI instrument by name, e.g. "violin", "church organ".
+    /// General MIDI instruments by name or number, e.g. "violin", "church organ", or
+    /// part by part: "violin, viola, cello, 42".
     pub instrument: Option<String>,
     /// A style of a model trained with styles, e.g. "reel", "chorale".
     pub style: Option<String>,
@@ -127,17 +134,11 @@ impl Controls {
             Some(bpm) => return Err(bad("tempo", format!("must be 10..=400 bpm, but was {bpm}"))),
             None => None,
         };
-        let program = match (self.program, &self.instrument) {
-            (Some(p), _) => Some(Program::new(p).map_err(|e| bad("program", e.to_string()))?),
-            (None, Some(name)) => Some(fugato_score::gm::program_by_name(name).ok_or_else(|| {
-                bad(
-                    "instrument",
-                    format!(
-                        "{name:?} names no single General MIDI instrument (try e.g. violin, flute, \"church organ\")"
-                    ),
-                )
-            })?),
-            (None, None) => None,
+        let programs = match (self.program, &self.instrument) {
+            (Some(_), Some(_)) => return Err(bad("program", "give program or instrument, not both".into())),
+            (Some(p), None) => vec![Program::new(p).map_err(|e| bad("program", e.to_string()))?],
+            (None, Some(list)) => list.split(',').map(instrument).collect::<Result<_, _>>()?,
+            (None, None) => Vec::new(),
         };
         Ok(ComposeOptions {
             bars: self.bars,
@@ -148,10 +149,24 @@ impl Controls {
             primer: None,
             key,
             us_per_quarter,
-            program,
+            programs,
             style: self.style.clone(),
         })
     }
+}
+
+/// One instrument of a list: a General MIDI name (or a prefix naming one) or number.
+fn instrument(item: &str) -> Result<Program, ControlError> {
+    let item = item.trim();
+    if let Ok(n) = item.parse::<u8>() {
+        return Program::new(n).map_err(|e| bad("instrument", e.to_string()));
+    }
+    fugato_score::gm::program_by_name(item).ok_or_else(|| {
+        bad(
+            "instrument",
+            format!("{item:?} names no single General MIDI instrument (try e.g. violin, flute, \"church organ\", 40)"),
+        )
+    })
 }
 
 /// A composed piece.
@@ -189,20 +204,34 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
     let spq = ckpt.meta.data.steps_per_quarter.unwrap_or(1);
     let primer = match (&c.primer, repr) {
         (None, ReprKind::PianoRoll) => Sequence::Frames(Vec::new()),
+        // Every REMI piece opens with BAR: the new piece does too (it is the first input).
+        (None, ReprKind::Remi) => Sequence::Tokens(vec![remi::Token::Bar.id() as u16]),
         (None, _) => Sequence::Tokens(Vec::new()),
         (Some(s), ReprKind::PianoRoll) => Sequence::Frames(PianoRoll::encode(s, spq)?.frames()),
         (Some(s), kind) => Sequence::Tokens(
             kind.encode_tokens(s).expect("token representation")?.into_iter().map(|t| t as u16).collect(),
         ),
     };
+    // REMI counts bars by their BAR tokens: seconds become whole bars of 4/4 at the tempo;
+    // the default is 8 bars.
+    let remi_bars = match (c.steps, c.bars, c.seconds, repr) {
+        (None, Some(b), _, ReprKind::Remi) => Some(b),
+        (None, None, Some(seconds), ReprKind::Remi) => {
+            let us_per_quarter = c.us_per_quarter.unwrap_or(fugato_score::DEFAULT_US_PER_QUARTER);
+            Some(((seconds * 1e6 / f64::from(us_per_quarter) / 4.0).ceil() as usize).max(1))
+        }
+        (None, None, None, ReprKind::Remi) => Some(8),
+        _ => None,
+    };
     let steps = match (c.steps, c.bars, repr) {
         (Some(0), _, _) | (None, Some(0), _) => return Err(NnError::Options("the length must be at least 1".into())),
         (Some(s), _, _) => s,
+        (None, _, ReprKind::Remi) if remi_bars.is_some() => remi_bars.unwrap_or_default() * MAX_REMI_TOKENS_PER_BAR,
         (None, Some(b), ReprKind::PianoRoll) => b * 4 * spq as usize,
         (None, Some(b), ReprKind::Melody) => b * 16,
         (None, Some(_), kind) => {
             return Err(NnError::Options(format!(
-                "bars work for piano-roll and melody models; give steps for {}",
+                "bars work for piano-roll, melody and REMI models; give steps for {}",
                 kind.name()
             )));
         }
@@ -215,7 +244,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
                 ReprKind::Melody => f64::from(fugato_repr::melody::STEPS_PER_QUARTER),
                 other => {
                     return Err(NnError::Options(format!(
-                        "seconds work for piano-roll and melody models; give steps for {}",
+                        "seconds work for piano-roll, melody and REMI models; give steps for {}",
                         other.name()
                     )));
                 }
@@ -236,8 +265,13 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
             (Some(k), Some(vocabulary)) => Some(tokens_in(repr, vocabulary.size(), &k)),
             _ => None,
         },
+        // The new piece's first bar opens with the BAR given as its start, a primer's
+        // after it: either way the bar after the last one asked for is not sampled.
+        until: remi_bars
+            .map(|b| Until { token: remi::Token::Bar.id() as u16, count: b + usize::from(c.primer.is_some()) }),
     };
     let new = generate(&ckpt.model, &primer, &options);
+    let steps = new.len();
     let style = options.style.map(|i| ckpt.meta.data.styles[usize::from(i)].clone());
     let (mut score, repairs) = match (primer, new) {
         (Sequence::Frames(mut all), Sequence::Frames(new)) => {
@@ -258,8 +292,8 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
     if let Some(key) = c.key {
         score.key_signatures = vec![key];
     }
-    for track in &mut score.tracks {
-        if let Some(p) = c.program {
+    for (i, track) in score.tracks.iter_mut().filter(|t| !t.is_drum).enumerate() {
+        if let Some(&p) = c.programs.get(i).or(c.programs.last()) {
             track.program = p;
         }
     }
@@ -302,7 +336,10 @@ mod tests {
         let top_k =
             Controls { top_k: Some(5), instrument: Some("violin".into()), ..Default::default() }.check().unwrap();
         assert_eq!(top_k.sampling, Sampling::TopK { k: 5, temperature: 1.0 });
-        assert_eq!(top_k.program.unwrap().get(), 40);
+        assert_eq!(top_k.programs.iter().map(|p| p.get()).collect::<Vec<_>>(), [40]);
+        let parts =
+            Controls { instrument: Some("violin, viola,Cello,43".into()), ..Default::default() }.check().unwrap();
+        assert_eq!(parts.programs.iter().map(|p| p.get()).collect::<Vec<_>>(), [40, 41, 42, 43]);
 
         assert_eq!(field_of(Controls { temperature: Some(-1.0), ..Default::default() }), "temperature");
         assert_eq!(field_of(Controls { temperature: Some(f64::NAN), ..Default::default() }), "temperature");
@@ -316,5 +353,9 @@ mod tests {
         assert_eq!(field_of(Controls { tempo_bpm: Some(1000.0), ..Default::default() }), "tempo");
         assert_eq!(field_of(Controls { program: Some(128), ..Default::default() }), "program");
         assert_eq!(field_of(Controls { instrument: Some("kazoo".into()), ..Default::default() }), "instrument");
+        assert_eq!(field_of(Controls { instrument: Some("violin,,cello".into()), ..Default::default() }), "instrument");
+        assert_eq!(field_of(Controls { instrument: Some("violin,128".into()), ..Default::default() }), "instrument");
+        let both = Controls { program: Some(1), instrument: Some("violin".into()), ..Default::default() };
+        assert_eq!(field_of(both), "program");
     }
 }

@@ -55,7 +55,7 @@ impl TrainConfigPartial {
 }
 
 /// The presets in `configs/`, by name.
-pub const BUILT_IN: [(&str, &str); 9] = [
+pub const BUILT_IN: [(&str, &str); 10] = [
     ("seed-keras", include_str!("../../../configs/seed-keras.toml")),
     ("jsb-lstm", include_str!("../../../configs/jsb-lstm.toml")),
     ("jsb-gru", include_str!("../../../configs/jsb-gru.toml")),
@@ -65,6 +65,7 @@ pub const BUILT_IN: [(&str, &str); 9] = [
     ("piano-lstm", include_str!("../../../configs/piano-lstm.toml")),
     ("nottingham-nade", include_str!("../../../configs/nottingham-nade.toml")),
     ("melody-lstm", include_str!("../../../configs/melody-lstm.toml")),
+    ("remi-lstm", include_str!("../../../configs/remi-lstm.toml")),
 ];
 
 impl Preset {

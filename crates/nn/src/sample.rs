@@ -65,9 +65,20 @@ pub struct SampleOptions {
     pub allowed_tokens: Option<Vec<bool>>,
     /// The style, for a model that has styles (it needs one).
     pub style: Option<u16>,
+    /// Tokens: stop early, when this token has been drawn this many times (the last
+    /// draw is not kept), e.g. after a number of REMI bars.
+    pub until: Option<Until>,
 }
 
-/// Continues `primer` by `options.steps` items and returns the new items only. An empty
+/// See [`SampleOptions::until`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Until {
+    pub token: u16,
+    pub count: usize,
+}
+
+/// Continues `primer` by `options.steps` items (fewer where `options.until` stops it)
+/// and returns the new items only. An empty
 /// primer starts from a silent frame (piano-roll) or token 0 (whose meaning the
 /// representation defines: HOLD for melodies, BAR for REMI, NOTE_ON 0 for performances).
 ///
@@ -96,6 +107,7 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
     let mut out_tokens = Vec::new();
     let mut logits = Vec::new();
     let mut uniform = vec![0.5f32; N_KEYS];
+    let mut seen = 0;
     for _ in 0..options.steps {
         stepper.feed(last);
         last = match &model.head {
@@ -119,7 +131,15 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
         };
         match last {
             StepItem::Frame(f) => out_frames.push(f),
-            StepItem::Token { id, .. } => out_tokens.push(id),
+            StepItem::Token { id, .. } => {
+                if let Some(until) = options.until.filter(|u| u.token == id) {
+                    seen += 1;
+                    if seen == until.count {
+                        break;
+                    }
+                }
+                out_tokens.push(id);
+            }
         }
     }
     if frames { Sequence::Frames(out_frames) } else { Sequence::Tokens(out_tokens) }
@@ -190,7 +210,15 @@ mod tests {
     use super::*;
 
     fn options(sampling: Sampling) -> SampleOptions {
-        SampleOptions { steps: 1, sampling, seed: 0, allowed_units: None, allowed_tokens: None, style: None }
+        SampleOptions {
+            steps: 1,
+            sampling,
+            seed: 0,
+            allowed_units: None,
+            allowed_tokens: None,
+            style: None,
+            until: None,
+        }
     }
 
     #[test]

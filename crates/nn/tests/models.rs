@@ -93,7 +93,7 @@ fn softmax_head_overfits_tokens() {
     // Two token sequences of a small vocabulary with a pattern to memorise.
     seqs.push(&(0..40).map(|i| (i * 7 % 23) as u16).collect::<Vec<_>>());
     seqs.push(&(0..40).map(|i| (i * 5 % 23) as u16).collect::<Vec<_>>());
-    let set = SequenceSet::Tokens { seqs, styles: None };
+    let set = SequenceSet::Tokens { seqs, styles: None, repr: fugato_repr::ReprKind::Performance };
     let windows: Vec<Window> = (0..2).map(|i| Window { sequence: i, start: 0, len: 40, shift: 0 }).collect();
     check_overfits(
         config(CellKind::Lstm, HeadKind::Softmax, Input::Tokens { vocab: 23, embedding: 16, styles: 0 }, 23),
@@ -238,11 +238,12 @@ fn a_style_decides_what_the_same_tokens_continue_with() {
     seqs.push(&[0, 1]);
     seqs.push(&[0, 2]);
     let windows: Vec<Window> = (0..2).map(|i| Window { sequence: i, start: 0, len: 2, shift: 0 }).collect();
-    let styled = SequenceSet::Tokens { seqs: seqs.clone(), styles: Some(vec![0, 1]) };
+    let styled =
+        SequenceSet::Tokens { seqs: seqs.clone(), styles: Some(vec![0, 1]), repr: fugato_repr::ReprKind::Performance };
     let cfg = |styles| config(CellKind::Lstm, HeadKind::Softmax, Input::Tokens { vocab: 3, embedding: 8, styles }, 3);
     let (first, last) = overfit(&cfg(2), &styled, &windows, 300);
     assert!(last * 10.0 <= first, "with styles: loss {first} → {last}");
-    let plain = SequenceSet::Tokens { seqs, styles: None };
+    let plain = SequenceSet::Tokens { seqs, styles: None, repr: fugato_repr::ReprKind::Performance };
     let (_, last) = overfit(&cfg(0), &plain, &windows, 300);
     assert!(last > 0.69, "without styles the loss cannot fall below ln 2, but was {last}");
 }

@@ -29,6 +29,10 @@ pub mod performance;
 pub mod pianoroll;
 pub mod remi;
 
+/// Tokens before a window that [`ReprKind::transpose_tokens`] needs to read: a REMI
+/// PITCH comes at most two tokens after the PROGRAM that names its part.
+pub const TRANSPOSE_CONTEXT: usize = 2;
+
 use fugato_score::{Score, ScoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -107,6 +111,40 @@ impl ReprKind {
         }
     }
 
+    /// `tokens` with every pitched note moved by `shift` semitones (REMI's drum hits stay
+    /// put), or `None` if a note would leave the representation's range or for the
+    /// piano-roll. The first `context` tokens are only read (the part a REMI pitch
+    /// belongs to is named at most [`TRANSPOSE_CONTEXT`] tokens before it) and not returned.
+    pub fn transpose_tokens(self, tokens: &[u32], context: usize, shift: i32) -> Option<Vec<u32>> {
+        let moved = |p: u8| u8::try_from(i32::from(p) + shift).ok().filter(|p| *p < 128);
+        let mut drums = false;
+        let mut out = Vec::with_capacity(tokens.len());
+        for &token in tokens {
+            let t = match self {
+                ReprKind::PianoRoll => return None,
+                ReprKind::Performance => match performance::Event::from_token(token) {
+                    Some(performance::Event::NoteOn(p)) => performance::Event::NoteOn(moved(p)?).token(),
+                    Some(performance::Event::NoteOff(p)) => performance::Event::NoteOff(moved(p)?).token(),
+                    _ => token,
+                },
+                ReprKind::Remi => match remi::Token::from_id(token) {
+                    Some(remi::Token::Program(p)) => {
+                        drums = p == remi::DRUM_PROGRAM;
+                        token
+                    }
+                    Some(remi::Token::Pitch(p)) if !drums => remi::Token::Pitch(moved(p)?).id(),
+                    _ => token,
+                },
+                ReprKind::Melody => match melody::token_pitch(token) {
+                    Some(p) => melody::pitch_token(moved(p)?)?,
+                    None => token,
+                },
+            };
+            out.push(t);
+        }
+        Some(out.split_off(context.min(out.len())))
+    }
+
     /// Decodes tokens of a token representation; `None` for the piano-roll.
     pub fn decode_tokens(self, tokens: &[u32]) -> Option<Decoded> {
         match self {
@@ -170,6 +208,33 @@ mod tests {
         assert_eq!(v.token_name(256).as_deref(), Some("TIME_SHIFT_0"));
         assert_eq!(v.token_name(388), None);
         assert_eq!(melody::vocabulary().token_name(0).as_deref(), Some("HOLD"));
+    }
+
+    #[test]
+    fn transposing_tokens_is_transposing_the_score() {
+        use fugato_score::{Channel, Note, Score, Track};
+        let mut s = Score::new(4);
+        for (pitch, start) in [(60, 0), (64, 4), (67, 8)] {
+            let mut t = Track::new("");
+            t.notes.push(Note::new(pitch, 90, start, start + 4).unwrap());
+            s.tracks.push(t);
+        }
+        let mut drums = Track::new("");
+        drums.is_drum = true;
+        drums.channel = Channel::DRUMS;
+        drums.notes.push(Note::new(36, 100, 0, 2).unwrap());
+        s.tracks.push(drums);
+        s.end_tick = 16;
+        let up = s.transpose(5).unwrap();
+        for kind in [ReprKind::Performance, ReprKind::Remi, ReprKind::Melody] {
+            let tokens = kind.encode_tokens(&s).unwrap().unwrap();
+            let want = kind.encode_tokens(&up).unwrap().unwrap();
+            assert_eq!(kind.transpose_tokens(&tokens, 0, 5), Some(want.clone()), "{}", kind.name());
+            // Read with context, returned without it.
+            assert_eq!(kind.transpose_tokens(&tokens, 3, 5).unwrap(), want[3..], "{}", kind.name());
+            assert_eq!(kind.transpose_tokens(&tokens, 0, 100), None, "{}", kind.name());
+        }
+        assert_eq!(ReprKind::PianoRoll.transpose_tokens(&[1], 0, 1), None);
     }
 
     #[test]

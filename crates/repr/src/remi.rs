@@ -1,11 +1,13 @@
 //! REMI-like tokens (Huang & Yang 2020, with programs as in REMI+): bars, positions on a
 //! sixteenth-note grid, and for each note PROGRAM, PITCH, VELOCITY, DURATION; TEMPO and
-//! TIME_SIG where they change.
+//! TIME_SIG where they change. Parts are kept apart: the second, third, … part with the
+//! same program (a chorale's alto, tenor and bass after its soprano, all on one program)
+//! adds VOICE 1, 2, … after the note's PROGRAM, so the tokens are multi-track.
 //!
-//! A bar reads `BAR [TIME_SIG] (POSITION [TEMPO] (PROGRAM PITCH VELOCITY DURATION)*)*`.
+//! A bar reads `BAR [TIME_SIG] (POSITION [TEMPO] (PROGRAM [VOICE] PITCH VELOCITY DURATION)*)*`.
 //! Vocabulary, in order: BAR (1), POSITION 0..96, PITCH 0..128, DURATION 1..=64 steps,
 //! VELOCITY 32 bins, PROGRAM 0..128 plus 128 = drums, TEMPO 32 bins (30 bpm × 2^(k/8),
-//! about 30..450 bpm), TIME_SIG n/d for n in 1..=16 and d in 1, 2, 4, 8, 16.
+//! about 30..450 bpm), TIME_SIG n/d for n in 1..=16 and d in 1, 2, 4, 8, 16, VOICE 1..16.
 
 use fugato_score::{Channel, Note, Pitch, Program, Score, Tempo, TempoMap, TimeSignature, Track, Velocity};
 
@@ -25,6 +27,8 @@ const TEMPO_BINS_PER_OCTAVE: f64 = 8.0;
 pub const DRUM_PROGRAM: u32 = 128;
 const DENOMINATORS: [u8; 5] = [1, 2, 4, 8, 16];
 const MAX_NUMERATOR: u8 = 16;
+/// Parts per program; a seventeenth part on one program joins the sixteenth.
+pub const MAX_VOICES: u32 = 16;
 
 const BAR: u32 = 0;
 const POSITION: u32 = 1;
@@ -34,7 +38,9 @@ const VELOCITY: u32 = DURATION + MAX_DURATION;
 const PROGRAM: u32 = VELOCITY + N_VELOCITY_BINS;
 const TEMPO: u32 = PROGRAM + 129;
 const TIME_SIG: u32 = TEMPO + N_TEMPO_BINS;
-pub const VOCAB_SIZE: u32 = TIME_SIG + MAX_NUMERATOR as u32 * DENOMINATORS.len() as u32;
+// After every older token, so that checkpoints from before voices keep their ids.
+const VOICE: u32 = TIME_SIG + MAX_NUMERATOR as u32 * DENOMINATORS.len() as u32;
+pub const VOCAB_SIZE: u32 = VOICE + MAX_VOICES - 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Token {
@@ -48,6 +54,8 @@ pub enum Token {
     Program(u32),
     Tempo(u32),
     TimeSig(u8, u8),
+    /// 1..16: the note's part is the (v+1)-th with its program; without it, the first.
+    Voice(u32),
 }
 
 impl Token {
@@ -64,6 +72,7 @@ impl Token {
                 let d_idx = DENOMINATORS.iter().position(|&x| x == d).expect("valid denominator") as u32;
                 TIME_SIG + (u32::from(n) - 1) * DENOMINATORS.len() as u32 + d_idx
             }
+            Token::Voice(v) => VOICE + v - 1,
         }
     }
 
@@ -76,11 +85,12 @@ impl Token {
             i if i < PROGRAM => Token::Velocity(i - VELOCITY),
             i if i < TEMPO => Token::Program(i - PROGRAM),
             i if i < TIME_SIG => Token::Tempo(i - TEMPO),
-            i if i < VOCAB_SIZE => {
+            i if i < VOICE => {
                 let k = i - TIME_SIG;
                 let n = (k / DENOMINATORS.len() as u32 + 1) as u8;
                 Token::TimeSig(n, DENOMINATORS[(k % DENOMINATORS.len() as u32) as usize])
             }
+            i if i < VOCAB_SIZE => Token::Voice(i - VOICE + 1),
             _ => return None,
         })
     }
@@ -98,6 +108,7 @@ pub fn vocabulary() -> Vocabulary {
             ("PROGRAM", 129),
             ("TEMPO", N_TEMPO_BINS),
             ("TIME_SIG", MAX_NUMERATOR as u32 * DENOMINATORS.len() as u32),
+            ("VOICE", MAX_VOICES - 1),
         ],
     )
 }
@@ -128,7 +139,8 @@ fn bar_steps(numerator: u8, denominator: u8) -> Option<u32> {
 const FOUR_FOUR: (u8, u8) = (4, 4);
 
 /// What a score looks like after a trip through the tokens: on the sixteenth grid; parts
-/// merged by program (drums apart), ordered by program, channels given in that order;
+/// with notes kept apart (at most 16 per program: more join the sixteenth), ordered by
+/// program (drums last) and then as they came, channels given in that order;
 /// notes at most 64 steps and velocities at their bin; tempos at their bin, one at tick 0
 /// and then only where the bin changes; meters at bar starts (one at 0, 4/4 when none or
 /// when a meter has no token) and only where they change; the end on a bar line; no keys,
@@ -168,17 +180,19 @@ pub fn canonical(score: &Score) -> Result<Score, ReprError> {
         }
     }
 
-    let mut groups: Vec<(u32, Vec<Note>)> = Vec::new();
-    for track in &q.tracks {
-        let program = if track.is_drum { DRUM_PROGRAM } else { u32::from(track.program.get()) };
+    let mut groups: Vec<(Part, Vec<Note>)> = Vec::new();
+    for track in q.tracks.iter().filter(|t| !t.notes.is_empty()) {
+        let program = program_of(track);
+        let voice = groups.iter().filter(|(p, _)| p.program == program).count().min(MAX_VOICES as usize - 1) as u32;
         let notes = track.notes.iter().map(|n| Note {
             end_tick: n.end_tick.min(n.start_tick + u64::from(MAX_DURATION)),
             velocity: Velocity::new(bin_velocity(velocity_bin(n.velocity.get()))).expect("bins are ≥ 1"),
             ..*n
         });
-        match groups.iter_mut().find(|(p, _)| *p == program) {
+        let part = Part { program, voice };
+        match groups.iter_mut().find(|(p, _)| *p == part) {
             Some((_, all)) => all.extend(notes),
-            None => groups.push((program, notes.collect())),
+            None => groups.push((part, notes.collect())),
         }
     }
     let tracks = parts_from_groups(groups);
@@ -192,13 +206,25 @@ pub fn canonical(score: &Score) -> Result<Score, ReprError> {
     })
 }
 
-/// Tracks from (program, notes) groups: sorted by program (drums last), overlaps
-/// resolved, channels handed out in that order around the drum channel; empty ones dropped.
-fn parts_from_groups(mut groups: Vec<(u32, Vec<Note>)>) -> Vec<Track> {
+/// A part: its program ([`DRUM_PROGRAM`] for drums) and which of that program's parts
+/// it is (0 for the first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Part {
+    program: u32,
+    voice: u32,
+}
+
+fn program_of(track: &Track) -> u32 {
+    if track.is_drum { DRUM_PROGRAM } else { u32::from(track.program.get()) }
+}
+
+/// Tracks from (part, notes) groups: sorted by part (drums last), overlaps resolved,
+/// channels handed out in that order around the drum channel; empty ones dropped.
+fn parts_from_groups(mut groups: Vec<(Part, Vec<Note>)>) -> Vec<Track> {
     groups.sort_by_key(|(p, _)| *p);
     let mut next_channel = 0u8;
     let mut tracks = Vec::new();
-    for (program, mut notes) in groups.into_iter().filter(|(_, n)| !n.is_empty()) {
+    for (Part { program, .. }, mut notes) in groups.into_iter().filter(|(_, n)| !n.is_empty()) {
         notes.sort_by_key(|n| (n.start_tick, n.pitch, n.end_tick));
         let mut track = Track::new("");
         track.notes = fugato_score::resolve_same_pitch_overlaps(notes);
@@ -232,8 +258,10 @@ pub fn encode(score: &Score) -> Result<Vec<u32>, ReprError> {
         })
         .collect();
     notes.sort_unstable();
-    let programs: Vec<u32> =
-        c.tracks.iter().map(|t| if t.is_drum { DRUM_PROGRAM } else { u32::from(t.program.get()) }).collect();
+    // Canonical tracks are in part order, so a track's voice is its place among its program's.
+    let programs: Vec<u32> = c.tracks.iter().map(program_of).collect();
+    let voices: Vec<u32> =
+        (0..programs.len()).map(|i| programs[..i].iter().filter(|&&p| p == programs[i]).count() as u32).collect();
 
     let mut tokens = Vec::with_capacity(notes.len() * 5);
     let (mut notes, mut tempos, mut meters) =
@@ -256,8 +284,11 @@ pub fn encode(score: &Score) -> Result<Vec<u32>, ReprError> {
                 tokens.push(Token::Tempo(tempo_bin(t.us_per_quarter)).id());
             }
             while let Some(&(_, track, pitch, velocity, duration)) = notes.next_if(|n| n.0 == step) {
+                tokens.push(Token::Program(programs[track]).id());
+                if voices[track] > 0 {
+                    tokens.push(Token::Voice(voices[track]).id());
+                }
                 tokens.extend([
-                    Token::Program(programs[track]).id(),
                     Token::Pitch(pitch).id(),
                     Token::Velocity(velocity).id(),
                     Token::Duration(duration).id(),
@@ -271,17 +302,19 @@ pub fn encode(score: &Score) -> Result<Vec<u32>, ReprError> {
 
 /// Tokens → score; never fails. Tokens out of place are dropped and counted: a position
 /// past the bar's end or before any bar, a DURATION without its PITCH, a PITCH with no
-/// PROGRAM yet, a TIME_SIG not right after BAR. A note missing its VELOCITY gets bin 16.
+/// PROGRAM yet, a TIME_SIG not right after BAR, a VOICE not right after PROGRAM. A note
+/// missing its VELOCITY gets bin 16.
 pub fn decode(tokens: &[u32]) -> Decoded {
     let mut repairs = 0usize;
-    let mut groups: Vec<(u32, Vec<Note>)> = Vec::new();
+    let mut groups: Vec<(Part, Vec<Note>)> = Vec::new();
     let mut tempos: Vec<Tempo> = Vec::new();
     let mut time_signatures: Vec<TimeSignature> = Vec::new();
     let (mut meter, mut bar_start, mut bar_len) = (FOUR_FOUR, 0u64, 0u64);
     let mut in_bar = false;
     let mut just_barred = false;
     let mut now: Option<u64> = None;
-    let (mut program, mut pitch, mut velocity): (Option<u32>, Option<u8>, Option<u32>) = (None, None, None);
+    let (mut part, mut pitch, mut velocity): (Option<Part>, Option<u8>, Option<u32>) = (None, None, None);
+    let mut just_programmed = false;
 
     for &id in tokens {
         let Some(token) = Token::from_id(id) else {
@@ -289,6 +322,7 @@ pub fn decode(tokens: &[u32]) -> Decoded {
             continue;
         };
         let after_bar = std::mem::take(&mut just_barred);
+        let after_program = std::mem::take(&mut just_programmed);
         match token {
             Token::Bar => {
                 if in_bar {
@@ -333,11 +367,18 @@ pub fn decode(tokens: &[u32]) -> Decoded {
                 }
                 None => repairs += 1,
             },
-            Token::Program(p) => program = Some(p),
+            Token::Program(p) => {
+                part = Some(Part { program: p, voice: 0 });
+                just_programmed = true;
+            }
+            Token::Voice(v) => match &mut part {
+                Some(part) if after_program => part.voice = v,
+                _ => repairs += 1,
+            },
             Token::Pitch(p) => pitch = Some(p),
             Token::Velocity(b) => velocity = Some(b),
-            Token::Duration(d) => match (now, program, pitch.take()) {
-                (Some(start), Some(program), Some(p)) => {
+            Token::Duration(d) => match (now, part, pitch.take()) {
+                (Some(start), Some(part), Some(p)) => {
                     let v = velocity.take().unwrap_or_else(|| {
                         repairs += 1;
                         N_VELOCITY_BINS / 2
@@ -348,9 +389,9 @@ pub fn decode(tokens: &[u32]) -> Decoded {
                         start_tick: start,
                         end_tick: start + u64::from(d),
                     };
-                    match groups.iter_mut().find(|(g, _)| *g == program) {
+                    match groups.iter_mut().find(|(g, _)| *g == part) {
                         Some((_, notes)) => notes.push(note),
-                        None => groups.push((program, vec![note])),
+                        None => groups.push((part, vec![note])),
                     }
                 }
                 _ => repairs += 1,
@@ -410,6 +451,28 @@ mod tests {
     }
 
     #[test]
+    fn parts_on_one_program_stay_apart() {
+        // A chorale's four voices, all on program 0, one note each at the same time.
+        let mut s = Score::new(4);
+        for (name, pitch) in [("Soprano", 72), ("Alto", 67), ("Tenor", 64), ("Bass", 48)] {
+            let mut t = Track::new(name);
+            t.notes.push(Note::new(pitch, 90, 0, 4).unwrap());
+            s.tracks.push(t);
+        }
+        s.end_tick = 16;
+        let tokens: Vec<Token> = encode(&s).unwrap().into_iter().map(|i| Token::from_id(i).unwrap()).collect();
+        let voices: Vec<u32> =
+            tokens.iter().filter_map(|t| if let Token::Voice(v) = t { Some(*v) } else { None }).collect();
+        assert_eq!(voices, [1, 2, 3]);
+        let d = decode(&tokens.iter().map(|t| t.id()).collect::<Vec<_>>());
+        assert_eq!(d.repairs, 0);
+        let tops: Vec<u8> = d.score.tracks.iter().map(|t| t.notes[0].pitch.get()).collect();
+        assert_eq!(tops, [72, 67, 64, 48], "one track per voice, in the file's order");
+        let channels: Vec<u8> = d.score.tracks.iter().map(|t| t.channel.get()).collect();
+        assert_eq!(channels, [0, 1, 2, 3]);
+    }
+
+    #[test]
     fn decode_drops_tokens_out_of_place() {
         use Token::*;
         let ids: Vec<u32> =
@@ -423,5 +486,20 @@ mod tests {
         assert_eq!(d.repairs, 4);
         assert_eq!(d.score.n_notes(), 1);
         assert_eq!(d.score.end_tick, 16);
+    }
+
+    #[test]
+    fn a_voice_counts_only_right_after_its_program() {
+        use Token::*;
+        let ids: Vec<u32> =
+            [Bar, Position(0), Voice(2), Program(0), Voice(1), Pitch(60), Duration(4), Pitch(64), Voice(3)]
+                .iter()
+                .map(|t| t.id())
+                .collect();
+        let d = decode(&ids);
+        // The first VOICE has no PROGRAM before it, the last not right after one; the
+        // note, missing its velocity (a repair), is on voice 1, the only track.
+        assert_eq!(d.repairs, 2 + 1);
+        assert_eq!(d.score.tracks.len(), 1);
     }
 }

@@ -222,6 +222,7 @@ pub fn decode(
                 seed: options.seed,
                 allowed_units: None,
                 allowed_tokens: Some(mask),
+                until: None,
                 style: None,
             })
         })
