@@ -3,7 +3,7 @@
 //! seed, key, tempo, instrument), and decoding that never fails.
 
 use fugato_repr::pianoroll::{Frame, LOWEST_PITCH, N_KEYS, PianoRoll};
-use fugato_repr::{ReprKind, remi};
+use fugato_repr::{ReprKind, performance, remi};
 use fugato_score::{KeySignature, Program, Score, TempoMap};
 
 use crate::NnError;
@@ -13,6 +13,10 @@ use crate::sample::{SampleOptions, Sampling, Sequence, Until, generate};
 /// Most tokens a REMI bar may take before `--bars` gives up on the bar's end (a bar of
 /// four busy parts takes about 150).
 const MAX_REMI_TOKENS_PER_BAR: usize = 1024;
+/// Most tokens a second of performance may take before sampling gives up on its end (a
+/// busy piano piece takes about 100).
+const MAX_PERFORMANCE_TOKENS_PER_SECOND: usize = 1000;
+const DEFAULT_PERFORMANCE_SECONDS: f64 = 20.0;
 
 /// What to compose. Length: `steps` (frames or tokens) when given, else `bars` of 4/4,
 /// else `seconds`, else a default per representation.
@@ -212,49 +216,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
             kind.encode_tokens(s).expect("token representation")?.into_iter().map(|t| t as u16).collect(),
         ),
     };
-    // REMI counts bars by their BAR tokens: seconds become whole bars of 4/4 at the tempo;
-    // the default is 8 bars.
-    let remi_bars = match (c.steps, c.bars, c.seconds, repr) {
-        (None, Some(b), _, ReprKind::Remi) => Some(b),
-        (None, None, Some(seconds), ReprKind::Remi) => {
-            let us_per_quarter = c.us_per_quarter.unwrap_or(fugato_score::DEFAULT_US_PER_QUARTER);
-            Some(((seconds * 1e6 / f64::from(us_per_quarter) / 4.0).ceil() as usize).max(1))
-        }
-        (None, None, None, ReprKind::Remi) => Some(8),
-        _ => None,
-    };
-    let steps = match (c.steps, c.bars, repr) {
-        (Some(0), _, _) | (None, Some(0), _) => return Err(NnError::Options("the length must be at least 1".into())),
-        (Some(s), _, _) => s,
-        (None, _, ReprKind::Remi) if remi_bars.is_some() => remi_bars.unwrap_or_default() * MAX_REMI_TOKENS_PER_BAR,
-        (None, Some(b), ReprKind::PianoRoll) => b * 4 * spq as usize,
-        (None, Some(b), ReprKind::Melody) => b * 16,
-        (None, Some(_), kind) => {
-            return Err(NnError::Options(format!(
-                "bars work for piano-roll, melody and REMI models; give steps for {}",
-                kind.name()
-            )));
-        }
-        (None, None, kind) if c.seconds.is_some() => {
-            let seconds = c.seconds.unwrap_or_default();
-            let us_per_quarter = c.us_per_quarter.unwrap_or(fugato_score::DEFAULT_US_PER_QUARTER);
-            let quarters = seconds * 1e6 / f64::from(us_per_quarter);
-            let per_quarter = match kind {
-                ReprKind::PianoRoll => f64::from(spq),
-                ReprKind::Melody => f64::from(fugato_repr::melody::STEPS_PER_QUARTER),
-                other => {
-                    return Err(NnError::Options(format!(
-                        "seconds work for piano-roll, melody and REMI models; give steps for {}",
-                        other.name()
-                    )));
-                }
-            };
-            ((quarters * per_quarter).ceil() as usize).max(1)
-        }
-        (None, None, ReprKind::PianoRoll) => 32 * spq as usize,
-        (None, None, ReprKind::Melody) => 128,
-        (None, None, _) => 512,
-    };
+    let (steps, until) = length(c, repr, spq)?;
     let options = SampleOptions {
         style: style_id(ckpt, c.style.as_deref(), c.seed)?,
         steps,
@@ -265,10 +227,7 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
             (Some(k), Some(vocabulary)) => Some(tokens_in(repr, vocabulary.size(), &k)),
             _ => None,
         },
-        // The new piece's first bar opens with the BAR given as its start, a primer's
-        // after it: either way the bar after the last one asked for is not sampled.
-        until: remi_bars
-            .map(|b| Until { token: remi::Token::Bar.id() as u16, count: b + usize::from(c.primer.is_some()) }),
+        until,
     };
     let new = generate(&ckpt.model, &primer, &options);
     let steps = new.len();
@@ -300,6 +259,55 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
     Ok(Composition { score: score.at_least_resolution(480)?, steps, repairs, style })
 }
 
+/// How many items to sample, and for REMI and performance tokens the rule that stops
+/// sampling sooner: bars counted by their BAR tokens, time by the TIME_SHIFTs. Lengths
+/// in the other unit convert at the tempo, with bars of 4/4.
+fn length(c: &ComposeOptions, repr: ReprKind, spq: u32) -> Result<(usize, Option<Until>), NnError> {
+    if c.steps == Some(0) || c.bars == Some(0) {
+        return Err(NnError::Options("the length must be at least 1".into()));
+    }
+    if let Some(steps) = c.steps {
+        return Ok((steps, None));
+    }
+    let us_per_quarter = f64::from(c.us_per_quarter.unwrap_or(fugato_score::DEFAULT_US_PER_QUARTER));
+    let quarters = match (c.bars, c.seconds) {
+        (Some(b), _) => Some(b as f64 * 4.0),
+        (None, Some(seconds)) => Some(seconds * 1e6 / us_per_quarter),
+        (None, None) => None,
+    };
+    let grid = |per_quarter: u32, default: usize| {
+        quarters.map_or(default, |q| ((q * f64::from(per_quarter)).ceil() as usize).max(1))
+    };
+    Ok(match repr {
+        ReprKind::PianoRoll => (grid(spq, 32 * spq as usize), None),
+        ReprKind::Melody => (grid(fugato_repr::melody::STEPS_PER_QUARTER, 128), None),
+        ReprKind::Remi => {
+            let bars = quarters.map_or(8, |q| ((q / 4.0).ceil() as usize).max(1));
+            let mut weights = vec![0; remi::VOCAB_SIZE as usize];
+            weights[remi::Token::Bar.id() as usize] = 1;
+            // A new piece's first bar opens with the BAR given as its start, a primer's
+            // new bars with the BARs drawn: either way the bar after the last is not drawn.
+            let total = bars + usize::from(c.primer.is_some());
+            (bars * MAX_REMI_TOKENS_PER_BAR, Some(Until { weights, total: total as u64 }))
+        }
+        ReprKind::Performance => {
+            // Counted in the tokens' own steps (a quarter is TICKS_PER_QUARTER of them): a
+            // tempo asked for sets how fast those play.
+            let quarters = quarters.unwrap_or(DEFAULT_PERFORMANCE_SECONDS * 1e6 / us_per_quarter);
+            let ticks = (quarters * f64::from(performance::TICKS_PER_QUARTER)).round().max(1.0);
+            let weights = (0..performance::vocabulary().size())
+                .map(|t| match performance::Event::from_token(t) {
+                    Some(performance::Event::TimeShift(steps)) => steps,
+                    _ => 0,
+                })
+                .collect();
+            let seconds = ticks * f64::from(performance::STEP_MS) / 1e3;
+            let cap = (seconds.ceil() as usize).max(1) * MAX_PERFORMANCE_TOKENS_PER_SECOND;
+            (cap, Some(Until { weights, total: ticks as u64 }))
+        }
+    })
+}
+
 /// The piano-roll units whose pitches belong to the key's scale.
 fn scale_units(key: &KeySignature) -> Frame {
     let scale = key.scale_pitch_classes();
@@ -319,6 +327,31 @@ mod tests {
 
     fn field_of(c: Controls) -> &'static str {
         c.check().unwrap_err().field
+    }
+
+    #[test]
+    fn lengths_count_bars_and_seconds_in_each_representation() {
+        let with = |bars, seconds| ComposeOptions { bars, seconds, ..Default::default() };
+        assert_eq!(length(&with(Some(2), None), ReprKind::PianoRoll, 4).unwrap(), (32, None));
+        assert_eq!(length(&with(None, Some(3.0)), ReprKind::Melody, 4).unwrap(), (24, None));
+        let (cap, until) = length(&with(Some(3), None), ReprKind::Remi, 4).unwrap();
+        let until = until.unwrap();
+        assert_eq!((cap, until.total), (3 * MAX_REMI_TOKENS_PER_BAR, 3));
+        assert_eq!(until.weights.iter().sum::<u32>(), 1, "BAR alone counts");
+        // Ten seconds at 120 bpm: five bars of 4/4.
+        assert_eq!(length(&with(None, Some(10.0)), ReprKind::Remi, 4).unwrap().1.unwrap().total, 5);
+        let primed = ComposeOptions { primer: Some(Score::new(480)), ..with(Some(3), None) };
+        assert_eq!(length(&primed, ReprKind::Remi, 4).unwrap().1.unwrap().total, 4);
+        // Two bars: 8 quarters of 50 steps (4 s at 120 bpm); a TIME_SHIFT weighs its steps.
+        let (_, until) = length(&with(Some(2), None), ReprKind::Performance, 4).unwrap();
+        let until = until.unwrap();
+        assert_eq!(until.total, 400);
+        // Ten seconds at 60 bpm: 10 quarters of steps that will play at that tempo.
+        let slow = ComposeOptions { us_per_quarter: Some(1_000_000), ..with(None, Some(10.0)) };
+        assert_eq!(length(&slow, ReprKind::Performance, 4).unwrap().1.unwrap().total, 500);
+        let shift = performance::Event::TimeShift(25).token() as usize;
+        assert_eq!((until.weights[shift], until.weights[60]), (25, 0));
+        assert!(length(&ComposeOptions { bars: Some(0), ..Default::default() }, ReprKind::Remi, 4).is_err());
     }
 
     #[test]

@@ -65,16 +65,17 @@ pub struct SampleOptions {
     pub allowed_tokens: Option<Vec<bool>>,
     /// The style, for a model that has styles (it needs one).
     pub style: Option<u16>,
-    /// Tokens: stop early, when this token has been drawn this many times (the last
-    /// draw is not kept), e.g. after a number of REMI bars.
+    /// Tokens: stop early, at the draw that brings the tokens' weights to a total (that
+    /// draw is not kept), e.g. after a number of REMI bars or performance seconds.
     pub until: Option<Until>,
 }
 
 /// See [`SampleOptions::until`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Until {
-    pub token: u16,
-    pub count: usize,
+    /// Per token id; ids past the end weigh 0.
+    pub weights: Vec<u32>,
+    pub total: u64,
 }
 
 /// Continues `primer` by `options.steps` items (fewer where `options.until` stops it)
@@ -107,7 +108,7 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
     let mut out_tokens = Vec::new();
     let mut logits = Vec::new();
     let mut uniform = vec![0.5f32; N_KEYS];
-    let mut seen = 0;
+    let mut weight = 0u64;
     for _ in 0..options.steps {
         stepper.feed(last);
         last = match &model.head {
@@ -132,9 +133,9 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
         match last {
             StepItem::Frame(f) => out_frames.push(f),
             StepItem::Token { id, .. } => {
-                if let Some(until) = options.until.filter(|u| u.token == id) {
-                    seen += 1;
-                    if seen == until.count {
+                if let Some(until) = &options.until {
+                    weight += u64::from(until.weights.get(usize::from(id)).copied().unwrap_or(0));
+                    if weight >= until.total {
                         break;
                     }
                 }

@@ -247,3 +247,28 @@ fn a_style_decides_what_the_same_tokens_continue_with() {
     let (_, last) = overfit(&cfg(0), &plain, &windows, 300);
     assert!(last > 0.69, "without styles the loss cannot fall below ln 2, but was {last}");
 }
+
+#[test]
+fn sampling_stops_at_the_draw_that_reaches_the_total() {
+    use fugato_nn::sample::{SampleOptions, Sampling, Sequence, Until, generate};
+    let input = Input::Tokens { vocab: 6, embedding: 8, styles: 0 };
+    let (_, model) = seeded_model(&config(CellKind::Lstm, HeadKind::Softmax, input, 6), 5);
+    let options = |until| SampleOptions {
+        steps: 400,
+        sampling: Sampling::Temperature(1.0),
+        seed: 9,
+        allowed_units: None,
+        allowed_tokens: None,
+        style: None,
+        until,
+    };
+    let Sequence::Tokens(all) = generate(&model, &Sequence::Tokens(vec![0]), &options(None)) else { panic!() };
+    // Token 3 weighs 2, token 4 weighs 1: stop where they first reach 9.
+    let until = Until { weights: vec![0, 0, 0, 2, 1], total: 9 };
+    let Sequence::Tokens(cut) = generate(&model, &Sequence::Tokens(vec![0]), &options(Some(until.clone()))) else {
+        panic!()
+    };
+    let weight = |s: &[u16]| s.iter().map(|&t| until.weights.get(usize::from(t)).copied().unwrap_or(0)).sum::<u32>();
+    assert_eq!(cut[..], all[..cut.len()], "the same draws up to the stop");
+    assert!(weight(&cut) < 9 && weight(&all[..=cut.len()]) >= 9, "{cut:?} then {}", all[cut.len()]);
+}
