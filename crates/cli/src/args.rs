@@ -22,7 +22,8 @@ pub enum Command {
     Prepare(PrepareArgs),
     /// Train a sequence model (RNN, LSTM, GRU; sigmoid, NADE or softmax head).
     Train(Box<TrainArgs>),
-    /// Score a checkpoint on held-out data: NLL per frame (or token), accuracy, F1.
+    /// Score a checkpoint on held-out data: NLL per frame (or token), accuracy, F1; a GAN's
+    /// samples, a harmoniser's voices or a continuation model's bars by music metrics.
     Evaluate(EvaluateArgs),
     /// Write new music with a trained model.
     Generate(GenerateArgs),

@@ -23,7 +23,7 @@ impl Config {
 
 pub fn run(c: Config) -> anyhow::Result<()> {
     if crate::seq2seq::is_seq2seq(&c.checkpoint) {
-        return crate::seq2seq::evaluate_harmonizer(&c.checkpoint, &c.data, c.json);
+        return crate::seq2seq::evaluate_seq2seq(&c.checkpoint, &c.data, c.json);
     }
     if crate::gan::is_gan(&c.checkpoint) {
         return crate::gan::evaluate(&c.checkpoint, &c.data, c.split.unwrap_or(Split::Valid), c.json);

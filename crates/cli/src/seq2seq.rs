@@ -10,7 +10,7 @@ use fugato_nn::data::{Split, midi_files};
 use fugato_nn::model::CellKind;
 use fugato_nn::sample::Sampling;
 use fugato_nn::seq2seq::data::{Example, examples};
-use fugato_nn::seq2seq::harmony::{HarmonizeOptions, evaluate_harmony, harmonize};
+use fugato_nn::seq2seq::harmony::{HarmonizeOptions, SpanMetrics, evaluate_continuation, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{INDEX_FILE, Index, embed};
 use fugato_nn::seq2seq::train::{Seq2SeqCheckpoint, Seq2SeqData};
 use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
@@ -202,18 +202,16 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
     crate::print(&text)
 }
 
-/// `evaluate` on a harmoniser: Bach's validation chorales, voice by voice.
-pub fn evaluate_harmonizer(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
+/// `evaluate` on an encoder–decoder: a harmoniser on Bach's validation chorales, voice
+/// by voice; a continuation model on the folder's validation tunes.
+pub fn evaluate_seq2seq(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
     let ckpt = load_model(checkpoint, &device)?;
-    if ckpt.meta.task != Task::Harmonize {
-        bail!(
-            "{}: a continuation model; evaluate measures harmonisers (its validation loss is in its checkpoint.json and RESULTS.md)",
-            checkpoint.display()
-        );
-    }
     let chorales: Vec<Score> =
         read_scores(data)?.into_iter().filter(|(_, s, _)| *s == Split::Valid).map(|(_, _, score)| score).collect();
+    if ckpt.meta.task == Task::Continue {
+        return print_continuation(&evaluate_continuation(&ckpt.model, &chorales, &device)?, json);
+    }
     let report = evaluate_harmony(&ckpt.model, &chorales, &device)?;
     if json {
         return crate::print(&(serde_json::to_string_pretty(&report)? + "\n"));
@@ -230,6 +228,27 @@ pub fn evaluate_harmonizer(checkpoint: &Path, data: &Path, json: bool) -> anyhow
         report.in_key,
         report.in_key_min
     ))
+}
+
+fn print_continuation(r: &fugato_nn::seq2seq::harmony::ContinuationReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return crate::print(&(serde_json::to_string_pretty(r)? + "\n"));
+    }
+    if r.tunes == 0 {
+        bail!("no validation tune is eight bars long: nothing to continue");
+    }
+    let row =
+        |name: &str, f: fn(&SpanMetrics) -> f64| format!("{name:<22}{:>10.3}{:>10.3}\n", f(&r.generated), f(&r.real));
+    let mut text = format!("{} validation tunes: bars 5-8 drawn from bars 1-4, beside the tunes' own\n", r.tunes);
+    text += &format!("{:<22}{:>10}{:>10}\n", "", "drawn", "real");
+    text += &row("notes", |m| m.notes);
+    text += &row("pitch classes used", |m| m.n_pitch_classes_used);
+    text += &row("pitch range", |m| m.pitch_range);
+    text += &row("pitch-class entropy", |m| m.pitch_class_entropy);
+    text += &row("in key", |m| m.in_key);
+    text += &row("first leap (semitones)", |m| m.first_leap);
+    text += &format!("steps agreeing with the tune's own: {:.3}\n", r.step_agreement);
+    crate::print(&text)
 }
 
 pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {

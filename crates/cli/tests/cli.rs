@@ -526,6 +526,18 @@ fn the_bundled_continuation_extends_a_tune() {
         v["notes"].as_array().unwrap().len()
     };
     assert!(notes(&a) > notes(&primer), "{} notes after a primer of {}", notes(&a), notes(&primer));
-    let o = fugato(&["evaluate", "--checkpoint", "folk-continuation", "--data", path(&primer)]);
-    assert!(!o.status.success() && stderr(&o).contains("a continuation model"), "{}", stderr(&o));
+    // evaluate draws bars 5-8 of the folder's validation tunes (the split goes by file
+    // name: of twenty copies of the jig, some land in it).
+    let folder = tmp.path().join("tunes");
+    std::fs::create_dir(&folder).unwrap();
+    for i in 0..20 {
+        std::fs::copy(&primer, folder.join(format!("tune-{i:02}.mid"))).unwrap();
+    }
+    let o = fugato(&["evaluate", "--checkpoint", "folk-continuation", "--data", path(&folder), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(report["tunes"].as_u64().unwrap() >= 1, "{report}");
+    let (drawn, real) = (&report["generated"], &report["real"]);
+    assert!(drawn["notes"].as_f64().unwrap() > 0.0 && real["notes"].as_f64().unwrap() > 0.0, "{report}");
+    assert!((0.0..=1.0).contains(&report["step_agreement"].as_f64().unwrap()), "{report}");
 }

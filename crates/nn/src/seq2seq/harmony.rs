@@ -242,6 +242,88 @@ pub fn decode(
     lines
 }
 
+/// Music metrics of four bars of melody, as means over the spans measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpanMetrics {
+    pub notes: f64,
+    pub n_pitch_classes_used: f64,
+    pub pitch_range: f64,
+    /// Bits.
+    pub pitch_class_entropy: f64,
+    /// Share of the notes in the tune's key (its key signature, else the key estimated
+    /// from the four bars before): MusPy's pitch_in_scale_rate.
+    pub in_key: f64,
+    /// Mean distance in semitones between the span's first note and the last note before it.
+    pub first_leap: f64,
+}
+
+/// How a continuation model does on tunes it did not learn from: each tune's first four
+/// bars continued by four drawn at temperature 1 (seed: the tune's place in the list),
+/// beside the tune's own next four bars.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContinuationReport {
+    pub tunes: usize,
+    pub generated: SpanMetrics,
+    pub real: SpanMetrics,
+    /// Share of sixteenth steps where the drawn continuation sounds the tune's own pitch
+    /// (or rests with it).
+    pub step_agreement: f64,
+}
+
+/// See [`ContinuationReport`].
+pub fn evaluate_continuation(model: &Seq2Seq, tunes: &[Score], device: &Device) -> Result<ContinuationReport, NnError> {
+    if model.streams() != 1 || model.aligned() {
+        return Err(NnError::Options("this model was not trained to continue a melody".into()));
+    }
+    let mut r = ContinuationReport::default();
+    let (mut agree, mut steps) = (0usize, 0usize);
+    for (i, tune) in tunes.iter().enumerate() {
+        let Some(example) = data::continuation_examples("", tune)?.into_iter().next() else { continue };
+        let primer = melody::decode(&example.source.iter().map(|&t| u32::from(t)).collect::<Vec<_>>()).score;
+        let Some(key) = tune.key_signatures.first().copied().or_else(|| estimate_key(&primer)) else { continue };
+        let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: i as u64, key: None };
+        let drawn = decode(model, &example.source, &example.source_positions, &[], &options, device).remove(0);
+        let real = &example.targets[0];
+        let (ours, theirs) = (data::sounding(&drawn), data::sounding(real));
+        agree += ours.iter().zip(&theirs).filter(|(a, b)| a == b).count();
+        steps += theirs.len();
+        let last_before = data::sounding(&example.source).into_iter().flatten().last();
+        add_span(&mut r.generated, &drawn, &key, last_before);
+        add_span(&mut r.real, real, &key, last_before);
+        r.tunes += 1;
+    }
+    for m in [&mut r.generated, &mut r.real] {
+        let n = r.tunes.max(1) as f64;
+        for x in [
+            &mut m.notes,
+            &mut m.n_pitch_classes_used,
+            &mut m.pitch_range,
+            &mut m.pitch_class_entropy,
+            &mut m.in_key,
+            &mut m.first_leap,
+        ] {
+            *x /= n;
+        }
+    }
+    r.step_agreement = agree as f64 / steps.max(1) as f64;
+    Ok(r)
+}
+
+/// Adds one span's metrics to the sums in `m`.
+fn add_span(m: &mut SpanMetrics, line: &[u16], key: &KeySignature, last_before: Option<u8>) {
+    use fugato_score::metrics::{n_pitch_classes_used, pitch_class_entropy, pitch_range};
+    let score = melody::decode(&line.iter().map(|&t| u32::from(t)).collect::<Vec<_>>()).score;
+    m.notes += score.n_notes() as f64;
+    m.n_pitch_classes_used += f64::from(n_pitch_classes_used(&score));
+    m.pitch_range += f64::from(pitch_range(&score));
+    m.pitch_class_entropy += pitch_class_entropy(&score);
+    m.in_key += pitch_in_scale_rate(&score, Scale { root: key.tonic_pitch_class(), minor: key.minor });
+    let first = score.tracks.iter().flat_map(|t| &t.notes).min_by_key(|n| (n.start_tick, std::cmp::Reverse(n.pitch)));
+    if let (Some(first), Some(before)) = (first, last_before) {
+        m.first_leap += f64::from(first.pitch.get().abs_diff(before));
+    }
+}
+
 /// How a harmoniser does on chorales it did not learn from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HarmonyReport {
