@@ -10,11 +10,11 @@ use crate::NnError;
 use crate::checkpoint::Checkpoint;
 use crate::sample::{SampleOptions, Sampling, Sequence, Until, generate};
 
-/// Most tokens a REMI bar may take before `--bars` gives up on the bar's end (a bar of
-/// four busy parts takes about 150).
+/// Most tokens a REMI bar may take before `--bars` gives up on the bar's end (a note is
+/// four or five tokens: 200 notes a bar).
 const MAX_REMI_TOKENS_PER_BAR: usize = 1024;
 /// Most tokens a second of performance may take before sampling gives up on its end (a
-/// busy piano piece takes about 100).
+/// note is three or four tokens: 250 notes a second).
 const MAX_PERFORMANCE_TOKENS_PER_SECOND: usize = 1000;
 const DEFAULT_PERFORMANCE_SECONDS: f64 = 20.0;
 
