@@ -227,16 +227,14 @@ pub fn make_batch(set: &SequenceSet, windows: &[Window], device: &Device) -> Bat
             let mut input = vec![0i64; rows * time];
             let mut target = Vec::with_capacity(n_scored);
             for (row, w) in windows.iter().enumerate() {
-                let sequence = s.get(w.sequence);
-                let tokens: Vec<u32> = match w.shift {
-                    0 => None,
-                    shift => shift_tokens(sequence, w, shift, *repr),
+                let sequence = &s.get(w.sequence)[w.start..w.start + w.len];
+                // Moved windows are copied; the others are read in place.
+                let moved = if w.shift == 0 { None } else { shift_tokens(s.get(w.sequence), w, w.shift, *repr) };
+                let token = |i: usize| moved.as_ref().map_or(i64::from(sequence[i]), |m| i64::from(m[i]));
+                for t in 0..w.len - 1 {
+                    input[row * time + t] = token(t);
                 }
-                .unwrap_or_else(|| sequence[w.start..w.start + w.len].iter().map(|&t| u32::from(t)).collect());
-                for (t, &tok) in tokens[..w.len - 1].iter().enumerate() {
-                    input[row * time + t] = i64::from(tok);
-                }
-                target.extend(tokens[1..].iter().map(|&t| i64::from(t)));
+                target.extend((1..w.len).map(token));
             }
             Batch {
                 inputs: Inputs::Tokens {

@@ -9,6 +9,18 @@ use crate::gan::train::GanCheckpoint;
 use crate::seq2seq::train::Seq2SeqCheckpoint;
 use crate::{Device, NnError, gan, seq2seq};
 
+/// The model of `models/NAME` compiled in, described by `about`.
+macro_rules! bundled {
+    ($name:literal, $about:literal) => {
+        Bundled {
+            name: $name,
+            about: $about,
+            meta: include_str!(concat!("../../../models/", $name, "/checkpoint.json")),
+            weights: include_bytes!(concat!("../../../models/", $name, "/model.bpk")),
+        }
+    };
+}
+
 /// A checkpoint built into the binary: its `checkpoint.json` and weights.
 #[derive(Debug)]
 pub struct Bundled {
@@ -19,30 +31,22 @@ pub struct Bundled {
 }
 
 pub const MODELS: [Bundled; 4] = [
-    Bundled {
-        name: "jsb-chorales",
-        about: "RNN-NADE over quarter-note piano-roll frames of Bach chorales (5.05 nats/frame on JSB valid)",
-        meta: include_str!("../../../models/jsb-chorales/checkpoint.json"),
-        weights: include_bytes!("../../../models/jsb-chorales/model.bpk"),
-    },
-    Bundled {
-        name: "folk-melody",
-        about: "LSTM 2x192 over sixteenth-note melody tokens of folk songs and dance tunes (0.836 nats/token on valid)",
-        meta: include_str!("../../../models/folk-melody/checkpoint.json"),
-        weights: include_bytes!("../../../models/folk-melody/model.bpk"),
-    },
-    Bundled {
-        name: "styles-melody",
-        about: "LSTM 2x192 melody model with styles: chorale, song, jig, reel, hornpipe, strathspey, dance (0.816 nats/token on valid)",
-        meta: include_str!("../../../models/styles-melody/checkpoint.json"),
-        weights: include_bytes!("../../../models/styles-melody/model.bpk"),
-    },
-    Bundled {
-        name: "chorale-parts",
-        about: "LSTM 2x256 over multi-track REMI tokens of Bach chorales: soprano, alto, tenor and bass as four tracks (0.461 nats/token on valid)",
-        meta: include_str!("../../../models/chorale-parts/checkpoint.json"),
-        weights: include_bytes!("../../../models/chorale-parts/model.bpk"),
-    },
+    bundled!(
+        "jsb-chorales",
+        "RNN-NADE over quarter-note piano-roll frames of Bach chorales (5.05 nats/frame on JSB valid)"
+    ),
+    bundled!(
+        "folk-melody",
+        "LSTM 2x192 over sixteenth-note melody tokens of folk songs and dance tunes (0.836 nats/token on valid)"
+    ),
+    bundled!(
+        "styles-melody",
+        "LSTM 2x192 melody model with styles: chorale, song, jig, reel, hornpipe, strathspey, dance (0.816 nats/token on valid)"
+    ),
+    bundled!(
+        "chorale-parts",
+        "LSTM 2x256 over multi-track REMI tokens of Bach chorales: soprano, alto, tenor and bass as four tracks (0.461 nats/token on valid)"
+    ),
 ];
 
 impl Bundled {
@@ -105,27 +109,21 @@ pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnErro
 
 /// The encoder–decoders built into the library.
 pub const SEQ2SEQ: [Bundled; 2] = [
-    Bundled {
-        name: "chorale-harmonizer",
-        about: "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)",
-        meta: include_str!("../../../models/chorale-harmonizer/checkpoint.json"),
-        weights: include_bytes!("../../../models/chorale-harmonizer/model.bpk"),
-    },
-    Bundled {
-        name: "folk-continuation",
-        about: "LSTM encoder–decoder with attention: four bars of a folk tune in, the next four out, from O'Neill's tunes (`fugato generate --primer`)",
-        meta: include_str!("../../../models/folk-continuation/checkpoint.json"),
-        weights: include_bytes!("../../../models/folk-continuation/model.bpk"),
-    },
+    bundled!(
+        "chorale-harmonizer",
+        "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)"
+    ),
+    bundled!(
+        "folk-continuation",
+        "LSTM encoder–decoder with attention: four bars of a folk tune in, the next four out, from O'Neill's tunes (`fugato generate --primer`)"
+    ),
 ];
 
 /// The GANs built into the library.
-pub const GANS: [Bundled; 1] = [Bundled {
-    name: "chorale-gan",
-    about: "C-RNN-GAN (LSTM 2x128 generator, CNN discriminator) over four-bar sixteenth-note segments of Bach chorales",
-    meta: include_str!("../../../models/chorale-gan/checkpoint.json"),
-    weights: include_bytes!("../../../models/chorale-gan/model.bpk"),
-}];
+pub const GANS: [Bundled; 1] = [bundled!(
+    "chorale-gan",
+    "C-RNN-GAN (LSTM 2x128 generator, CNN discriminator) over four-bar sixteenth-note segments of Bach chorales"
+)];
 
 /// The bundled encoder–decoder of that name.
 pub fn seq2seq_by_name(name: &str) -> Option<&'static Bundled> {

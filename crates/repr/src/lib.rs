@@ -116,12 +116,15 @@ impl ReprKind {
     /// piano-roll. The first `context` tokens are only read (the part a REMI pitch
     /// belongs to is named at most [`TRANSPOSE_CONTEXT`] tokens before it) and not returned.
     pub fn transpose_tokens(self, tokens: &[u32], context: usize, shift: i32) -> Option<Vec<u32>> {
+        if self == ReprKind::PianoRoll {
+            return None;
+        }
         let moved = |p: u8| u8::try_from(i32::from(p) + shift).ok().filter(|p| *p < 128);
         let mut drums = false;
         let mut out = Vec::with_capacity(tokens.len());
         for &token in tokens {
             let t = match self {
-                ReprKind::PianoRoll => return None,
+                ReprKind::PianoRoll => unreachable!("refused above"),
                 ReprKind::Performance => match performance::Event::from_token(token) {
                     Some(performance::Event::NoteOn(p)) => performance::Event::NoteOn(moved(p)?).token(),
                     Some(performance::Event::NoteOff(p)) => performance::Event::NoteOff(moved(p)?).token(),
@@ -235,6 +238,7 @@ mod tests {
             assert_eq!(kind.transpose_tokens(&tokens, 0, 100), None, "{}", kind.name());
         }
         assert_eq!(ReprKind::PianoRoll.transpose_tokens(&[1], 0, 1), None);
+        assert_eq!(ReprKind::PianoRoll.transpose_tokens(&[], 0, 1), None);
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub fn line(score: &Score, track: &Track, steps: usize) -> Result<Vec<u16>, fuga
     Ok(fit(tokens.into_iter().map(|t| t as u16).collect(), steps))
 }
 
+/// A line of melody tokens as a score on the sixteenth grid (a tick per step).
+pub fn line_score(line: &[u16]) -> Score {
+    melody::decode(&line.iter().map(|&t| u32::from(t)).collect::<Vec<_>>()).score
+}
+
 /// Cuts or pads a line to `steps` (padding is silence).
 fn fit(mut tokens: Vec<u16>, steps: usize) -> Vec<u16> {
     if tokens.len() < steps {

@@ -103,8 +103,7 @@ pub fn harmonize(
         track.channel = Channel::new((melody.channel.get() + 1 + k as u8) % 16).expect("a channel below 16");
         track.midi_track = 0;
         let to_tick = |step: u64| step * tpq / u64::from(data::STEPS_PER_QUARTER);
-        let decoded = melody::decode(&line.iter().map(|&t| u32::from(t)).collect::<Vec<_>>());
-        track.notes = decoded.score.tracks[0]
+        track.notes = data::line_score(line).tracks[0]
             .notes
             .iter()
             .map(|n| Note { velocity, start_tick: to_tick(n.start_tick), end_tick: to_tick(n.end_tick), ..*n })
@@ -157,11 +156,11 @@ pub fn continue_melody(
         tokens.extend(line);
     }
     let to_tick = |step: u64| step * tpq / u64::from(data::STEPS_PER_QUARTER);
-    let added = melody::decode(&tokens[end..].iter().map(|&t| u32::from(t)).collect::<Vec<_>>());
+    let added = data::line_score(&tokens[end..]);
     let velocity = melody.notes[melody.notes.len() / 2].velocity;
     let mut score = input.clone();
     let offset = end as u64;
-    score.tracks[part].notes.extend(added.score.tracks.iter().flat_map(|t| &t.notes).map(|n| Note {
+    score.tracks[part].notes.extend(added.tracks.iter().flat_map(|t| &t.notes).map(|n| Note {
         velocity,
         start_tick: to_tick(offset + n.start_tick),
         end_tick: to_tick(offset + n.end_tick),
@@ -253,7 +252,8 @@ pub struct SpanMetrics {
     /// Share of the notes in the tune's key (its key signature, else the key estimated
     /// from the four bars before): MusPy's pitch_in_scale_rate.
     pub in_key: f64,
-    /// Mean distance in semitones between the span's first note and the last note before it.
+    /// Mean distance in semitones between the span's first note and the last note
+    /// before it (over the spans that have both).
     pub first_leap: f64,
 }
 
@@ -276,10 +276,10 @@ pub fn evaluate_continuation(model: &Seq2Seq, tunes: &[Score], device: &Device) 
         return Err(NnError::Options("this model was not trained to continue a melody".into()));
     }
     let mut r = ContinuationReport::default();
-    let (mut agree, mut steps) = (0usize, 0usize);
+    let (mut agree, mut steps, mut leaps) = (0usize, 0usize, [0usize; 2]);
     for (i, tune) in tunes.iter().enumerate() {
         let Some(example) = data::continuation_examples("", tune)?.into_iter().next() else { continue };
-        let primer = melody::decode(&example.source.iter().map(|&t| u32::from(t)).collect::<Vec<_>>()).score;
+        let primer = data::line_score(&example.source);
         let Some(key) = tune.key_signatures.first().copied().or_else(|| estimate_key(&primer)) else { continue };
         let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: i as u64, key: None };
         let drawn = decode(model, &example.source, &example.source_positions, &[], &options, device).remove(0);
@@ -288,40 +288,36 @@ pub fn evaluate_continuation(model: &Seq2Seq, tunes: &[Score], device: &Device) 
         agree += ours.iter().zip(&theirs).filter(|(a, b)| a == b).count();
         steps += theirs.len();
         let last_before = data::sounding(&example.source).into_iter().flatten().last();
-        add_span(&mut r.generated, &drawn, &key, last_before);
-        add_span(&mut r.real, real, &key, last_before);
+        leaps[0] += usize::from(add_span(&mut r.generated, &drawn, &key, last_before));
+        leaps[1] += usize::from(add_span(&mut r.real, real, &key, last_before));
         r.tunes += 1;
     }
-    for m in [&mut r.generated, &mut r.real] {
+    for (m, leaps) in [(&mut r.generated, leaps[0]), (&mut r.real, leaps[1])] {
         let n = r.tunes.max(1) as f64;
-        for x in [
-            &mut m.notes,
-            &mut m.n_pitch_classes_used,
-            &mut m.pitch_range,
-            &mut m.pitch_class_entropy,
-            &mut m.in_key,
-            &mut m.first_leap,
-        ] {
+        for x in
+            [&mut m.notes, &mut m.n_pitch_classes_used, &mut m.pitch_range, &mut m.pitch_class_entropy, &mut m.in_key]
+        {
             *x /= n;
         }
+        m.first_leap /= leaps.max(1) as f64;
     }
     r.step_agreement = agree as f64 / steps.max(1) as f64;
     Ok(r)
 }
 
-/// Adds one span's metrics to the sums in `m`.
-fn add_span(m: &mut SpanMetrics, line: &[u16], key: &KeySignature, last_before: Option<u8>) {
+/// Adds one span's metrics to the sums in `m`; whether it had a first leap to add.
+fn add_span(m: &mut SpanMetrics, line: &[u16], key: &KeySignature, last_before: Option<u8>) -> bool {
     use fugato_score::metrics::{n_pitch_classes_used, pitch_class_entropy, pitch_range};
-    let score = melody::decode(&line.iter().map(|&t| u32::from(t)).collect::<Vec<_>>()).score;
+    let score = data::line_score(line);
     m.notes += score.n_notes() as f64;
     m.n_pitch_classes_used += f64::from(n_pitch_classes_used(&score));
     m.pitch_range += f64::from(pitch_range(&score));
     m.pitch_class_entropy += pitch_class_entropy(&score);
     m.in_key += pitch_in_scale_rate(&score, Scale { root: key.tonic_pitch_class(), minor: key.minor });
     let first = score.tracks.iter().flat_map(|t| &t.notes).min_by_key(|n| (n.start_tick, std::cmp::Reverse(n.pitch)));
-    if let (Some(first), Some(before)) = (first, last_before) {
-        m.first_leap += f64::from(first.pitch.get().abs_diff(before));
-    }
+    let (Some(first), Some(before)) = (first, last_before) else { return false };
+    m.first_leap += f64::from(first.pitch.get().abs_diff(before));
+    true
 }
 
 /// How a harmoniser does on chorales it did not learn from.
