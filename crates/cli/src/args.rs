@@ -236,6 +236,10 @@ pub struct TrainArgs {
     /// melodies.
     #[arg(long)]
     pub monophonic: bool,
+    /// gan: melody tokens per sixteenth (a new note, HOLD or REST) of each piece's top
+    /// line, so repeated and held notes differ (for tunes).
+    #[arg(long)]
+    pub melody: bool,
     /// gan: binary neurons on the generator's output, none, deterministic or stochastic
     /// (straight-through gradients) [default: none].
     #[arg(long)]

@@ -9,7 +9,7 @@ use fugato_midi::ReadOptions;
 use fugato_nn::data::{Split, midi_files};
 use fugato_nn::gan::train::{
     Binarize, GanCheckpoint, GanData, GanObserver, GanRecord, GanTrainConfig, PROBE, STEPS_PER_QUARTER, SetMetrics,
-    cut_segments, sample, set_metrics,
+    cut_segments, sample, score_of, set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
 use fugato_repr::pianoroll::{Frame, PianoRoll};
@@ -40,6 +40,12 @@ impl TrainSettings {
         model.dropout = a.dropout.unwrap_or(model.dropout);
         model.monophonic = a.monophonic;
         model.onsets = !a.no_onsets;
+        if a.melody {
+            if a.monophonic {
+                bail!("--melody and --monophonic are two forms of one line: give one");
+            }
+            model = model.for_melody();
+        }
         let d = GanTrainConfig::default();
         let train = GanTrainConfig {
             loss: a.gan_loss.as_deref().unwrap_or("bce").parse().map_err(anyhow::Error::msg)?,
@@ -68,8 +74,9 @@ impl TrainSettings {
 }
 
 /// Segments of `frames` sixteenths (four bars for the default 64), one every `hop`
-/// frames, of one split of a MIDI folder (see `cut_segments`).
-pub fn segments(root: &Path, split: Split, frames: usize, hop: usize) -> anyhow::Result<Vec<Vec<Frame>>> {
+/// frames, of one split of a MIDI folder: piano-roll frames (see `cut_segments`), or
+/// one-hot melody tokens of each piece's top line where `melody` (see `melody::cut`).
+pub fn segments(root: &Path, split: Split, frames: usize, hop: usize, melody: bool) -> anyhow::Result<Vec<Vec<Frame>>> {
     if !root.is_dir() {
         bail!("{}: not a folder of MIDI files", root.display());
     }
@@ -78,8 +85,16 @@ pub fn segments(root: &Path, split: Split, frames: usize, hop: usize) -> anyhow:
         .par_iter()
         .filter(|f| Split::of_path(f.strip_prefix(root).unwrap_or(f)) == split)
         .filter_map(|f| fugato_midi::read_file(f, ReadOptions::default()).ok())
-        .filter_map(|m| PianoRoll::encode(&m.score, STEPS_PER_QUARTER).ok())
-        .flat_map_iter(|roll| cut_segments(&roll.frames(), frames, hop))
+        .flat_map_iter(|m| {
+            if melody {
+                let tokens = fugato_repr::melody::encode(&m.score).unwrap_or_default();
+                fugato_nn::gan::melody::cut(&tokens, frames, hop)
+            } else {
+                PianoRoll::encode(&m.score, STEPS_PER_QUARTER)
+                    .map(|roll| cut_segments(&roll.frames(), frames, hop))
+                    .unwrap_or_default()
+            }
+        })
         .collect();
     if segments.is_empty() {
         bail!("{}: no segments of {frames} frames with music in the {split:?} split", root.display());
@@ -94,11 +109,12 @@ pub fn train(s: TrainSettings) -> anyhow::Result<()> {
             Split::Train,
             s.model.frames,
             if s.train.hop == 0 { s.model.frames } else { s.train.hop },
+            s.model.melody,
         )?,
         source: s.data.display().to_string(),
     };
     let device = fugato_nn::default_device();
-    let mut progress = Progress { bar: ProgressBar::hidden(), run: s.run.clone() };
+    let mut progress = Progress { bar: ProgressBar::hidden(), run: s.run.clone(), melody: s.model.melody };
     let start = Instant::now();
     let meta = if s.resume {
         fugato_nn::gan::train::resume(&s.run, &data, s.epochs, &device, &mut progress)?
@@ -129,6 +145,7 @@ pub fn train(s: TrainSettings) -> anyhow::Result<()> {
 struct Progress {
     bar: ProgressBar,
     run: PathBuf,
+    melody: bool,
 }
 
 impl GanObserver for Progress {
@@ -163,22 +180,22 @@ impl GanObserver for Progress {
             if r.improved { "  *" } else { "" }
         );
         if let Some(samples) = samples
-            && let Err(e) = write_samples(&self.run.join("samples"), r.epoch, samples)
+            && let Err(e) = write_samples(&self.run.join("samples"), r.epoch, samples, self.melody)
         {
             eprintln!("fugato: warning: could not write samples: {e:#}");
         }
     }
 }
 
-/// One segment after another, as a score at one tick per sixteenth.
-pub fn segments_score(segments: &[Vec<Frame>]) -> anyhow::Result<Score> {
-    let frames: Vec<Frame> = segments.concat();
-    Ok(PianoRoll::from_frames(&frames, STEPS_PER_QUARTER)?.decode()?)
+/// One segment after another (piano-roll frames, or one-hot melody tokens where
+/// `melody`), as a score at one tick per sixteenth.
+pub fn segments_score(segments: &[Vec<Frame>], melody: bool) -> anyhow::Result<Score> {
+    Ok(score_of(&segments.concat(), melody)?)
 }
 
-fn write_samples(dir: &Path, epoch: usize, samples: &[Vec<Frame>]) -> anyhow::Result<()> {
+fn write_samples(dir: &Path, epoch: usize, samples: &[Vec<Frame>], melody: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let score = segments_score(samples)?;
+    let score = segments_score(samples, melody)?;
     fugato_midi::write_file(&score, &dir.join(format!("epoch-{epoch:03}.mid")))?;
     let png = fugato_plot::piano_roll_png(&score, &Default::default())?;
     let path = dir.join(format!("epoch-{epoch:03}.png"));
@@ -217,7 +234,7 @@ pub fn generate(
     let ckpt = load_model(checkpoint, &device)?;
     let how = if bernoulli { Binarize::Bernoulli } else { ckpt.meta.train.binary.binarize() };
     let frames = sample(&ckpt.gan.generator, seed, segments, interpolate, how, &device);
-    segments_score(&frames)
+    segments_score(&frames, ckpt.meta.model.melody)
 }
 
 /// Seeds of the noise vectors `evaluate` samples (the probe of training uses other noise).
@@ -228,13 +245,13 @@ const EVALUATE_SEED: u64 = 1;
 pub fn evaluate(checkpoint: &Path, data: &Path, split: Split, json: bool) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
     let ckpt = load_model(checkpoint, &device)?;
-    let frames = ckpt.meta.model.frames;
-    let all = segments(data, split, frames, frames)?;
+    let (frames, melody) = (ckpt.meta.model.frames, ckpt.meta.model.melody);
+    let all = segments(data, split, frames, frames, melody)?;
     // PROBE segments spread evenly over the split (all of them where there are fewer).
     let real: Vec<Vec<Frame>> = all.iter().step_by(all.len().div_ceil(PROBE)).cloned().collect();
-    let corpus = set_metrics(&real);
+    let corpus = set_metrics(&real, melody);
     let how = ckpt.meta.train.binary.binarize();
-    let samples = set_metrics(&sample(&ckpt.gan.generator, EVALUATE_SEED, PROBE, None, how, &device));
+    let samples = set_metrics(&sample(&ckpt.gan.generator, EVALUATE_SEED, PROBE, None, how, &device), melody);
     let within = |a: f64, b: f64| if b > 0.0 { a / b - 1.0 } else { f64::NAN };
     if json {
         let report = serde_json::json!({

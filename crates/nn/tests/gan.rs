@@ -82,13 +82,13 @@ fn both_generators_train_resume_and_sample() {
 
 #[test]
 fn metrics_see_polyphony_entropy_and_collapse() {
-    let m = set_metrics(&corpus());
+    let m = set_metrics(&corpus(), false);
     assert!((m.polyphony - 3.0).abs() < 1e-9);
     assert!(m.pitch_class_entropy > 2.0);
     assert!(m.pairwise_distance > 0.0);
     let same = vec![corpus()[0].clone(); 10];
-    assert_eq!(set_metrics(&same).pairwise_distance, 0.0);
-    let empty = set_metrics(&[vec![0; 16]]);
+    assert_eq!(set_metrics(&same, false).pairwise_distance, 0.0);
+    let empty = set_metrics(&[vec![0; 16]], false);
     assert_eq!(empty.empty, 1);
 }
 
@@ -140,6 +140,44 @@ fn a_monophonic_generator_writes_one_key_or_a_rest_per_frame() {
             let segments = g::sample(&ckpt.gan.generator, 3, 8, None, how, &device);
             assert!(segments.iter().flatten().all(|f| f.count_ones() <= 1), "{how:?}");
             assert!(segments.iter().flatten().any(|&f| f != 0), "{how:?}: some notes");
+        }
+    }
+}
+
+#[test]
+fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
+    use fugato_nn::gan::melody::{frame, tokens};
+    use fugato_repr::melody::{HOLD, REST, pitch_token};
+    let device = Device::flex();
+    let p = |pitch: u8| pitch_token(pitch).unwrap();
+    // Repeated notes: two eighths on one pitch, then a quarter, then a rest.
+    let tunes: Vec<Vec<Frame>> = (0..24u8)
+        .map(|i| {
+            let (a, b) = (60 + i % 5, 62 + i % 7);
+            [p(a), HOLD, p(a), HOLD, p(b), HOLD, HOLD, HOLD].repeat(2).into_iter().map(frame).collect()
+        })
+        .collect();
+    let corpus = set_metrics(&tunes, true);
+    assert_eq!((corpus.notes, corpus.polyphony), (6.0, 1.0), "a repeated note is two notes: {corpus:?}");
+    let rests: Vec<Vec<Frame>> = vec![[REST, HOLD].map(frame).to_vec()];
+    assert_eq!(set_metrics(&rests, true).empty, 1);
+
+    let data = GanData { segments: tunes, source: "test".into() };
+    for (generator, binary) in
+        [(GeneratorKind::Rnn, BinaryNeurons::Deterministic), (GeneratorKind::Mlp, BinaryNeurons::Stochastic)]
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = GanConfig { frames: 16, ..small(generator) }.for_melody();
+        let config = GanTrainConfig { batch: 8, epochs: 2, binary, transpose: 2, ..Default::default() };
+        let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut Count::default()).unwrap();
+        assert_eq!(meta.corpus.notes, 6.0);
+        let ckpt = g::load(tmp.path(), &device).unwrap();
+        assert!(ckpt.meta.model.melody);
+        for how in [Binarize::Threshold(0.5), Binarize::Bernoulli] {
+            let segments = g::sample(&ckpt.gan.generator, 3, 8, None, how, &device);
+            assert!(segments.iter().flatten().all(|f| f.count_ones() <= 1), "{how:?}");
+            let drawn: Vec<u32> = segments.iter().flat_map(|s| tokens(s)).collect();
+            assert!(drawn.iter().all(|&t| t < fugato_repr::melody::VOCAB_SIZE), "{how:?}");
         }
     }
 }

@@ -8,7 +8,11 @@
 //!   whole segment through one dense layer and a sigmoid.
 //! - **Discriminator** (the paper's): Conv2d 3×3 stride 2 → LeakyReLU 0.2 → Dropout 0.3,
 //!   twice, over time × pitch, then dense → one logit (the sigmoid lives in the loss).
+//!
+//! Segments are piano-roll frames, or melody tokens (one per sixteenth: a pitch where a
+//! note starts, HOLD or REST; see [`melody`]) where a tune's note boundaries matter.
 
+pub mod melody;
 pub mod train;
 
 use burn::module::Module;
@@ -74,6 +78,12 @@ pub struct GanConfig {
     /// and a rest instead of a sigmoid per key (for melodies).
     #[serde(default)]
     pub monophonic: bool,
+    /// Segments are melody tokens, one-hot (`keys` is then the melody vocabulary's 90):
+    /// the generator writes a softmax over HOLD, REST and a new note at each key, so a
+    /// repeated note and a held one differ; with `onsets` the discriminator's second
+    /// channel is the keys sounding.
+    #[serde(default)]
+    pub melody: bool,
 }
 
 impl GanConfig {
@@ -94,7 +104,24 @@ impl GanConfig {
             minibatch_std: true,
             onsets: true,
             monophonic: false,
+            melody: false,
         }
+    }
+
+    /// The configuration for melody-token segments (see [`GanConfig::melody`]).
+    pub fn for_melody(self) -> GanConfig {
+        GanConfig { melody: true, monophonic: false, keys: fugato_repr::melody::VOCAB_SIZE as usize, ..self }
+    }
+
+    /// What a generator's output frame holds: 0 a sigmoid per key, 1 a softmax over the
+    /// keys and a rest, 2 a softmax over melody tokens.
+    fn output_kind(&self) -> usize {
+        if self.melody { 2 } else { usize::from(self.monophonic) }
+    }
+
+    /// Width of the generator's output frame.
+    fn output_width(&self) -> usize {
+        self.keys + usize::from(self.output_kind() == 1)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -105,6 +132,13 @@ impl GanConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
+        }
+        if self.melody && (self.monophonic || self.keys != fugato_repr::melody::VOCAB_SIZE as usize) {
+            return Err(format!(
+                "melody segments are one-hot over the {} melody tokens (not monophonic keys), but keys was {}",
+                fugato_repr::melody::VOCAB_SIZE,
+                self.keys
+            ));
         }
         if self.generator == GeneratorKind::Rnn && !self.noise.is_multiple_of(self.frames) {
             return Err(format!(
@@ -124,7 +158,7 @@ impl GanConfig {
                         LayerConfig::new(self.cell, d_input, self.hidden).init(device)
                     })
                     .collect();
-                let output = LinearConfig::new(self.hidden, self.keys + usize::from(self.monophonic)).init(device);
+                let output = LinearConfig::new(self.hidden, self.output_width()).init(device);
                 (Some(RnnGenerator { layers, output }), None)
             }
             GeneratorKind::Mlp => {
@@ -134,20 +168,12 @@ impl GanConfig {
                     None,
                     Some(MlpGenerator {
                         hidden,
-                        output: LinearConfig::new(1024, self.frames * (self.keys + usize::from(self.monophonic)))
-                            .init(device),
+                        output: LinearConfig::new(1024, self.frames * self.output_width()).init(device),
                     }),
                 )
             }
         };
-        Generator {
-            rnn,
-            mlp,
-            frames: self.frames,
-            keys: self.keys,
-            noise: self.noise,
-            monophonic: usize::from(self.monophonic),
-        }
+        Generator { rnn, mlp, frames: self.frames, keys: self.keys, noise: self.noise, monophonic: self.output_kind() }
     }
 
     pub fn init_discriminator(&self, device: &Device) -> Discriminator {
@@ -164,7 +190,11 @@ impl GanConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             output: LinearConfig::new(self.channels[1] * f * k + usize::from(self.minibatch_std), 1).init(device),
             minibatch_std: usize::from(self.minibatch_std),
-            onsets: usize::from(self.onsets),
+            onsets: match (self.onsets, self.melody) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            },
         }
     }
 }
@@ -188,23 +218,32 @@ pub struct Generator {
     frames: usize,
     keys: usize,
     noise: usize,
-    /// 1: a softmax over the keys and a rest per frame (see [`GanConfig::monophonic`]).
+    /// 1: a softmax over the keys and a rest per frame (see [`GanConfig::monophonic`]);
+    /// 2: a softmax over melody tokens (see [`GanConfig::melody`]).
     monophonic: usize,
 }
 
 impl Generator {
     /// Key probabilities `[batch, frames, keys]` for noise vectors `[batch, noise]` (for
-    /// a monophonic generator, what is left to 1 in a frame is the rest's).
+    /// a monophonic generator, what is left to 1 in a frame is the rest's; for melody
+    /// tokens, the tokens' probabilities).
     pub fn forward(&self, z: Tensor<2>) -> Tensor<3> {
         let logits = self.logits(z);
-        if self.monophonic == 1 {
-            return softmax(logits, 2).narrow(2, 0, self.keys);
+        match self.monophonic {
+            1 => softmax(logits, 2).narrow(2, 0, self.keys),
+            2 => softmax(logits, 2),
+            _ => sigmoid(logits),
         }
-        sigmoid(logits)
     }
 
+    /// One key (or token) at most per frame.
     pub fn is_monophonic(&self) -> bool {
-        self.monophonic == 1
+        self.monophonic > 0
+    }
+
+    /// Its frames are melody tokens.
+    pub fn is_melody(&self) -> bool {
+        self.monophonic == 2
     }
 
     fn logits(&self, z: Tensor<2>) -> Tensor<3> {
@@ -229,7 +268,7 @@ impl Generator {
         for layer in &mlp.hidden {
             x = leaky_relu(layer.forward(x), 0.2);
         }
-        mlp.output.forward(x).reshape([batch, self.frames, self.keys + self.monophonic])
+        mlp.output.forward(x).reshape([batch, self.frames, self.keys + usize::from(self.monophonic == 1)])
     }
 
     /// Standard normal noise vectors `[n, noise]`, from the device's generator.
@@ -250,7 +289,8 @@ pub struct Discriminator {
     output: Linear,
     /// 1: append the minibatch standard deviation to the dense layer's input.
     minibatch_std: usize,
-    /// 1: a second input channel with the onsets.
+    /// 1: a second input channel with the onsets; 2: one with the keys sounding (for
+    /// melody tokens).
     onsets: usize,
 }
 
@@ -264,13 +304,18 @@ impl Discriminator {
     /// compares).
     pub fn features(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, keys] = x.dims();
-        let x = if self.onsets == 1 && frames > 1 {
-            // onset_t = x_t · (1 − x_{t−1}); every key sounding in the first frame begins there.
-            let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
-            let onsets = x.clone() * (before.neg() + 1.0);
-            Tensor::stack::<4>(vec![x, onsets], 1)
-        } else {
-            x.reshape([batch, 1, frames, keys])
+        let x = match self.onsets {
+            1 if frames > 1 => {
+                // onset_t = x_t · (1 − x_{t−1}); every key sounding in the first frame begins there.
+                let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
+                let onsets = x.clone() * (before.neg() + 1.0);
+                Tensor::stack::<4>(vec![x, onsets], 1)
+            }
+            2 => {
+                let sounding = melody::sounding(x.clone());
+                Tensor::stack::<4>(vec![x, sounding], 1)
+            }
+            _ => x.reshape([batch, 1, frames, keys]),
         };
         let x = dropout(&self.dropout, leaky_relu(self.conv1.forward(x), 0.2));
         let x = dropout(&self.dropout, leaky_relu(self.conv2.forward(x), 0.2));

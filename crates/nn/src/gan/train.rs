@@ -11,14 +11,16 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{log_sigmoid, relu};
 use burn::tensor::{Bytes, Device, Distribution, Tensor, TensorData};
+use fugato_repr::ReprError;
 use fugato_repr::pianoroll::{Frame, PianoRoll};
+use fugato_score::Score;
 use fugato_score::metrics::{pitch_class_entropy, polyphony};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Discriminator, GanConfig, Generator};
+use super::{Discriminator, GanConfig, Generator, melody};
 use crate::NnError;
 use crate::checkpoint;
 use crate::train::{append_line, tidy_for_resume};
@@ -87,14 +89,19 @@ impl BinaryNeurons {
 
     /// Binary segments in the forward pass whose gradient is the probabilities' own.
     /// For a monophonic generator: the likeliest of the keys and the rest (deterministic),
-    /// or one drawn from them with the Gumbel-max trick (stochastic).
-    fn apply(self, probs: Tensor<3>, monophonic: bool) -> Tensor<3> {
+    /// or one drawn from them with the Gumbel-max trick (stochastic); for melody tokens,
+    /// the same over the tokens.
+    fn apply(self, probs: Tensor<3>, generator: &Generator) -> Tensor<3> {
         let random = |p: &Tensor<3>| Tensor::random(p.dims(), Distribution::Uniform(0.0, 1.0), &p.device());
         let hard = match self {
             BinaryNeurons::None => return probs,
-            _ if monophonic => {
-                let rest = (probs.clone().sum_dim(2).neg() + 1.0).clamp_min(1e-6);
-                let mut scores = Tensor::cat(vec![probs.clone().clamp_min(1e-6), rest], 2).log();
+            _ if generator.is_monophonic() => {
+                let mut scores = if generator.is_melody() {
+                    probs.clone().clamp_min(1e-6).log()
+                } else {
+                    let rest = (probs.clone().sum_dim(2).neg() + 1.0).clamp_min(1e-6);
+                    Tensor::cat(vec![probs.clone().clamp_min(1e-6), rest], 2).log()
+                };
                 if self == BinaryNeurons::Stochastic {
                     let gumbel = random(&scores).clamp(1e-6, 1.0 - 1e-6).log().neg().log().neg();
                     scores = scores + gumbel;
@@ -208,13 +215,23 @@ pub struct SetMetrics {
     pub empty: usize,
 }
 
-/// Metrics of binary segments (each `frames` long).
-pub fn set_metrics(segments: &[Vec<Frame>]) -> SetMetrics {
+/// Binary frames (piano-roll, or one-hot melody tokens where `melody`) as a score at one
+/// tick per sixteenth.
+pub fn score_of(frames: &[Frame], melody: bool) -> Result<Score, ReprError> {
+    if melody {
+        return Ok(melody::score(frames));
+    }
+    PianoRoll::from_frames(frames, STEPS_PER_QUARTER)?.decode()
+}
+
+/// Metrics of binary segments (each `frames` long; one-hot melody tokens where `melody`,
+/// measured by the keys they sound).
+pub fn set_metrics(segments: &[Vec<Frame>], melody: bool) -> SetMetrics {
     let (mut poly, mut pce, mut n) = (0f64, 0f64, 0usize);
     let mut m = SetMetrics::default();
+    let mut sounding = Vec::with_capacity(segments.len());
     for seg in segments {
-        let score = PianoRoll::from_frames(seg, STEPS_PER_QUARTER).and_then(|r| r.decode()).ok();
-        match score.filter(|s| s.n_notes() > 0) {
+        match score_of(seg, melody).ok().filter(|s| s.n_notes() > 0) {
             Some(s) => {
                 m.notes += s.n_notes() as f64;
                 poly += polyphony(&s);
@@ -223,8 +240,11 @@ pub fn set_metrics(segments: &[Vec<Frame>]) -> SetMetrics {
             }
             None => m.empty += 1,
         }
+        let seg = if melody { melody::sounding_frames(seg) } else { seg.clone() };
         m.density += seg.iter().map(|f| f.count_ones() as f64).sum::<f64>() / seg.len().max(1) as f64;
+        sounding.push(seg);
     }
+    let segments = &sounding;
     m.polyphony = poly / n.max(1) as f64;
     m.pitch_class_entropy = pce / n.max(1) as f64;
     m.density /= segments.len().max(1) as f64;
@@ -418,7 +438,7 @@ pub fn train(
         model: model.clone(),
         train: config.clone(),
         source: data.source.clone(),
-        corpus: set_metrics(&probe),
+        corpus: set_metrics(&probe, model.melody),
         epoch: 0,
         step: 0,
         best_gap: None,
@@ -506,16 +526,22 @@ fn run_epochs(
         let batches: Vec<&[&Vec<Frame>]> = order.chunks_exact(config.batch).collect();
         observer.epoch_start(meta.epoch + 1, batches.len());
         let (mut sum_d, mut sum_g) = (0f64, 0f64);
-        let mono = gan.generator.is_monophonic();
+        let melody = meta.model.melody;
         for (i, real) in batches.iter().enumerate() {
             let t = config.transpose as i32;
-            let real: Vec<Vec<Frame>> =
-                real.iter().map(|s| transposed(s, if t > 0 { rng.random_range(-t..=t) } else { 0 }, keys)).collect();
+            let real: Vec<Vec<Frame>> = real
+                .iter()
+                .map(|s| {
+                    let shift = if t > 0 { rng.random_range(-t..=t) } else { 0 };
+                    if melody { melody::transposed(s, shift) } else { transposed(s, shift, keys) }
+                })
+                .collect();
             let real = to_tensor(&real.iter().collect::<Vec<_>>(), keys, &ad);
             let b = config.batch;
             let mut loss_d_value = 0.0;
             for _ in 0..config.critic_steps {
-                let fake = config.binary.apply(gan.generator.forward(gan.generator.noise(b, &ad)), mono).detach();
+                let fake =
+                    config.binary.apply(gan.generator.forward(gan.generator.noise(b, &ad)), &gan.generator).detach();
                 let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
                 let loss_d = match config.loss {
                     GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
@@ -526,7 +552,7 @@ fn run_epochs(
                 gan.discriminator = opt_d.step(config.lr_discriminator, gan.discriminator, grads);
             }
             let z = gan.generator.noise(b, &ad);
-            let fake = config.binary.apply(gan.generator.forward(z.clone()), mono);
+            let fake = config.binary.apply(gan.generator.forward(z.clone()), &gan.generator);
             let features = gan.discriminator.features(fake.clone());
             let mut loss_g = if config.feature_matching {
                 let real_mean = gan.discriminator.features(real.clone()).mean_dim(0).detach();
@@ -550,8 +576,10 @@ fn run_epochs(
             observer.batch_end(sum_d / (i + 1) as f64, sum_g / (i + 1) as f64);
         }
         meta.epoch += 1;
-        let samples = binarize(&gan.generator.valid().forward(probe_z.clone()), config.binary.binarize(), mono, 0);
-        let metrics = set_metrics(&samples);
+        let generator = gan.generator.valid();
+        let samples =
+            binarize(&generator.forward(probe_z.clone()), config.binary.binarize(), generator.is_monophonic(), 0);
+        let metrics = set_metrics(&samples, melody);
         let gap = gap(&metrics, &meta.corpus);
         let improved = meta.best_gap.is_none_or(|best| gap < best);
         meta.train_seconds += start.elapsed().as_secs_f64();
@@ -589,7 +617,7 @@ pub enum Binarize {
 
 /// Key probabilities `[n, frames, keys]` → binary frames per segment. For a monophonic
 /// generator at most one key per frame: the likeliest of the keys and the rest
-/// (`Threshold`), or one drawn from them (`Bernoulli`).
+/// (`Threshold`), or one drawn from them (`Bernoulli`); for melody tokens, one token.
 pub fn binarize(probs: &Tensor<3>, how: Binarize, monophonic: bool, seed: u64) -> Vec<Vec<Frame>> {
     let [n, frames, keys] = probs.dims();
     let values: Vec<f32> = probs.clone().into_data().try_to_vec::<f32>().expect("f32 probabilities");
