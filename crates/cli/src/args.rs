@@ -240,6 +240,12 @@ pub struct TrainArgs {
     /// line, so repeated and held notes differ (for tunes).
     #[arg(long)]
     pub melody: bool,
+    /// gan: the discriminator also sees each bar's chroma (notes begun per pitch class).
+    #[arg(long)]
+    pub chroma: bool,
+    /// gan: the RNN generator reads its own frame of the step before (C-RNN-GAN).
+    #[arg(long)]
+    pub feedback: bool,
     /// gan: binary neurons on the generator's output, none, deterministic or stochastic
     /// (straight-through gradients) [default: none].
     #[arg(long)]

@@ -40,6 +40,8 @@ impl TrainSettings {
         model.dropout = a.dropout.unwrap_or(model.dropout);
         model.monophonic = a.monophonic;
         model.onsets = !a.no_onsets;
+        model.chroma = a.chroma;
+        model.feedback = a.feedback;
         if a.melody {
             if a.monophonic {
                 bail!("--melody and --monophonic are two forms of one line: give one");

@@ -8,6 +8,15 @@ use fugato_nn::gan::train::{
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
 use fugato_repr::pianoroll::Frame;
+use std::sync::{Mutex, MutexGuard};
+
+/// burn's random stream is one per process: tests that seed it and then draw (noise,
+/// Gumbel samples) hold this so that tests running beside them do not draw in between.
+static RANDOM: Mutex<()> = Mutex::new(());
+
+fn lock_random() -> MutexGuard<'static, ()> {
+    RANDOM.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Chord segments: a triad per bar at one of a few roots.
 fn corpus() -> Vec<Vec<Frame>> {
@@ -51,6 +60,7 @@ impl GanObserver for Count {
 
 #[test]
 fn both_generators_train_resume_and_sample() {
+    let _random = lock_random();
     let device = Device::flex();
     let data = GanData { segments: corpus(), source: "test".into() };
     for (generator, loss) in [(GeneratorKind::Rnn, GanLoss::Bce), (GeneratorKind::Mlp, GanLoss::Hinge)] {
@@ -94,6 +104,7 @@ fn metrics_see_polyphony_entropy_and_collapse() {
 
 #[test]
 fn the_anti_collapse_options_train() {
+    let _random = lock_random();
     let device = Device::flex();
     let data = GanData { segments: corpus(), source: "test".into() };
     for (generator, binary, feature_matching) in [
@@ -122,6 +133,7 @@ fn the_anti_collapse_options_train() {
 
 #[test]
 fn a_monophonic_generator_writes_one_key_or_a_rest_per_frame() {
+    let _random = lock_random();
     let device = Device::flex();
     let melody: Vec<Vec<Frame>> = (0..24u32)
         .map(|i| (0..16).map(|t| if t % 4 == 3 { 0 } else { 1 << (40 + (i + t / 2) % 7) }).collect())
@@ -146,6 +158,7 @@ fn a_monophonic_generator_writes_one_key_or_a_rest_per_frame() {
 
 #[test]
 fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
+    let _random = lock_random();
     use fugato_nn::gan::melody::{frame, tokens};
     use fugato_repr::melody::{HOLD, REST, pitch_token};
     let device = Device::flex();
@@ -163,11 +176,13 @@ fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
     assert_eq!(set_metrics(&rests, true).empty, 1);
 
     let data = GanData { segments: tunes, source: "test".into() };
-    for (generator, binary) in
-        [(GeneratorKind::Rnn, BinaryNeurons::Deterministic), (GeneratorKind::Mlp, BinaryNeurons::Stochastic)]
-    {
+    for (generator, binary, feedback) in [
+        (GeneratorKind::Rnn, BinaryNeurons::Deterministic, false),
+        (GeneratorKind::Rnn, BinaryNeurons::Stochastic, true),
+        (GeneratorKind::Mlp, BinaryNeurons::Stochastic, false),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
-        let model = GanConfig { frames: 16, ..small(generator) }.for_melody();
+        let model = GanConfig { frames: 16, chroma: true, feedback, ..small(generator) }.for_melody();
         let config = GanTrainConfig { batch: 8, epochs: 2, binary, transpose: 2, ..Default::default() };
         let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut Count::default()).unwrap();
         assert_eq!(meta.corpus.notes, 6.0);
@@ -178,6 +193,7 @@ fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
             assert!(segments.iter().flatten().all(|f| f.count_ones() <= 1), "{how:?}");
             let drawn: Vec<u32> = segments.iter().flat_map(|s| tokens(s)).collect();
             assert!(drawn.iter().all(|&t| t < fugato_repr::melody::VOCAB_SIZE), "{how:?}");
+            assert_eq!(segments, g::sample(&ckpt.gan.generator, 3, 8, None, how, &device), "seeded");
         }
     }
 }

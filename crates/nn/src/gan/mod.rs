@@ -23,6 +23,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CellKind, Layer, LayerConfig, dropout};
+use train::BinaryNeurons;
 
 /// Steps in a bar the RNN generator is told apart (sixteenths of 4/4).
 const BAR_STEPS: usize = 16;
@@ -84,6 +85,16 @@ pub struct GanConfig {
     /// channel is the keys sounding.
     #[serde(default)]
     pub melody: bool,
+    /// The discriminator also sees each bar's chroma: how many notes begin on each pitch
+    /// class, and in all, per step of the bar (the chroma stream of Dong & Yang 2018), so
+    /// a tune that repeats one pitch is easy to tell from one that moves through a key.
+    #[serde(default)]
+    pub chroma: bool,
+    /// The RNN generator reads its own frame of the step before (as the discriminator
+    /// will see it: made binary), as C-RNN-GAN's generator does, so a step knows what was
+    /// played and a tune can go on from it.
+    #[serde(default)]
+    pub feedback: bool,
 }
 
 impl GanConfig {
@@ -105,6 +116,8 @@ impl GanConfig {
             onsets: true,
             monophonic: false,
             melody: false,
+            chroma: false,
+            feedback: false,
         }
     }
 
@@ -140,6 +153,9 @@ impl GanConfig {
                 self.keys
             ));
         }
+        if self.feedback && self.generator != GeneratorKind::Rnn {
+            return Err("only the RNN generator reads its own frames back".into());
+        }
         if self.generator == GeneratorKind::Rnn && !self.noise.is_multiple_of(self.frames) {
             return Err(format!(
                 "the RNN generator's noise ({}) must be a multiple of the frames ({})",
@@ -154,7 +170,10 @@ impl GanConfig {
             GeneratorKind::Rnn => {
                 let layers = (0..self.layers)
                     .map(|i| {
-                        let d_input = if i == 0 { self.noise / self.frames + BAR_STEPS } else { self.hidden };
+                        let d_input = match i {
+                            0 => self.noise / self.frames + BAR_STEPS + if self.feedback { self.keys } else { 0 },
+                            _ => self.hidden,
+                        };
                         LayerConfig::new(self.cell, d_input, self.hidden).init(device)
                     })
                     .collect();
@@ -173,7 +192,15 @@ impl GanConfig {
                 )
             }
         };
-        Generator { rnn, mlp, frames: self.frames, keys: self.keys, noise: self.noise, monophonic: self.output_kind() }
+        Generator {
+            rnn,
+            mlp,
+            frames: self.frames,
+            keys: self.keys,
+            noise: self.noise,
+            monophonic: self.output_kind(),
+            feedback: usize::from(self.feedback),
+        }
     }
 
     pub fn init_discriminator(&self, device: &Device) -> Discriminator {
@@ -188,8 +215,19 @@ impl GanConfig {
             conv1: conv(1 + usize::from(self.onsets), self.channels[0]),
             conv2: conv(self.channels[0], self.channels[1]),
             dropout: DropoutConfig::new(self.dropout).init(),
-            output: LinearConfig::new(self.channels[1] * f * k + usize::from(self.minibatch_std), 1).init(device),
+            output: LinearConfig::new(
+                self.channels[1] * f * k
+                    + if self.chroma { chroma_width(self.frames) } else { 0 }
+                    + usize::from(self.minibatch_std),
+                1,
+            )
+            .init(device),
             minibatch_std: usize::from(self.minibatch_std),
+            chroma: match (self.chroma, self.melody) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            },
             onsets: match (self.onsets, self.melody) {
                 (false, _) => 0,
                 (true, false) => 1,
@@ -221,19 +259,66 @@ pub struct Generator {
     /// 1: a softmax over the keys and a rest per frame (see [`GanConfig::monophonic`]);
     /// 2: a softmax over melody tokens (see [`GanConfig::melody`]).
     monophonic: usize,
+    /// 1: each step reads the binary frame of the step before (see [`GanConfig::feedback`]).
+    feedback: usize,
 }
 
 impl Generator {
     /// Key probabilities `[batch, frames, keys]` for noise vectors `[batch, noise]` (for
     /// a monophonic generator, what is left to 1 in a frame is the rest's; for melody
     /// tokens, the tokens' probabilities).
+    ///
+    /// A generator that reads its own frames back makes them binary as it goes, by
+    /// deterministic binary neurons; [`Generator::generate`] chooses how.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<3> {
-        let logits = self.logits(z);
+        if self.feedback == 1 {
+            return self.unroll(z, BinaryNeurons::Deterministic).0;
+        }
+        self.probabilities(self.logits(z))
+    }
+
+    /// What the discriminator sees of noise vectors `[batch, noise]`: key probabilities
+    /// made binary by `binary` (straight-through gradients), `[batch, frames, keys]`.
+    pub fn generate(&self, z: Tensor<2>, binary: BinaryNeurons) -> Tensor<3> {
+        if self.feedback == 1 {
+            return self.unroll(z, binary).1;
+        }
+        binary.apply(self.forward(z), self)
+    }
+
+    fn probabilities(&self, logits: Tensor<3>) -> Tensor<3> {
         match self.monophonic {
             1 => softmax(logits, 2).narrow(2, 0, self.keys),
             2 => softmax(logits, 2),
             _ => sigmoid(logits),
         }
+    }
+
+    /// The RNN generator step by step, each step reading the frame the one before made
+    /// binary: (probabilities, binary frames).
+    fn unroll(&self, z: Tensor<2>, binary: BinaryNeurons) -> (Tensor<3>, Tensor<3>) {
+        let rnn = self.rnn.as_ref().expect("only the RNN generator reads its frames back");
+        let (x, batch, device) = (self.inputs(z.clone()), z.dims()[0], z.device());
+        let mut states: Vec<_> = rnn.layers.iter().map(|l| l.zero_state(batch, &device)).collect();
+        let mut before = Tensor::<3>::zeros([batch, 1, self.keys], &device);
+        let (mut probs, mut frames) = (Vec::with_capacity(self.frames), Vec::with_capacity(self.frames));
+        for t in 0..self.frames {
+            let mut h = Tensor::cat(vec![x.clone().narrow(1, t, 1), before], 2);
+            for (layer, state) in rnn.layers.iter().zip(states.iter_mut()) {
+                let (out, next) = layer.forward(h, state.clone());
+                (h, *state) = (out, next);
+            }
+            let p = self.probabilities(rnn.output.forward(h));
+            before = binary.apply(p.clone(), self);
+            probs.push(p);
+            frames.push(before.clone());
+        }
+        (Tensor::cat(probs, 1), Tensor::cat(frames, 1))
+    }
+
+    /// Whether it reads its own frames back (see [`GanConfig::feedback`]).
+    pub fn has_feedback(&self) -> bool {
+        self.feedback == 1
     }
 
     /// One key (or token) at most per frame.
@@ -250,14 +335,7 @@ impl Generator {
         let [batch, _] = z.dims();
         let device = z.device();
         if let Some(rnn) = &self.rnn {
-            let places: Vec<f32> = (0..self.frames)
-                .flat_map(|t| (0..BAR_STEPS).map(move |p| f32::from(u8::from(t % BAR_STEPS == p))))
-                .collect();
-            let places = Tensor::<2>::from_data(TensorData::new(places, [self.frames, BAR_STEPS]), &device)
-                .unsqueeze_dim::<3>(0)
-                .repeat_dim(0, batch); // [batch, frames, 16]
-            let noise = z.reshape([batch, self.frames, self.noise / self.frames]); // a slice per step
-            let mut x = Tensor::cat(vec![noise, places], 2);
+            let mut x = self.inputs(z);
             for layer in &rnn.layers {
                 x = layer.forward(x, layer.zero_state(batch, &device)).0;
             }
@@ -269,6 +347,20 @@ impl Generator {
             x = leaky_relu(layer.forward(x), 0.2);
         }
         mlp.output.forward(x).reshape([batch, self.frames, self.keys + usize::from(self.monophonic == 1)])
+    }
+
+    /// The RNN generator's inputs `[batch, frames, noise / frames + 16]`: a slice of the
+    /// noise and the step's place in the bar, one-hot, per step.
+    fn inputs(&self, z: Tensor<2>) -> Tensor<3> {
+        let [batch, _] = z.dims();
+        let places: Vec<f32> = (0..self.frames)
+            .flat_map(|t| (0..BAR_STEPS).map(move |p| f32::from(u8::from(t % BAR_STEPS == p))))
+            .collect();
+        let places = Tensor::<2>::from_data(TensorData::new(places, [self.frames, BAR_STEPS]), &z.device())
+            .unsqueeze_dim::<3>(0)
+            .repeat_dim(0, batch); // [batch, frames, 16]
+        let noise = z.reshape([batch, self.frames, self.noise / self.frames]); // a slice per step
+        Tensor::cat(vec![noise, places], 2)
     }
 
     /// Standard normal noise vectors `[n, noise]`, from the device's generator.
@@ -292,6 +384,19 @@ pub struct Discriminator {
     /// 1: a second input channel with the onsets; 2: one with the keys sounding (for
     /// melody tokens).
     onsets: usize,
+    /// 1: the bars' chroma beside the convolutions' features (of piano-roll onsets);
+    /// 2: the same of melody tokens.
+    chroma: usize,
+}
+
+/// Bars a segment's chroma is taken over (a segment shorter than a bar is one).
+fn chroma_bars(frames: usize) -> usize {
+    (frames / BAR_STEPS).max(1)
+}
+
+/// Features of the chroma: per bar, notes begun per pitch class and in all.
+fn chroma_width(frames: usize) -> usize {
+    chroma_bars(frames) * 13
 }
 
 impl Discriminator {
@@ -304,6 +409,7 @@ impl Discriminator {
     /// compares).
     pub fn features(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, keys] = x.dims();
+        let chroma = (self.chroma > 0).then(|| self.chroma(x.clone()));
         let x = match self.onsets {
             1 if frames > 1 => {
                 // onset_t = x_t · (1 − x_{t−1}); every key sounding in the first frame begins there.
@@ -320,7 +426,44 @@ impl Discriminator {
         let x = dropout(&self.dropout, leaky_relu(self.conv1.forward(x), 0.2));
         let x = dropout(&self.dropout, leaky_relu(self.conv2.forward(x), 0.2));
         let [_, c, f, k] = x.dims();
-        x.reshape([batch, c * f * k])
+        let x = x.reshape([batch, c * f * k]);
+        match chroma {
+            Some(chroma) => Tensor::cat(vec![x, chroma], 1),
+            None => x,
+        }
+    }
+
+    /// Per bar, the notes begun on each of the 12 pitch classes and in all, per step:
+    /// `[batch, bars × 13]`.
+    fn chroma(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, frames, _] = x.dims();
+        let device = x.device();
+        let onsets = if self.chroma == 2 {
+            let first = fugato_repr::melody::pitch_token(fugato_repr::pianoroll::LOWEST_PITCH).expect("a key") as usize;
+            x.narrow(2, first, fugato_repr::pianoroll::N_KEYS)
+        } else {
+            let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
+            x.clone() * (before.neg() + 1.0)
+        };
+        let keys = onsets.dims()[2];
+        let fold: Vec<f32> = (0..keys)
+            .flat_map(|k| {
+                let class = (usize::from(fugato_repr::pianoroll::LOWEST_PITCH) + k) % 12;
+                (0..12).map(move |c| f32::from(u8::from(c == class)))
+            })
+            .collect();
+        let fold = Tensor::<2>::from_data(TensorData::new(fold, [keys, 12]), &device);
+        let classes = onsets.reshape([batch * frames, keys]).matmul(fold).reshape([batch, frames, 12]);
+        let classes = Tensor::cat(vec![classes.clone(), classes.sum_dim(2)], 2); // [batch, frames, 13]
+        let bars = chroma_bars(frames);
+        let len = frames / bars;
+        let per_bar = (0..bars)
+            .map(|b| {
+                let n = if b + 1 == bars { frames - b * len } else { len };
+                classes.clone().narrow(1, b * len, n).sum_dim(1) / n as f64
+            })
+            .collect();
+        Tensor::cat(per_bar, 1).reshape([batch, bars * 13])
     }
 
     /// One logit per segment from [`Discriminator::features`].
@@ -333,5 +476,44 @@ impl Discriminator {
             x = Tensor::cat(vec![x, std.reshape([1, 1]).repeat_dim(0, batch)], 1);
         }
         self.output.forward(x).reshape([batch])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fugato_repr::melody::{HOLD, REST, pitch_token};
+
+    fn one_hot(rows: &[usize], width: usize, device: &Device) -> Tensor<3> {
+        let flat: Vec<f32> = rows.iter().flat_map(|&r| (0..width).map(move |c| f32::from(u8::from(c == r)))).collect();
+        Tensor::from_data(TensorData::new(flat, [1, rows.len(), width]), device)
+    }
+
+    #[test]
+    fn chroma_counts_the_notes_begun_per_pitch_class_in_each_bar() {
+        let device = Device::flex();
+        let model = GanConfig { frames: 32, chroma: true, ..GanConfig::new(GeneratorKind::Rnn) };
+        let p = |pitch: u8| pitch_token(pitch).unwrap() as usize;
+        // Bar 1: C4 C4 E4 C5, each a quarter; bar 2: a whole-bar G3 and rests.
+        let mut tune = Vec::new();
+        for pitch in [60, 60, 64, 72] {
+            tune.extend([p(pitch), HOLD as usize, HOLD as usize, HOLD as usize]);
+        }
+        tune.extend([p(55)].into_iter().chain([HOLD as usize; 7]).chain([REST as usize; 8]));
+        let d = model.clone().for_melody().init_discriminator(&device);
+        let c: Vec<f32> = d.chroma(one_hot(&tune, 90, &device)).into_data().to_vec().unwrap();
+        let per_step = |n: f32| n / 16.0;
+        assert_eq!(c.len(), 26);
+        assert_eq!((c[0], c[4], c[12]), (per_step(3.0), per_step(1.0), per_step(4.0)), "C three times, E once");
+        assert_eq!((c[13 + 7], c[13 + 12]), (per_step(1.0), per_step(1.0)), "G once in bar 2");
+        assert_eq!(c.iter().sum::<f32>(), per_step(10.0));
+
+        // The piano-roll's chroma counts onsets: a key held through a bar once.
+        let key = |pitch: usize| pitch - 21;
+        let mut roll = vec![key(60); 16];
+        roll.extend([key(67); 16]);
+        let d = model.init_discriminator(&device);
+        let c: Vec<f32> = d.chroma(one_hot(&roll, 88, &device)).into_data().to_vec().unwrap();
+        assert_eq!((c[0], c[12], c[13 + 7]), (per_step(1.0), per_step(1.0), per_step(1.0)));
     }
 }

@@ -91,7 +91,7 @@ impl BinaryNeurons {
     /// For a monophonic generator: the likeliest of the keys and the rest (deterministic),
     /// or one drawn from them with the Gumbel-max trick (stochastic); for melody tokens,
     /// the same over the tokens.
-    fn apply(self, probs: Tensor<3>, generator: &Generator) -> Tensor<3> {
+    pub(crate) fn apply(self, probs: Tensor<3>, generator: &Generator) -> Tensor<3> {
         let random = |p: &Tensor<3>| Tensor::random(p.dims(), Distribution::Uniform(0.0, 1.0), &p.device());
         let hard = match self {
             BinaryNeurons::None => return probs,
@@ -540,8 +540,7 @@ fn run_epochs(
             let b = config.batch;
             let mut loss_d_value = 0.0;
             for _ in 0..config.critic_steps {
-                let fake =
-                    config.binary.apply(gan.generator.forward(gan.generator.noise(b, &ad)), &gan.generator).detach();
+                let fake = gan.generator.generate(gan.generator.noise(b, &ad), config.binary).detach();
                 let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
                 let loss_d = match config.loss {
                     GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
@@ -552,7 +551,7 @@ fn run_epochs(
                 gan.discriminator = opt_d.step(config.lr_discriminator, gan.discriminator, grads);
             }
             let z = gan.generator.noise(b, &ad);
-            let fake = config.binary.apply(gan.generator.forward(z.clone()), &gan.generator);
+            let fake = gan.generator.generate(z.clone(), config.binary);
             let features = gan.discriminator.features(fake.clone());
             let mut loss_g = if config.feature_matching {
                 let real_mean = gan.discriminator.features(real.clone()).mean_dim(0).detach();
@@ -577,8 +576,7 @@ fn run_epochs(
         }
         meta.epoch += 1;
         let generator = gan.generator.valid();
-        let samples =
-            binarize(&generator.forward(probe_z.clone()), config.binary.binarize(), generator.is_monophonic(), 0);
+        let samples = frames_of(&generator, probe_z.clone(), config.binary.binarize(), 0);
         let metrics = set_metrics(&samples, melody);
         let gap = gap(&metrics, &meta.corpus);
         let improved = meta.best_gap.is_none_or(|best| gap < best);
@@ -694,7 +692,23 @@ pub fn sample(
         }
         _ => Tensor::cat((0..count as u64).map(|i| z(seed.wrapping_add(i))).collect(), 0),
     };
-    binarize(&generator.forward(zs), how, generator.is_monophonic(), seed)
+    frames_of(generator, zs, how, seed)
+}
+
+/// Binary frames per segment for noise vectors `[n, noise]`. A generator that reads its
+/// frames back makes them binary itself as it goes: by its likeliest key or token (for a
+/// sigmoid per key, keys from 0.5: `Threshold`'s own level is not used), or drawn
+/// (`Bernoulli`).
+fn frames_of(generator: &Generator, z: Tensor<2>, how: Binarize, seed: u64) -> Vec<Vec<Frame>> {
+    let mono = generator.is_monophonic();
+    if generator.has_feedback() {
+        let binary = match how {
+            Binarize::Threshold(_) => BinaryNeurons::Deterministic,
+            Binarize::Bernoulli => BinaryNeurons::Stochastic,
+        };
+        return binarize(&generator.generate(z, binary), Binarize::Threshold(0.5), mono, seed);
+    }
+    binarize(&generator.forward(z), how, mono, seed)
 }
 
 #[cfg(test)]
