@@ -246,6 +246,10 @@ pub struct TrainArgs {
     /// gan: the RNN generator reads its own frame of the step before (C-RNN-GAN).
     #[arg(long)]
     pub feedback: bool,
+    /// gan: epochs of maximum-likelihood pretraining of a --feedback generator before
+    /// the adversarial ones (counted in --epochs) [default: 0].
+    #[arg(long)]
+    pub pretrain: Option<usize>,
     /// gan: binary neurons on the generator's output, none, deterministic or stochastic
     /// (straight-through gradients) [default: none].
     #[arg(long)]

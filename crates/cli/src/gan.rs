@@ -63,6 +63,7 @@ impl TrainSettings {
                 .map_or(Ok(d.transpose), u32::try_from)
                 .map_err(|_| anyhow::anyhow!("--transpose must be 0 or more"))?,
             hop: a.hop.unwrap_or(d.hop),
+            pretrain: a.pretrain.unwrap_or(d.pretrain),
             binary: a.binary.as_deref().unwrap_or("none").parse().map_err(anyhow::Error::msg)?,
             diversity: a.diversity.unwrap_or(d.diversity),
             sample_every: a.sample_every.unwrap_or(d.sample_every),

@@ -183,9 +183,23 @@ fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let model = GanConfig { frames: 16, chroma: true, feedback, ..small(generator) }.for_melody();
-        let config = GanTrainConfig { batch: 8, epochs: 2, binary, transpose: 2, ..Default::default() };
-        let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut Count::default()).unwrap();
+        // The generator that reads its frames back is first trained by likelihood.
+        let pretrain = if feedback { 3 } else { 0 };
+        let config =
+            GanTrainConfig { batch: 8, epochs: pretrain + 2, pretrain, binary, transpose: 2, ..Default::default() };
+        let mut seen = Count::default();
+        let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut seen).unwrap();
         assert_eq!(meta.corpus.notes, 6.0);
+        if feedback {
+            let r = &seen.records;
+            assert!(r[..3].iter().all(|r| r.loss_discriminator == 0.0), "D rests while G pretrains");
+            assert!(r[2].loss_generator < r[0].loss_generator, "the likelihood rises: {r:?}");
+            assert!(r[3].loss_discriminator > 0.0, "then the adversarial epochs");
+        } else {
+            let err =
+                g::train(tmp.path(), &model, &GanTrainConfig { pretrain: 1, ..config }, &data, &device, &mut seen);
+            assert!(err.unwrap_err().to_string().contains("feedback"));
+        }
         let ckpt = g::load(tmp.path(), &device).unwrap();
         assert!(ckpt.meta.model.melody);
         for how in [Binarize::Threshold(0.5), Binarize::Bernoulli] {

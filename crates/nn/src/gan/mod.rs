@@ -294,6 +294,22 @@ impl Generator {
         }
     }
 
+    /// Probabilities `[batch, frames, keys]` of a generator that reads its frames back,
+    /// each step reading the real segment's frame before (teacher forcing) instead of its
+    /// own: what maximum-likelihood pretraining scores.
+    pub fn teacher_forced(&self, z: Tensor<2>, real: Tensor<3>) -> Tensor<3> {
+        let rnn = self.rnn.as_ref().expect("only the RNN generator reads its frames back");
+        let [batch, frames, keys] = real.dims();
+        let device = real.device();
+        let before = Tensor::cat(vec![real.zeros_like().narrow(1, 0, 1), real.narrow(1, 0, frames - 1)], 1);
+        let mut x = Tensor::cat(vec![self.inputs(z), before], 2);
+        for layer in &rnn.layers {
+            x = layer.forward(x, layer.zero_state(batch, &device)).0;
+        }
+        debug_assert_eq!(keys, self.keys);
+        self.probabilities(rnn.output.forward(x))
+    }
+
     /// The RNN generator step by step, each step reading the frame the one before made
     /// binary: (probabilities, binary frames).
     fn unroll(&self, z: Tensor<2>, binary: BinaryNeurons) -> (Tensor<3>, Tensor<3>) {

@@ -146,6 +146,12 @@ pub struct GanTrainConfig {
     /// back, one segment length).
     #[serde(default)]
     pub hop: usize,
+    /// The first this many epochs train a generator that reads its frames back by maximum
+    /// likelihood of the real segments (teacher forcing) instead of against the
+    /// discriminator (SeqGAN's pretraining, Yu et al. 2017); the adversarial epochs
+    /// start from it.
+    #[serde(default)]
+    pub pretrain: usize,
     /// Write samples every this many epochs (0: never).
     pub sample_every: usize,
     pub seed: u64,
@@ -166,6 +172,7 @@ impl Default for GanTrainConfig {
             diversity: 0.0,
             transpose: 0,
             hop: 0,
+            pretrain: 0,
             sample_every: 5,
             seed: 0,
         }
@@ -419,6 +426,9 @@ pub fn train(
 ) -> Result<GanMeta, NnError> {
     model.validate().map_err(|e| NnError::dataset(run, e))?;
     config.validate().map_err(|e| NnError::dataset(run, e))?;
+    if config.pretrain > 0 && !model.feedback {
+        return Err(NnError::dataset(run, "pretraining needs a generator that reads its frames back (--feedback)"));
+    }
     if data.segments.len() < config.batch {
         return Err(NnError::dataset(
             run,
@@ -488,6 +498,27 @@ fn bce(logits: Tensor<1>, target: f64) -> Tensor<1> {
     -l.mean()
 }
 
+/// Mean negative log-likelihood per frame of binary frames `real` under a generator's
+/// probabilities: a softmax's chosen key or token (for a monophonic frame with no key,
+/// the rest's share), or each key's Bernoulli.
+fn negative_log_likelihood(probs: Tensor<3>, real: Tensor<3>, generator: &Generator) -> Tensor<1> {
+    let [batch, frames, _] = probs.dims();
+    let per_frame = if generator.is_monophonic() {
+        let chosen = (probs.clone() * real.clone()).sum_dim(2);
+        let p = if generator.is_melody() {
+            chosen
+        } else {
+            let rest = (real.sum_dim(2).neg() + 1.0) * (probs.sum_dim(2).neg() + 1.0);
+            chosen + rest
+        };
+        p.clamp_min(1e-7).log().neg()
+    } else {
+        let p = probs.clamp(1e-7, 1.0 - 1e-7);
+        (real.clone() * p.clone().log() + (real.neg() + 1.0) * (p.neg() + 1.0).log()).sum_dim(2).neg()
+    };
+    per_frame.reshape([batch * frames]).mean()
+}
+
 /// The mode-seeking term (MSGAN): for the batch's halves paired up, the reciprocal of
 /// how far apart their segments are per unit of distance between their noise vectors.
 fn mode_seeking(fake: Tensor<3>, z: Tensor<2>) -> Tensor<1> {
@@ -538,6 +569,16 @@ fn run_epochs(
                 .collect();
             let real = to_tensor(&real.iter().collect::<Vec<_>>(), keys, &ad);
             let b = config.batch;
+            if meta.epoch < config.pretrain {
+                let probs = gan.generator.teacher_forced(gan.generator.noise(b, &ad), real.clone());
+                let loss = negative_log_likelihood(probs, real, &gan.generator);
+                sum_g += loss.clone().into_scalar::<f32>() as f64;
+                let grads = GradientsParams::from_grads(loss.backward(), &gan.generator);
+                gan.generator = opt_g.step(config.lr_generator, gan.generator, grads);
+                meta.step += 1;
+                observer.batch_end(0.0, sum_g / (i + 1) as f64);
+                continue;
+            }
             let mut loss_d_value = 0.0;
             for _ in 0..config.critic_steps {
                 let fake = gan.generator.generate(gan.generator.noise(b, &ad), config.binary).detach();
