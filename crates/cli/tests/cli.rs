@@ -508,6 +508,94 @@ fn the_bundled_gan_generates_and_is_evaluated() {
     assert!(report["corpus"]["polyphony"].as_f64().unwrap() > 2.0, "{report}");
 }
 
+/// A melody-token GAN trains from a folder of tunes (pretraining, then adversarial
+/// epochs), writes one line, and is measured against the folder's top lines.
+#[test]
+fn a_melody_gan_trains_generates_and_is_evaluated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("tunes");
+    std::fs::create_dir(&folder).unwrap();
+    for entry in std::fs::read_dir(testdata().join("metrics")).unwrap() {
+        let file = entry.unwrap().path();
+        if file.extension().is_some_and(|e| e == "mid") {
+            std::fs::copy(&file, folder.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    let run = tmp.path().join("run");
+    let o = fugato(&[
+        "train",
+        "--model",
+        "gan",
+        "--melody",
+        "--chroma",
+        "--feedback",
+        "--pretrain",
+        "1",
+        "--epochs",
+        "2",
+        "--data",
+        path(&folder),
+        "--out",
+        path(&run),
+        "--batch",
+        "4",
+        "--hop",
+        "16",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--binary",
+        "stochastic",
+        "--sample-every",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("samples/epoch-002.mid").is_file());
+    let out = tmp.path().join("tune.mid");
+    let o = fugato(&[
+        "generate",
+        "--checkpoint",
+        path(&run.join("best")),
+        "--seed",
+        "1",
+        "--bars",
+        "4",
+        "--out",
+        path(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let score = fugato_midi::read_file(&out, Default::default()).unwrap().score;
+    let notes: Vec<_> = score.tracks.iter().flat_map(|t| &t.notes).collect();
+    assert!(notes.windows(2).all(|w| w[0].end_tick <= w[1].start_tick), "one line");
+    let o = fugato(&[
+        "evaluate",
+        "--checkpoint",
+        path(&run.join("best")),
+        "--data",
+        path(&folder),
+        "--split",
+        "train",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["corpus"]["polyphony"].as_f64(), Some(1.0), "top lines: {report}");
+
+    let o = fugato(&[
+        "train",
+        "--model",
+        "gan",
+        "--pretrain",
+        "1",
+        "--data",
+        path(&folder),
+        "--out",
+        path(&tmp.path().join("r2")),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("feedback"), "{}", stderr(&o));
+}
+
 #[test]
 fn the_bundled_continuation_extends_a_tune() {
     let tmp = tempfile::tempdir().unwrap();
