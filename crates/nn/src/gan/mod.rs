@@ -132,6 +132,15 @@ impl GanConfig {
         if self.melody { 2 } else { usize::from(self.monophonic) }
     }
 
+    /// A discriminator stream's code: 0 off, 1 of piano-roll frames, 2 of melody tokens.
+    fn stream(&self, on: bool) -> usize {
+        match (on, self.melody) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        }
+    }
+
     /// Width of the generator's output frame.
     fn output_width(&self) -> usize {
         self.keys + usize::from(self.output_kind() == 1)
@@ -223,16 +232,8 @@ impl GanConfig {
             )
             .init(device),
             minibatch_std: usize::from(self.minibatch_std),
-            chroma: match (self.chroma, self.melody) {
-                (false, _) => 0,
-                (true, false) => 1,
-                (true, true) => 2,
-            },
-            onsets: match (self.onsets, self.melody) {
-                (false, _) => 0,
-                (true, false) => 1,
-                (true, true) => 2,
-            },
+            chroma: self.stream(self.chroma),
+            onsets: self.stream(self.onsets),
         }
     }
 }
@@ -405,6 +406,17 @@ pub struct Discriminator {
     chroma: usize,
 }
 
+/// Where piano-roll keys `[batch, frames, keys]` begin: onset_t = x_t · (1 − x_{t−1});
+/// every key sounding in the first frame begins there.
+fn onsets(x: Tensor<3>) -> Tensor<3> {
+    let frames = x.dims()[1];
+    if frames < 2 {
+        return x;
+    }
+    let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
+    x * (before.neg() + 1.0)
+}
+
 /// Bars a segment's chroma is taken over (a segment shorter than a bar is one).
 fn chroma_bars(frames: usize) -> usize {
     (frames / BAR_STEPS).max(1)
@@ -427,10 +439,8 @@ impl Discriminator {
         let [batch, frames, keys] = x.dims();
         let chroma = (self.chroma > 0).then(|| self.chroma(x.clone()));
         let x = match self.onsets {
-            1 if frames > 1 => {
-                // onset_t = x_t · (1 − x_{t−1}); every key sounding in the first frame begins there.
-                let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
-                let onsets = x.clone() * (before.neg() + 1.0);
+            1 => {
+                let onsets = onsets(x.clone());
                 Tensor::stack::<4>(vec![x, onsets], 1)
             }
             2 => {
@@ -458,8 +468,7 @@ impl Discriminator {
             let first = fugato_repr::melody::pitch_token(fugato_repr::pianoroll::LOWEST_PITCH).expect("a key") as usize;
             x.narrow(2, first, fugato_repr::pianoroll::N_KEYS)
         } else {
-            let before = Tensor::cat(vec![x.zeros_like().narrow(1, 0, 1), x.clone().narrow(1, 0, frames - 1)], 1);
-            x.clone() * (before.neg() + 1.0)
+            onsets(x)
         };
         let keys = onsets.dims()[2];
         let fold: Vec<f32> = (0..keys)

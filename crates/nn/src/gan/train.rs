@@ -307,7 +307,9 @@ pub struct GanMeta {
 pub struct GanRecord {
     pub epoch: usize,
     pub step: usize,
+    /// 0 in pretraining epochs (the discriminator rests).
     pub loss_discriminator: f64,
+    /// In pretraining epochs, the negative log-likelihood per frame of the real segments.
     pub loss_generator: f64,
     /// The 100 probe samples (threshold 0.5).
     pub samples: SetMetrics,
