@@ -144,7 +144,7 @@ mod tests {
             seg.iter().flat_map(|&t| (0..width).map(move |c| f32::from(u8::from(c == t as usize)))).collect();
         let device = Device::flex();
         let x = Tensor::<3>::from_data(TensorData::new(one_hot, [1, seg.len(), width]), &device);
-        let s: Vec<f32> = sounding(x).into_data().to_vec().unwrap();
+        let s: Vec<f32> = sounding(x).into_data().try_to_vec::<f32>().unwrap();
         for (t, f) in sounding_frames(&frames).iter().enumerate() {
             let row = &s[t * width..(t + 1) * width];
             let on: Vec<usize> = (0..width).filter(|&c| row[c] > 0.5).collect();

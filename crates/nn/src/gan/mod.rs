@@ -526,7 +526,7 @@ mod tests {
         }
         tune.extend([p(55)].into_iter().chain([HOLD as usize; 7]).chain([REST as usize; 8]));
         let d = model.clone().for_melody().init_discriminator(&device);
-        let c: Vec<f32> = d.chroma(one_hot(&tune, 90, &device)).into_data().to_vec().unwrap();
+        let c: Vec<f32> = d.chroma(one_hot(&tune, 90, &device)).into_data().try_to_vec::<f32>().unwrap();
         let per_step = |n: f32| n / 16.0;
         assert_eq!(c.len(), 26);
         assert_eq!((c[0], c[4], c[12]), (per_step(3.0), per_step(1.0), per_step(4.0)), "C three times, E once");
@@ -538,7 +538,7 @@ mod tests {
         let mut roll = vec![key(60); 16];
         roll.extend([key(67); 16]);
         let d = model.init_discriminator(&device);
-        let c: Vec<f32> = d.chroma(one_hot(&roll, 88, &device)).into_data().to_vec().unwrap();
+        let c: Vec<f32> = d.chroma(one_hot(&roll, 88, &device)).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!((c[0], c[12], c[13 + 7]), (per_step(1.0), per_step(1.0), per_step(1.0)));
     }
 }
