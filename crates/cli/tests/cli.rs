@@ -568,6 +568,15 @@ fn a_melody_gan_trains_generates_and_is_evaluated() {
     let score = fugato_midi::read_file(&out, Default::default()).unwrap().score;
     let notes: Vec<_> = score.tracks.iter().flat_map(|t| &t.notes).collect();
     assert!(notes.windows(2).all(|w| w[0].end_tick <= w[1].start_tick), "one line");
+    // The file holds the sampled tokens read as a melody (read as a piano-roll, HOLD and
+    // REST would be notes at A0 and A#0, and a repeated note one long one).
+    let device = fugato_nn::default_device();
+    let ckpt = fugato_nn::gan::train::load(&run.join("best"), &device).unwrap();
+    let how = ckpt.meta.train.binary.binarize();
+    let frames = fugato_nn::gan::train::sample(&ckpt.gan.generator, 1, 1, None, how, &device);
+    let want = fugato_nn::gan::train::score_of(&frames.concat(), true).unwrap();
+    let pitches = |notes: Vec<&fugato_score::Note>| notes.iter().map(|n| n.pitch.get()).collect::<Vec<_>>();
+    assert_eq!(pitches(notes.clone()), pitches(want.tracks.iter().flat_map(|t| &t.notes).collect()));
     let o = fugato(&[
         "evaluate",
         "--checkpoint",
