@@ -3,14 +3,16 @@
 //!
 //! - The input projection `x·W_x + b_x` of every step is one large product (or, for
 //!   sparse binary input such as a piano-roll, a sum of the rows of `W_x` for the notes
-//!   that sound).
+//!   that sound, formed in the step loop by the thread that needs it).
 //! - The hidden units are split between threads. Each thread packs its slice of the
 //!   recurrent weights once and, at every step, multiplies the previous hidden state by
 //!   it, then applies the gate nonlinearities to its own units; one barrier per step
 //!   hands the new state to the others. Nothing is allocated per step.
 //! - The backward pass runs the steps in reverse the same way (gate gradients per unit,
-//!   then one product with the transposed recurrent weights per step), and forms the
-//!   weight gradients afterwards as large products over the whole sequence.
+//!   then one product with the transposed recurrent weights per step). Each thread also
+//!   owns its units' columns of the weight gradients: it sums the biases' and a sparse
+//!   input's as the steps go, and packs its gate gradients for one large product over
+//!   the whole sequence at the end (the recurrent weights', a dense input's).
 //!
 //! Layouts (row-major, batch first, as burn hands them over): `x [batch, time, input]`,
 //! `W_x [input, gates·hidden]`, `W_h [hidden, gates·hidden]`, gates in the order of
@@ -103,7 +105,10 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
     let rows = d.batch * d.time;
     let isa = Isa::detect();
-    let proj = project(isa, rows, d.input, gh, x, w.wx, w.bx);
+    // A sparse input's projection is summed row by row in the step loop, each thread
+    // its own columns; a dense one is one large product here.
+    let sparse = sparse_rows(x, rows, d.input);
+    let dense_proj = sparse.is_none().then(|| project_dense(isa, rows, d.input, gh, x, w.wx, w.bx));
     let mut out = vec![0.0f32; rows * ow];
     let mut saved = if keep { vec![0.0f32; rows * cell.saved() * h] } else { Vec::new() };
     let zeros = vec![0.0f32; 3 * h];
@@ -116,9 +121,15 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     let run = |(u0, u1): (usize, usize)| {
         let nu = u1 - u0;
         // This thread's columns of W_h, gate after gate: column g·nu + j is unit u0 + j.
-        let packed = Packed::new(h, cell.gates() * nu, |k, col| w.wh[k * gh + (col / nu) * h + u0 + col % nu]);
+        let mut packed = Packed::zeroed(h, cell.gates() * nu);
+        for k in 0..h {
+            for g in 0..cell.gates() {
+                packed.write(k, g * nu, &w.wh[k * gh + g * h + u0..][..nu]);
+            }
+        }
         let ldc = packed.padded_width();
         let mut c = vec![0.0f32; d.batch * ldc];
+        let mut sparse_proj = vec![0.0f32; if sparse.is_some() { gh } else { 0 }];
         for t in 0..d.time {
             // A = h_{t-1}: the starting state, or the previous step's output.
             let (a, lda) = if t == 0 { (h0.as_ptr(), h) } else { (out_p.at((t - 1) * ow) as *const f32, d.time * ow) };
@@ -127,7 +138,21 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             for b in 0..d.batch {
                 let row = b * d.time + t;
                 let cr = &c[b * ldc..][..ldc];
-                let pr = &proj[row * gh..][..gh];
+                let pr: &[f32] = match (&sparse, &dense_proj) {
+                    (Some(nonzero), _) => {
+                        for g in 0..cell.gates() {
+                            let cols = g * h + u0..g * h + u1;
+                            let p = &mut sparse_proj[cols.clone()];
+                            p.copy_from_slice(&w.bx[cols.clone()]);
+                            for &(i, v) in &nonzero[row] {
+                                axpy(isa, v, &w.wx[i * gh + cols.start..][..nu], p);
+                            }
+                        }
+                        &sparse_proj
+                    }
+                    (None, Some(proj)) => &proj[row * gh..][..gh],
+                    (None, None) => unreachable!("a dense input is projected before the loop"),
+                };
                 // SAFETY: each thread writes only its own units u0..u1 of row (b, t).
                 let o = unsafe { std::slice::from_raw_parts_mut(out_p.at(row * ow), ow) };
                 match cell {
@@ -181,6 +206,11 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
 /// The backward pass. `dout`: the gradient of the output `[batch, time, outputs·hidden]`;
 /// `need_dx`: whether the input needs its gradient (not for the first layer of a model
 /// that reads data).
+///
+/// Each thread owns the gate columns of its units: it runs their gate gradients back
+/// through time, and sums their columns of the weight and bias gradients as it goes (the
+/// sparse input's) or packs them for one product over the whole sequence at the end
+/// (the recurrent weights', a dense input's), so nothing is left for one core alone.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     cell: Cell,
@@ -195,33 +225,66 @@ pub fn backward(
 ) -> Grads {
     check(cell, d, w, x, h0);
     let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
-    let rows = d.batch * d.time;
+    let (rows, gates, gru) = (d.batch * d.time, cell.gates(), cell == Cell::Gru);
     assert_eq!(dout.len(), rows * ow, "output gradient size");
     let zeros = vec![0.0f32; 3 * h];
     let peep = w.peep.unwrap_or(&zeros);
     // Gradients of the gates' pre-activations: the input part and the recurrent part
     // (the same but for the GRU's candidate, where the reset gate sits between them).
     let mut dgx = vec![0.0f32; rows * gh];
-    let mut dgh = if cell == Cell::Gru { vec![0.0f32; rows * gh] } else { Vec::new() };
+    let mut dgh = if gru { vec![0.0f32; rows * gh] } else { Vec::new() };
     let mut dh0 = vec![0.0f32; d.batch * h];
     let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
     let mut dpeep = vec![0.0f32; 3 * h];
+    let mut dwx = vec![0.0f32; d.input * gh];
+    let mut dwh = vec![0.0f32; h * gh];
+    let mut dbx = vec![0.0f32; gh];
+    let mut dbh = vec![0.0f32; if gru { gh } else { 0 }];
+    let sparse = sparse_rows(x, rows, d.input);
+    // h_{t-1} of every row, transposed (`[hidden, rows]`), and a dense input transposed
+    // (`[input, rows]`): the left operands of the weight gradients, each thread filling
+    // its share of their rows.
+    let mut h_prev_t = vec![0.0f32; h * rows];
+    let mut x_t = vec![0.0f32; if sparse.is_none() { d.input * rows } else { 0 }];
     let isa = Isa::detect();
     let parts = partition(d, gh);
     let barrier = Barrier::new(parts.len());
-    let (dgx_p, dgh_p) =
-        (Shared(dgx.as_mut_ptr()), Shared(if cell == Cell::Gru { dgh.as_mut_ptr() } else { dgx.as_mut_ptr() }));
+    let (dgx_p, dgh_p) = (Shared(dgx.as_mut_ptr()), Shared(if gru { dgh.as_mut_ptr() } else { dgx.as_mut_ptr() }));
     let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
+    let (dwx_p, dwh_p, dbx_p, dbh_p) =
+        (Shared(dwx.as_mut_ptr()), Shared(dwh.as_mut_ptr()), Shared(dbx.as_mut_ptr()), Shared(dbh.as_mut_ptr()));
+    let (h_prev_t_p, x_t_p) = (Shared(h_prev_t.as_mut_ptr()), Shared(x_t.as_mut_ptr()));
     let (out, saved) = (&fwd.out, &fwd.saved);
+    let threads = parts.len();
     let run = |(u0, u1): (usize, usize)| {
         let nu = u1 - u0;
+        let part = u0 / parts[0].1.max(1);
+        // This thread's rows of the transposed operands.
+        // SAFETY: each thread writes only its own rows; all read them after the barrier.
+        transpose_into(rows, u0, u1, unsafe { h_prev_t_p.slice(u0 * rows, nu * rows) }, |row| {
+            if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * ow..][..h] }
+        });
+        if sparse.is_none() {
+            let (i0, i1) = (d.input * part / threads, d.input * (part + 1) / threads);
+            transpose_into(rows, i0, i1, unsafe { x_t_p.slice(i0 * rows, (i1 - i0) * rows) }, |row| {
+                &x[row * d.input..][..d.input]
+            });
+        }
         // dh_{t-1}[u0 + j] = Σ_k dG_t[k] · W_h[u0 + j, k]: B[k, j] = W_h[u0 + j, k].
-        let packed = Packed::new(gh, nu, |k, j| w.wh[(u0 + j) * gh + k]);
+        let packed = Packed::from_rows(gh, nu, &gemm::transpose(&w.wh[u0 * gh..u1 * gh], nu, gh), nu);
         let ldc = packed.padded_width();
         let mut c = vec![0.0f32; d.batch * ldc];
         let mut dh_rec = vec![0.0f32; d.batch * nu];
         let mut dc = vec![0.0f32; d.batch * nu];
         let mut dp = vec![0.0f32; 3 * nu];
+        // This thread's gate columns (gate g, unit u0 + j is column g·nu + j): the
+        // recurrent part packed for dW_h, the input part for a dense input's dW_x, and
+        // the running sums of the biases' and a sparse input's weight gradients.
+        let mut packed_gh = Packed::zeroed(rows, gates * nu);
+        let mut packed_gx = (gru && sparse.is_none()).then(|| Packed::zeroed(rows, gates * nu));
+        let mut sum_gx = vec![0.0f32; gates * nu];
+        let mut sum_gh = vec![0.0f32; if gru { gates * nu } else { 0 }];
+        let mut sparse_dwx = vec![0.0f32; if sparse.is_some() { d.input * gates * nu } else { 0 }];
         for t in (0..d.time).rev() {
             for b in 0..d.batch {
                 let row = b * d.time + t;
@@ -229,7 +292,7 @@ pub fn backward(
                 let dor = &dout[row * ow..][..ow];
                 let dhr = &mut dh_rec[b * nu..][..nu];
                 // SAFETY: each thread writes only its own units of row (b, t).
-                let gx = unsafe { std::slice::from_raw_parts_mut(dgx_p.at(row * gh), gh) };
+                let gx = unsafe { dgx_p.slice(row * gh, gh) };
                 match cell {
                     Cell::Rnn => rnn_backward_row(isa, &o[u0..u1], &dor[u0..u1], dhr, &mut gx[u0..u1]),
                     Cell::Lstm => {
@@ -251,7 +314,7 @@ pub fn backward(
                     }
                     Cell::Gru => {
                         let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * ow..][..h] };
-                        let gr = unsafe { std::slice::from_raw_parts_mut(dgh_p.at(row * gh + u0), gh - u0) };
+                        let gr = unsafe { dgh_p.slice(row * gh + u0, gh - u0) };
                         gru_backward_row(
                             isa,
                             &saved[row * 4 * h + u0..],
@@ -265,6 +328,24 @@ pub fn backward(
                         );
                     }
                 }
+                // SAFETY: this thread's units of row (b, t), just written.
+                let gr: &[f32] = if gru { unsafe { dgh_p.read(row * gh, gh) } } else { gx };
+                for g in 0..gates {
+                    let (ax, ah) = (&gx[g * h + u0..][..nu], &gr[g * h + u0..][..nu]);
+                    packed_gh.write(row, g * nu, ah);
+                    if let Some(p) = packed_gx.as_mut() {
+                        p.write(row, g * nu, ax);
+                    }
+                    axpy(isa, 1.0, ax, &mut sum_gx[g * nu..][..nu]);
+                    if gru {
+                        axpy(isa, 1.0, ah, &mut sum_gh[g * nu..][..nu]);
+                    }
+                    if let Some(nonzero) = &sparse {
+                        for &(i, v) in &nonzero[row] {
+                            axpy(isa, v, ax, &mut sparse_dwx[(i * gates + g) * nu..][..nu]);
+                        }
+                    }
+                }
             }
             barrier.wait();
             // dh_{t-1} for this thread's units, from every unit's gate gradients at t.
@@ -273,9 +354,37 @@ pub fn backward(
             unsafe { gemm::multiply(isa, d.batch, a, d.time * gh, &packed, c.as_mut_ptr(), ldc) };
             for b in 0..d.batch {
                 for j in 0..nu {
-                    dh_rec[b * nu + j] = c[b * ldc + j] + if cell == Cell::Gru { dc[b * nu + j] } else { 0.0 };
+                    dh_rec[b * nu + j] = c[b * ldc + j] + if gru { dc[b * nu + j] } else { 0.0 };
                 }
             }
+        }
+        // The weight gradients of this thread's columns, over the whole sequence (the
+        // transposed operands were finished before the first step's barrier).
+        let product = |m: usize, a: &[f32], b: &Packed| {
+            let mut c = vec![0.0f32; m * b.padded_width()];
+            // SAFETY: `a` holds `m` rows of `rows` floats; `c` `m` rows of the padded width.
+            unsafe { gemm::multiply_blocked(isa, m, a.as_ptr(), rows, b, c.as_mut_ptr(), b.padded_width()) };
+            c
+        };
+        let store = |dst: Shared, m: usize, src: &[f32], ld: usize| {
+            for k in 0..m {
+                for g in 0..gates {
+                    // SAFETY: this thread's columns of row k.
+                    unsafe { dst.slice(k * gh + g * h + u0, nu) }.copy_from_slice(&src[k * ld + g * nu..][..nu]);
+                }
+            }
+        };
+        // SAFETY: every thread finished its rows of the transposed operands.
+        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len(&sparse, d) * rows)) };
+        store(dwh_p, h, &product(h, h_prev_t, &packed_gh), packed_gh.padded_width());
+        match (&sparse, &packed_gx) {
+            (Some(_), _) => store(dwx_p, d.input, &sparse_dwx, gates * nu),
+            (None, Some(p)) => store(dwx_p, d.input, &product(d.input, x_t, p), p.padded_width()),
+            (None, None) => store(dwx_p, d.input, &product(d.input, x_t, &packed_gh), packed_gh.padded_width()),
+        }
+        store(dbx_p, 1, &sum_gx, gates * nu);
+        if gru {
+            store(dbh_p, 1, &sum_gh, gates * nu);
         }
         for b in 0..d.batch {
             for j in 0..nu {
@@ -295,45 +404,32 @@ pub fn backward(
         }
     };
     in_parallel(&parts, run);
-    let dgh: &[f32] = if cell == Cell::Gru { &dgh } else { &dgx };
-
-    // Weight gradients over the whole sequence, as large products.
-    let mut h_prev = vec![0.0f32; rows * h]; // row (b, t): h_{t-1}
-    for b in 0..d.batch {
-        h_prev[b * d.time * h..][..h].copy_from_slice(&h0[b * h..][..h]);
-        for t in 1..d.time {
-            let row = b * d.time + t;
-            h_prev[row * h..][..h].copy_from_slice(&out[(row - 1) * ow..][..h]);
-        }
-    }
-    let packed_dgx = Packed::from_rows(rows, gh, &dgx, gh);
-    let packed_dgh = (cell == Cell::Gru).then(|| Packed::from_rows(rows, gh, dgh, gh));
-    let dwh =
-        gemm::product(isa, h, &gemm::transpose(&h_prev, rows, h), rows, packed_dgh.as_ref().unwrap_or(&packed_dgx), gh);
-    let dwx = match sparse_rows(x, rows, d.input) {
-        Some(nonzero) => {
-            let mut dwx = vec![0.0f32; d.input * gh];
-            for (row, entries) in nonzero.iter().enumerate() {
-                for &(i, v) in entries {
-                    axpy(isa, v, &dgx[row * gh..][..gh], &mut dwx[i * gh..][..gh]);
-                }
-            }
-            dwx
-        }
-        None => gemm::product(isa, d.input, &gemm::transpose(x, rows, d.input), rows, &packed_dgx, gh),
-    };
-    let column_sums = |g: &[f32]| {
-        let mut s = vec![0.0f32; gh];
-        for row in g.chunks_exact(gh) {
-            axpy(isa, 1.0, row, &mut s);
-        }
-        s
-    };
-    let dbx = column_sums(&dgx);
-    let dbh = (cell == Cell::Gru).then(|| column_sums(dgh));
     let dx = need_dx
         .then(|| gemm::product(isa, rows, &dgx, gh, &Packed::new(gh, d.input, |k, i| w.wx[i * gh + k]), d.input));
-    Grads { dx, dwx, dbx, dwh, dbh, dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
+    Grads { dx, dwx, dbx, dwh, dbh: gru.then_some(dbh), dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
+}
+
+/// Rows `r0..r1` of the transpose of the `[rows × …]` matrix whose row `row` is
+/// `row_of(row)`, into `dst` (`[r1 − r0, rows]`), sixteen source rows at a time: each
+/// destination row gets a run of sixteen (one cache line) from source rows that stay in
+/// L1 while the columns sweep.
+fn transpose_into<'a>(rows: usize, r0: usize, r1: usize, dst: &mut [f32], row_of: impl Fn(usize) -> &'a [f32]) {
+    const BLOCK: usize = 16;
+    for row0 in (0..rows).step_by(BLOCK) {
+        let n = (rows - row0).min(BLOCK);
+        let sources: [&[f32]; BLOCK] = std::array::from_fn(|i| if i < n { &row_of(row0 + i)[r0..r1] } else { &[] });
+        for r in 0..r1 - r0 {
+            let line = &mut dst[r * rows + row0..][..n];
+            for (v, source) in line.iter_mut().zip(&sources) {
+                *v = source[r];
+            }
+        }
+    }
+}
+
+/// Columns of the transposed dense input (none for a sparse one).
+fn x_t_len(sparse: &Option<Vec<Vec<(usize, f32)>>>, d: Dims) -> usize {
+    if sparse.is_some() { 0 } else { d.input }
 }
 
 // The gate arithmetic of one batch row and one thread's `nu` units. `pre` holds the
@@ -570,35 +666,13 @@ fn check(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32]) {
     assert!(w.peep.is_none_or(|p| p.len() == 3 * d.hidden), "peepholes");
 }
 
-/// The input projection `x·W_x + b_x`, `[rows, gh]`.
-fn project(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: &[f32], bx: &[f32]) -> Vec<f32> {
-    match sparse_rows(x, rows, input) {
-        Some(nonzero) => {
-            let mut proj = vec![0.0f32; rows * gh];
-            let half = rows.div_ceil(2).max(1);
-            let work = |part: usize, chunk: &mut [f32]| {
-                for (p, entries) in chunk.chunks_exact_mut(gh).zip(&nonzero[part * half..]) {
-                    p.copy_from_slice(bx);
-                    for &(i, v) in entries {
-                        axpy(isa, v, &wx[i * gh..][..gh], p);
-                    }
-                }
-            };
-            let (first, second) = proj.split_at_mut(half * gh);
-            std::thread::scope(|s| {
-                s.spawn(|| work(1, second));
-                work(0, first);
-            });
-            proj
-        }
-        None => {
-            let mut proj = gemm::product(isa, rows, x, input, &Packed::from_rows(input, gh, wx, gh), gh);
-            for p in proj.chunks_exact_mut(gh) {
-                axpy(isa, 1.0, bx, p);
-            }
-            proj
-        }
+/// A dense input's projection `x·W_x + b_x`, `[rows, gh]`.
+fn project_dense(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: &[f32], bx: &[f32]) -> Vec<f32> {
+    let mut proj = gemm::product(isa, rows, x, input, &Packed::from_rows(input, gh, wx, gh), gh);
+    for p in proj.chunks_exact_mut(gh) {
+        axpy(isa, 1.0, bx, p);
     }
+    proj
 }
 
 vectorised! {
@@ -688,6 +762,24 @@ impl Shared {
     /// The element at `i` (a method, so closures capture the whole `Shared`).
     fn at(self, i: usize) -> *mut f32 {
         self.0.wrapping_add(i)
+    }
+
+    /// `len` elements from `i`.
+    ///
+    /// # Safety
+    /// They must lie in the buffer, and no other thread may touch them while the slice
+    /// lives (or only read them, if the caller only reads).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice<'a>(self, i: usize, len: usize) -> &'a mut [f32] {
+        unsafe { std::slice::from_raw_parts_mut(self.at(i), len) }
+    }
+
+    /// `len` elements from `i`, to read.
+    ///
+    /// # Safety
+    /// They must lie in the buffer, and no thread may write them while the slice lives.
+    unsafe fn read<'a>(self, i: usize, len: usize) -> &'a [f32] {
+        unsafe { std::slice::from_raw_parts(self.at(i), len) }
     }
 }
 

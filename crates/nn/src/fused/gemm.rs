@@ -70,6 +70,23 @@ impl Packed {
         Packed { k, panels, data }
     }
 
+    /// A `k × n` matrix of zeros, to be filled with [`Packed::write`].
+    pub fn zeroed(k: usize, n: usize) -> Packed {
+        let panels = n.div_ceil(NR);
+        Packed { k, panels, data: vec![0.0; panels * k * NR] }
+    }
+
+    /// Sets row `row`, columns `col .. col + values.len()`.
+    pub fn write(&mut self, row: usize, col: usize, values: &[f32]) {
+        let (mut col, mut values) = (col, values);
+        while !values.is_empty() {
+            let (p, j) = (col / NR, col % NR);
+            let run = values.len().min(NR - j);
+            self.data[(p * self.k + row) * NR + j..][..run].copy_from_slice(&values[..run]);
+            (col, values) = (col + run, &values[run..]);
+        }
+    }
+
     /// Width of the product, padded to whole panels: the `ldc` it needs at least.
     pub fn padded_width(&self) -> usize {
         self.panels * NR
@@ -230,13 +247,7 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
             let a = &a[i * rows_per * lda..];
             // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above),
             // and `chunk` holds `rows` rows of `width`.
-            // Blocks of the inner dimension keep a panel's block in L1 and the rows' in L2.
-            let work = move || {
-                for k0 in (0..b.k).step_by(KC) {
-                    let k1 = (k0 + KC).min(b.k);
-                    unsafe { multiply_range(isa, rows, a.as_ptr(), lda, b, k0, k1, chunk.as_mut_ptr(), width, k0 > 0) };
-                }
-            };
+            let work = move || unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width) };
             if i == 0 {
                 first = Some(work);
             } else {
@@ -256,17 +267,39 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
     c
 }
 
+/// `C[m × padded] = A[m × k] · B` on this thread, for products too large for one step's
+/// [`multiply`]: blocks of the inner dimension keep a panel's block in L1 and the rows'
+/// in L2.
+///
+/// # Safety
+/// As [`multiply`].
+pub unsafe fn multiply_blocked(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
+    for k0 in (0..b.k).step_by(KC) {
+        let k1 = (k0 + KC).min(b.k);
+        unsafe { multiply_range(isa, m, a, lda, b, k0, k1, c, ldc, k0 > 0) };
+    }
+}
+
 /// The transpose of the row-major `[rows × cols]` matrix `src`.
 pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    assert_eq!(src.len(), rows * cols, "matrix size");
     let mut out = vec![0.0f32; rows * cols];
-    const BLOCK: usize = 32;
-    for r0 in (0..rows).step_by(BLOCK) {
-        for c0 in (0..cols).step_by(BLOCK) {
-            for r in r0..(r0 + BLOCK).min(rows) {
-                for c in c0..(c0 + BLOCK).min(cols) {
-                    out[c * rows + r] = src[r * cols + c];
-                }
+    // Sixteen rows at a time: each output row gets a run of sixteen (one cache line),
+    // read from sixteen source rows that stay in L1 while the columns sweep.
+    const BLOCK: usize = 16;
+    let whole = rows / BLOCK * BLOCK;
+    for r0 in (0..whole).step_by(BLOCK) {
+        let block = &src[r0 * cols..(r0 + BLOCK) * cols];
+        for c in 0..cols {
+            let dst: &mut [f32; BLOCK] = (&mut out[c * rows + r0..][..BLOCK]).try_into().expect("a block");
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = block[i * cols + c];
             }
+        }
+    }
+    for r in whole..rows {
+        for c in 0..cols {
+            out[c * rows + r] = src[r * cols + c];
         }
     }
     out

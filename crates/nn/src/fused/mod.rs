@@ -3,7 +3,8 @@
 //! its own kernels, instead of a dozen tensor operations per time step.
 //!
 //! [`cell`] holds the arithmetic on `f32` buffers, [`gemm`] the small packed products of
-//! each step, and `op` the burn glue (a backend extension for the CPU backend, with a
+//! each step, `head` the sigmoid head with its loss (one more fused operation), and `op`
+//! the burn glue (a backend extension for the CPU backend, with a
 //! hand-written backward pass for autodiff). [`crate::model::Layer`] uses it wherever
 //! [`supported`] says the device allows; elsewhere (CUDA) it runs op by op.
 
@@ -11,16 +12,19 @@
 /// it (so the gate loops vectorise 16 wide), and as portable code elsewhere.
 macro_rules! vectorised {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        vectorised! { $(#[$meta])* $vis fn $name($($arg: $ty),*) -> () $body }
+    };
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name(isa: $crate::fused::gemm::Isa, $($arg: $ty),*) {
+        $vis fn $name(isa: $crate::fused::gemm::Isa, $($arg: $ty),*) -> $ret {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $body
+            fn body($($arg: $ty),*) -> $ret $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
             #[allow(clippy::too_many_arguments)]
-            unsafe fn fast($($arg: $ty),*) {
+            unsafe fn fast($($arg: $ty),*) -> $ret {
                 body($($arg),*)
             }
             match isa {
@@ -34,7 +38,9 @@ macro_rules! vectorised {
 
 pub mod cell;
 pub mod gemm;
+mod head;
 mod op;
 pub mod step;
 
+pub use head::bernoulli_nll;
 pub use op::{Spec, recurrence, supported};

@@ -330,6 +330,9 @@ mod tests {
             (CellKind::Rnn, false, [16, 32, 88, 128]),
             (CellKind::Rnn, false, [3, 16, 88, 48]),
             (CellKind::Rnn, false, [3, 16, 48, 48]),
+            // Dense input split between threads (a stacked model's upper layers).
+            (CellKind::Lstm, false, [16, 16, 40, 64]),
+            (CellKind::Gru, false, [16, 16, 40, 96]),
         ];
         for (seed, (cell, peephole, [batch, time, input, hidden])) in cases.into_iter().enumerate() {
             device.seed(seed as u64);

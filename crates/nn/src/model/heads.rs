@@ -76,6 +76,13 @@ impl Head {
     /// Regression: squared error summed over outputs.
     pub fn loss(&self, h: Tensor<2>, target: &Target) -> Tensor<1> {
         match (self, target) {
+            (Head::Sigmoid(linear), Target::Units(x)) if crate::fused::supported(&h.device()) => {
+                // The product and the loss as one operation on the CPU backend; the bias is
+                // read after the weight, as `Linear::forward` does (lazy initialisation).
+                let w = linear.weight.val();
+                let b = linear.bias.as_ref().map_or_else(|| Tensor::zeros([w.dims()[1]], &h.device()), |b| b.val());
+                crate::fused::bernoulli_nll(h, w, b, x.clone())
+            }
             (Head::Sigmoid(linear), Target::Units(x)) => bernoulli_nll(linear.forward(h), x.clone()),
             (Head::Nade(nade), Target::Units(x)) => nade.nll(h, x.clone()),
             (Head::Softmax(linear), Target::Tokens(ids)) => {
