@@ -140,14 +140,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                 let cr = &c[b * ldc..][..ldc];
                 let pr: &[f32] = match (&sparse, &dense_proj) {
                     (Some(nonzero), _) => {
-                        for g in 0..cell.gates() {
-                            let cols = g * h + u0..g * h + u1;
-                            let p = &mut sparse_proj[cols.clone()];
-                            p.copy_from_slice(&w.bx[cols.clone()]);
-                            for &(i, v) in &nonzero[row] {
-                                axpy(isa, v, &w.wx[i * gh + cols.start..][..nu], p);
-                            }
-                        }
+                        project_sparse_row(isa, &nonzero[row], w.wx, w.bx, h, u0, nu, &mut sparse_proj);
                         &sparse_proj
                     }
                     (None, Some(proj)) => &proj[row * gh..][..gh],
@@ -331,21 +324,14 @@ pub fn backward(
                 // SAFETY: this thread's units of row (b, t), just written.
                 let gr: &[f32] = if gru { unsafe { dgh_p.read(row * gh, gh) } } else { gx };
                 for g in 0..gates {
-                    let (ax, ah) = (&gx[g * h + u0..][..nu], &gr[g * h + u0..][..nu]);
-                    packed_gh.write(row, g * nu, ah);
+                    packed_gh.write(row, g * nu, &gr[g * h + u0..][..nu]);
                     if let Some(p) = packed_gx.as_mut() {
-                        p.write(row, g * nu, ax);
-                    }
-                    axpy(isa, 1.0, ax, &mut sum_gx[g * nu..][..nu]);
-                    if gru {
-                        axpy(isa, 1.0, ah, &mut sum_gh[g * nu..][..nu]);
-                    }
-                    if let Some(nonzero) = &sparse {
-                        for &(i, v) in &nonzero[row] {
-                            axpy(isa, v, ax, &mut sparse_dwx[(i * gates + g) * nu..][..nu]);
-                        }
+                        p.write(row, g * nu, &gx[g * h + u0..][..nu]);
                     }
                 }
+                let nonzero = sparse.as_ref().map_or(&[][..], |s| &s[row][..]);
+                let gr = if gru { Some(gr) } else { None };
+                sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
             barrier.wait();
             // dh_{t-1} for this thread's units, from every unit's gate gradients at t.
@@ -673,6 +659,65 @@ fn project_dense(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: 
         axpy(isa, 1.0, bx, p);
     }
     proj
+}
+
+vectorised! {
+    /// This thread's columns of a sparse input row's projection, `b_x + Σ v·W_x[i]` over
+    /// the row's nonzero `(i, v)`, into `p` (`[gates·hidden]`; columns `g·hidden + u0 ..`
+    /// `+ nu` of every gate g).
+    fn project_sparse_row(nonzero: &[(usize, f32)], wx: &[f32], bx: &[f32], hidden: usize, u0: usize, nu: usize, p: &mut [f32]) {
+        let gh = p.len();
+        for c0 in (u0..gh).step_by(hidden) {
+            let p = &mut p[c0..c0 + nu];
+            p.copy_from_slice(&bx[c0..c0 + nu]);
+            for &(i, v) in nonzero {
+                let w = &wx[i * gh + c0..][..nu];
+                for j in 0..nu {
+                    p[j] += v * w[j];
+                }
+            }
+        }
+    }
+}
+
+vectorised! {
+    /// Adds this thread's columns of one row's gate gradients (`gx`, and `gr` for the
+    /// GRU's recurrent part) to the bias gradients' running sums (`[gates·nu]`, column
+    /// g·nu + j for unit u0 + j of gate g) and, for a sparse input row, to the input
+    /// weights' (`dwx`, `[input, gates·nu]`).
+    fn sum_row(
+        gx: &[f32],
+        gr: Option<&[f32]>,
+        nonzero: &[(usize, f32)],
+        hidden: usize,
+        u0: usize,
+        nu: usize,
+        sum_gx: &mut [f32],
+        sum_gh: &mut [f32],
+        dwx: &mut [f32],
+    ) {
+        let gates = sum_gx.len() / nu.max(1);
+        for g in 0..gates {
+            let ax = &gx[g * hidden + u0..][..nu];
+            let s = &mut sum_gx[g * nu..][..nu];
+            for j in 0..nu {
+                s[j] += ax[j];
+            }
+            if let Some(gr) = gr {
+                let ah = &gr[g * hidden + u0..][..nu];
+                let s = &mut sum_gh[g * nu..][..nu];
+                for j in 0..nu {
+                    s[j] += ah[j];
+                }
+            }
+            for &(i, v) in nonzero {
+                let d = &mut dwx[(i * gates + g) * nu..][..nu];
+                for j in 0..nu {
+                    d[j] += v * ax[j];
+                }
+            }
+        }
+    }
 }
 
 vectorised! {

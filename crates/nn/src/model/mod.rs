@@ -177,12 +177,14 @@ impl SequenceModel {
         x
     }
 
-    /// The top layer's output at the given row-major positions (`row · time + t`):
-    /// `[n, hidden]`.
+    /// The top layer's output at the given row-major positions (`row · time + t`,
+    /// distinct and ascending, as [`crate::batch::make_batch`] lists them): `[n, hidden]`.
     pub fn hidden_at(&self, inputs: Inputs, positions: Tensor<1, Int>) -> Tensor<2> {
         let h = self.hidden(inputs);
         let [batch, time, hidden] = h.dims();
-        h.reshape([batch * time, hidden]).select(0, positions)
+        let h = h.reshape([batch * time, hidden]);
+        // Every step scored (windows of one length): the gather would copy them in order.
+        if positions.dims()[0] == batch * time { h } else { h.select(0, positions) }
     }
 
     /// Mean loss per scored step of a batch.
