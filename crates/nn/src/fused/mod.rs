@@ -12,19 +12,16 @@
 /// it (so the gate loops vectorise 16 wide), and as portable code elsewhere.
 macro_rules! vectorised {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        vectorised! { $(#[$meta])* $vis fn $name($($arg: $ty),*) -> () $body }
-    };
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name(isa: $crate::fused::gemm::Isa, $($arg: $ty),*) -> $ret {
+        $vis fn $name(isa: $crate::fused::gemm::Isa, $($arg: $ty),*) {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) -> $ret $body
+            fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
             #[allow(clippy::too_many_arguments)]
-            unsafe fn fast($($arg: $ty),*) -> $ret {
+            unsafe fn fast($($arg: $ty),*) {
                 body($($arg),*)
             }
             match isa {
