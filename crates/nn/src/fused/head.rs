@@ -39,21 +39,10 @@ pub fn bernoulli_nll(h: Tensor<2>, w: Tensor<2>, b: Tensor<1>, x: Tensor<2>) -> 
     Tensor::from_dispatch(<burn::backend::Dispatch as FusedBernoulli>::bernoulli_nll(inputs))
 }
 
-/// The inputs as contiguous `f32` buffers.
-#[derive(Clone, Debug)]
-struct Host {
-    tensors: [FlexTensor; 4],
-}
+/// The head's inputs: `h`, `w`, `b`, `x`.
+type Host = super::op::Host<4>;
 
 impl Host {
-    fn new(tensors: [FlexTensor; 4]) -> Host {
-        Host { tensors: tensors.map(|t| if t.is_contiguous() { t } else { t.to_contiguous() }) }
-    }
-
-    fn slice(&self, i: usize) -> &[f32] {
-        self.tensors[i].as_slice::<f32>().expect("the fused head runs on f32 tensors")
-    }
-
     /// `(rows, d, units)`.
     fn dims(&self) -> (usize, usize, usize) {
         let (h, w) = (self.tensors[0].shape(), self.tensors[1].shape());
@@ -238,14 +227,7 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     use super::*;
-
-    /// max |a − b| over max |b|.
-    fn relative_error<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
-        let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
-        let diff = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        diff / b.iter().map(|b| b.abs()).fold(1e-3f32, f32::max)
-    }
+    use crate::fused::relative_error;
 
     /// The fused head against burn's operations: each row's loss and the gradients of
     /// the state, the weights and the bias, on shapes large enough to split the products

@@ -41,3 +41,13 @@ pub mod step;
 
 pub use head::bernoulli_nll;
 pub use op::{Spec, recurrence, supported};
+
+/// Tests' measure of agreement between a fused result and burn's: max |a − b| over
+/// max |b| (at least 1e-3).
+#[cfg(test)]
+pub(crate) fn relative_error<const D: usize>(a: burn::tensor::Tensor<D>, b: burn::tensor::Tensor<D>) -> f32 {
+    let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
+    let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
+    let diff = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    diff / b.iter().map(|b| b.abs()).fold(1e-3f32, f32::max)
+}

@@ -78,21 +78,24 @@ pub fn recurrence(
     Tensor::from_dispatch(<burn::backend::Dispatch as FusedRecurrence>::recurrence(inputs, spec))
 }
 
-/// The inputs as `f32` buffers, in the backend's own memory where it is contiguous.
+/// A fused operation's `N` inputs as `f32` buffers, in the backend's own memory where it
+/// is contiguous (the recurrence here, the head in `head.rs`).
 #[derive(Clone, Debug)]
-struct Host {
-    tensors: [FlexTensor; 8],
+pub(super) struct Host<const N: usize> {
+    pub(super) tensors: [FlexTensor; N],
 }
 
-impl Host {
-    fn new(tensors: [FlexTensor; 8]) -> Host {
+impl<const N: usize> Host<N> {
+    pub(super) fn new(tensors: [FlexTensor; N]) -> Host<N> {
         Host { tensors: tensors.map(|t| if t.is_contiguous() { t } else { t.to_contiguous() }) }
     }
 
-    fn slice(&self, i: usize) -> &[f32] {
-        self.tensors[i].as_slice::<f32>().expect("the fused recurrence runs on f32 tensors")
+    pub(super) fn slice(&self, i: usize) -> &[f32] {
+        self.tensors[i].as_slice::<f32>().expect("the fused operations run on f32 tensors")
     }
+}
 
+impl Host<8> {
     fn dims(&self) -> Dims {
         let x = self.tensors[0].shape();
         Dims { batch: x[0], time: x[1], input: x[2], hidden: self.tensors[3].shape()[0] }
@@ -131,7 +134,7 @@ impl FusedRecurrence for Flex {
 #[derive(Clone)]
 struct Saved {
     spec: Spec,
-    host: Host,
+    host: Host<8>,
     forward: Arc<cell::Forward>,
 }
 

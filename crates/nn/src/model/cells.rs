@@ -260,6 +260,8 @@ mod tests {
     use super::*;
     use burn::tensor::{Distribution, TensorData};
 
+    use crate::fused::relative_error;
+
     fn loss_of(layer: &Layer, x: &Tensor<3>, w: &Tensor<3>) -> Tensor<1> {
         let (out, _) = layer.forward(x.clone(), layer.zero_state(2, &x.device()));
         (out * w.clone()).sum()
@@ -304,14 +306,6 @@ mod tests {
                 assert!(err < 1e-2, "{name}[{i}]: analytic {} numeric {numeric}", analytic[i]);
             }
         }
-    }
-
-    /// max |a − b| over max |b|.
-    fn relative_error(a: Tensor<2>, b: Tensor<2>) -> f32 {
-        let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
-        let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
-        let diff = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        diff / b.iter().map(|b| b.abs()).fold(1e-3f32, f32::max)
     }
 
     /// The fused kernels against the op-by-op layer: outputs, final states and every
