@@ -17,8 +17,7 @@
 //! Layouts (row-major, batch first, as burn hands them over): `x [batch, time, input]`,
 //! `W_x [input, gates·hidden]`, `W_h [hidden, gates·hidden]`, gates in the order of
 //! [`crate::model::Layer`]: LSTM i, f, c̃, o; GRU r, z, n; the tanh RNN one.
-//! The output holds `h` at every step, followed for the LSTM by `c`:
-//! `[batch, time, hidden]` or `[batch, time, 2·hidden]`.
+//! `h` at every step is `[batch, time, hidden]`, and so is the LSTM's `c`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -77,13 +76,29 @@ pub struct Weights<'a> {
     pub peep: Option<&'a [f32]>,
 }
 
-/// What the forward pass leaves for the backward pass.
+/// The forward pass's results, and what it leaves for the backward pass.
 pub struct Forward {
-    /// `[batch, time, outputs·hidden]`
-    pub out: Vec<f32>,
+    /// `[batch, time, hidden]`: h at every step.
+    pub h: Vec<f32>,
+    /// `[batch, time, hidden]`: the LSTM's c at every step (empty for other cells).
+    pub c: Vec<f32>,
     /// `[batch, time, 4·hidden]` gate activations (LSTM i, f, c̃, o; GRU r, z, n and the
     /// recurrent part of n); empty for the RNN or when not kept.
     pub saved: Vec<f32>,
+}
+
+/// The forward pass's activations, as the backward pass reads them.
+#[derive(Clone, Copy)]
+pub struct Activations<'a> {
+    pub h: &'a [f32],
+    pub c: &'a [f32],
+    pub saved: &'a [f32],
+}
+
+impl Forward {
+    pub fn activations(&self) -> Activations<'_> {
+        Activations { h: &self.h, c: &self.c, saved: &self.saved }
+    }
 }
 
 /// Gradients of a layer's inputs and parameters.
@@ -102,14 +117,15 @@ pub struct Grads {
 /// the LSTM). `keep`: save the activations the backward pass needs.
 pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f32], keep: bool) -> Forward {
     check(cell, d, w, x, h0);
-    let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
+    let (h, gh) = (d.hidden, cell.gates() * d.hidden);
     let rows = d.batch * d.time;
     let isa = Isa::detect();
     // A sparse input's projection is summed row by row in the step loop, each thread
     // its own columns; a dense one is one large product here.
     let sparse = sparse_rows(x, rows, d.input);
     let dense_proj = sparse.is_none().then(|| project_dense(isa, rows, d.input, gh, x, w.wx, w.bx));
-    let mut out = vec![0.0f32; rows * ow];
+    let mut out = vec![0.0f32; rows * h];
+    let mut cells = vec![0.0f32; if cell == Cell::Lstm { rows * h } else { 0 }];
     let mut saved = if keep { vec![0.0f32; rows * cell.saved() * h] } else { Vec::new() };
     let zeros = vec![0.0f32; 3 * h];
     let peep = w.peep.unwrap_or(&zeros);
@@ -117,7 +133,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     let bh = w.bh.unwrap_or(&zeros_gh);
     let parts = partition(d, gh);
     let barrier = Barrier::new(parts.len());
-    let (out_p, saved_p) = (Shared(out.as_mut_ptr()), Shared(saved.as_mut_ptr()));
+    let (out_p, cells_p, saved_p) = (Shared(out.as_mut_ptr()), Shared(cells.as_mut_ptr()), Shared(saved.as_mut_ptr()));
     let run = |(u0, u1): (usize, usize)| {
         let nu = u1 - u0;
         // This thread's columns of W_h, gate after gate: column g·nu + j is unit u0 + j.
@@ -132,7 +148,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
         let mut sparse_proj = vec![0.0f32; if sparse.is_some() { gh } else { 0 }];
         for t in 0..d.time {
             // A = h_{t-1}: the starting state, or the previous step's output.
-            let (a, lda) = if t == 0 { (h0.as_ptr(), h) } else { (out_p.at((t - 1) * ow) as *const f32, d.time * ow) };
+            let (a, lda) = if t == 0 { (h0.as_ptr(), h) } else { (out_p.at((t - 1) * h) as *const f32, d.time * h) };
             // SAFETY: h_{t-1} was written before the last barrier; c is this thread's.
             unsafe { gemm::multiply(isa, d.batch, a, lda, &packed, c.as_mut_ptr(), ldc) };
             for b in 0..d.batch {
@@ -147,45 +163,38 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                     (None, None) => unreachable!("a dense input is projected before the loop"),
                 };
                 // SAFETY: each thread writes only its own units u0..u1 of row (b, t).
-                let o = unsafe { std::slice::from_raw_parts_mut(out_p.at(row * ow), ow) };
+                let o = unsafe { out_p.slice(row * h + u0, nu) };
                 match cell {
-                    Cell::Rnn => rnn_forward_row(isa, &cr[..nu], &pr[u0..], &mut o[u0..u1]),
+                    Cell::Rnn => rnn_forward_row(isa, &cr[..nu], &pr[u0..], o),
                     Cell::Lstm => {
+                        // SAFETY: c_{t-1} of these units was written by this thread.
                         let c_prev: &[f32] = if t == 0 {
-                            &c0[b * h..][..h]
+                            &c0[b * h + u0..][..nu]
                         } else {
-                            unsafe { std::slice::from_raw_parts(out_p.at((row - 1) * ow + h), h) }
+                            unsafe { cells_p.read((row - 1) * h + u0, nu) }
                         };
                         let s: &mut [f32] = if keep {
                             unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h + u0), 4 * h - u0) }
                         } else {
                             &mut []
                         };
-                        let (o_h, o_c) = o.split_at_mut(h);
-                        lstm_forward_row(
-                            isa,
-                            cr,
-                            &pr[u0..],
-                            h,
-                            &peep[u0..],
-                            &c_prev[u0..u1],
-                            &mut o_h[u0..u1],
-                            &mut o_c[u0..u1],
-                            s,
-                        );
+                        // SAFETY: as for `o`.
+                        let o_c = unsafe { cells_p.slice(row * h + u0, nu) };
+                        lstm_forward_row(isa, cr, &pr[u0..], h, &peep[u0..], c_prev, o, o_c, s);
                     }
                     Cell::Gru => {
+                        // SAFETY: h_{t-1} of these units was written by this thread.
                         let h_prev: &[f32] = if t == 0 {
-                            &h0[b * h..][..h]
+                            &h0[b * h + u0..][..nu]
                         } else {
-                            unsafe { std::slice::from_raw_parts(out_p.at((row - 1) * ow), h) }
+                            unsafe { out_p.read((row - 1) * h + u0, nu) }
                         };
                         let s: &mut [f32] = if keep {
                             unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h + u0), 4 * h - u0) }
                         } else {
                             &mut []
                         };
-                        gru_forward_row(isa, cr, &pr[u0..], h, &bh[u0..], &h_prev[u0..u1], &mut o[u0..u1], s);
+                        gru_forward_row(isa, cr, &pr[u0..], h, &bh[u0..], h_prev, o, s);
                     }
                 }
             }
@@ -193,10 +202,11 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
         }
     };
     in_parallel(&parts, run);
-    Forward { out, saved }
+    Forward { h: out, c: cells, saved }
 }
 
-/// The backward pass. `dout`: the gradient of the output `[batch, time, outputs·hidden]`;
+/// The backward pass. `dout`: the gradient of the outputs, `[batch, time, width]` where
+/// each row holds h's (`width` = hidden) or h's then c's (the LSTM, `width` = 2·hidden);
 /// `need_dx`: whether the input needs its gradient (not for the first layer of a model
 /// that reads data).
 ///
@@ -212,14 +222,18 @@ pub fn backward(
     x: &[f32],
     h0: &[f32],
     c0: &[f32],
-    fwd: &Forward,
+    fwd: Activations,
     dout: &[f32],
+    width: usize,
     need_dx: bool,
 ) -> Grads {
     check(cell, d, w, x, h0);
-    let (h, gh, ow) = (d.hidden, cell.gates() * d.hidden, cell.outputs() * d.hidden);
+    let (h, gh) = (d.hidden, cell.gates() * d.hidden);
     let (rows, gates, gru) = (d.batch * d.time, cell.gates(), cell == Cell::Gru);
-    assert_eq!(dout.len(), rows * ow, "output gradient size");
+    assert!(width == h || (cell == Cell::Lstm && width == 2 * h), "output gradient width");
+    assert_eq!(dout.len(), rows * width, "output gradient size");
+    assert_eq!(fwd.h.len(), rows * h, "forward activations");
+    let no_dc = vec![0.0f32; if width == h { h } else { 0 }];
     let zeros = vec![0.0f32; 3 * h];
     let peep = w.peep.unwrap_or(&zeros);
     // Gradients of the gates' pre-activations: the input part and the recurrent part
@@ -247,7 +261,7 @@ pub fn backward(
     let (dwx_p, dwh_p, dbx_p, dbh_p) =
         (Shared(dwx.as_mut_ptr()), Shared(dwh.as_mut_ptr()), Shared(dbx.as_mut_ptr()), Shared(dbh.as_mut_ptr()));
     let (h_prev_t_p, x_t_p) = (Shared(h_prev_t.as_mut_ptr()), Shared(x_t.as_mut_ptr()));
-    let (out, saved) = (&fwd.out, &fwd.saved);
+    let (out, cells, saved) = (fwd.h, fwd.c, fwd.saved);
     let threads = parts.len();
     let run = |(u0, u1): (usize, usize)| {
         let nu = u1 - u0;
@@ -255,7 +269,7 @@ pub fn backward(
         // This thread's rows of the transposed operands.
         // SAFETY: each thread writes only its own rows; all read them after the barrier.
         transpose_into(rows, u0, u1, unsafe { h_prev_t_p.slice(u0 * rows, nu * rows) }, |row| {
-            if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * ow..][..h] }
+            if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * h..][..h] }
         });
         if sparse.is_none() {
             let (i0, i1) = (d.input * part / threads, d.input * (part + 1) / threads);
@@ -281,23 +295,25 @@ pub fn backward(
         for t in (0..d.time).rev() {
             for b in 0..d.batch {
                 let row = b * d.time + t;
-                let o = &out[row * ow..][..ow];
-                let dor = &dout[row * ow..][..ow];
+                let dor = &dout[row * width..][..h];
+                let dor_c = if width == h { &no_dc[..] } else { &dout[row * width + h..][..h] };
                 let dhr = &mut dh_rec[b * nu..][..nu];
                 // SAFETY: each thread writes only its own units of row (b, t).
                 let gx = unsafe { dgx_p.slice(row * gh, gh) };
                 match cell {
-                    Cell::Rnn => rnn_backward_row(isa, &o[u0..u1], &dor[u0..u1], dhr, &mut gx[u0..u1]),
+                    Cell::Rnn => {
+                        rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, &mut gx[u0..u1])
+                    }
                     Cell::Lstm => {
-                        let c_prev: &[f32] = if t == 0 { &c0[b * h..][..h] } else { &out[(row - 1) * ow + h..][..h] };
+                        let c_prev: &[f32] = if t == 0 { &c0[b * h..][..h] } else { &cells[(row - 1) * h..][..h] };
                         lstm_backward_row(
                             isa,
                             &saved[row * 4 * h + u0..],
                             h,
-                            &o[h + u0..h + u1],
+                            &cells[row * h + u0..row * h + u1],
                             &c_prev[u0..u1],
                             &dor[u0..u1],
-                            &dor[h + u0..h + u1],
+                            &dor_c[u0..u1],
                             dhr,
                             &mut dc[b * nu..][..nu],
                             &peep[u0..],
@@ -306,7 +322,7 @@ pub fn backward(
                         );
                     }
                     Cell::Gru => {
-                        let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * ow..][..h] };
+                        let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * h..][..h] };
                         let gr = unsafe { dgh_p.slice(row * gh + u0, gh - u0) };
                         gru_backward_row(
                             isa,

@@ -51,21 +51,53 @@ impl Host {
         (h[0], h[1], w[1])
     }
 
-    /// The logits `[rows, units]` and each row's loss.
-    fn forward(&self) -> (Vec<f32>, FlexTensor) {
+    /// The logits (`[rows, width]`, `units` used, the rest zero) and each row's loss,
+    /// the rows split between threads.
+    fn forward(&self) -> (Logits, FlexTensor) {
         let (rows, d, units) = self.dims();
         let isa = Isa::detect();
-        let mut logits =
-            gemm::product(isa, rows, self.slice(0), d, &Packed::from_rows(d, units, self.slice(1), units), units);
-        let (b, x) = (self.slice(2), self.slice(3));
+        let w = Packed::from_rows(d, units, self.slice(1), units);
+        let width = w.padded_width();
+        let (h, b, x) = (self.slice(0), self.slice(2), self.slice(3));
+        let mut logits = vec![0.0f32; rows * width];
         let mut nll = vec![0.0f32; rows];
-        let mut terms = vec![0.0f32; units];
-        for ((l, x), nll) in logits.chunks_exact_mut(units).zip(x.chunks_exact(units)).zip(&mut nll) {
-            row_loss(isa, l, b, x, &mut terms);
-            *nll = terms.iter().sum();
-        }
-        (logits, FlexTensor::from_data(TensorData::new(nll, [rows])))
+        let per = rows_per_thread(rows, d * units);
+        let work = |r0: usize, logits: &mut [f32], nll: &mut [f32]| {
+            // SAFETY: `h` holds these rows of `d` floats, `logits` as many of `width`.
+            unsafe { gemm::multiply(isa, nll.len(), h[r0 * d..].as_ptr(), d, &w, logits.as_mut_ptr(), width) };
+            let mut terms = vec![0.0f32; units];
+            for ((l, x), nll) in logits.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).zip(nll) {
+                row_loss(isa, &mut l[..units], b, x, &mut terms);
+                *nll = terms.iter().sum();
+            }
+        };
+        std::thread::scope(|s| {
+            let mut blocks = logits.chunks_mut(per * width).zip(nll.chunks_mut(per)).enumerate();
+            let first = blocks.next();
+            for (i, (l, n)) in blocks {
+                let work = &work;
+                s.spawn(move || work(i * per, l, n));
+            }
+            if let Some((_, (l, n))) = first {
+                work(0, l, n);
+            }
+        });
+        (Logits { values: logits, width }, FlexTensor::from_data(TensorData::new(nll, [rows])))
     }
+}
+
+/// Rows per thread for `rows` of `work` multiply-adds each: all on one thread when the
+/// whole is too small to pay for another, else split in whole tiles.
+fn rows_per_thread(rows: usize, work: usize) -> usize {
+    let threads = super::cell::threads();
+    if rows * work < 1 << 20 || threads == 1 { rows.max(1) } else { rows.div_ceil(threads).div_ceil(8).max(1) * 8 }
+}
+
+/// The logits of a forward pass, rows `width` apart (the product's padded width).
+#[derive(Clone)]
+struct Logits {
+    values: Vec<f32>,
+    width: usize,
 }
 
 vectorised! {
@@ -141,7 +173,7 @@ impl FusedBernoulli for Flex {
 #[derive(Clone)]
 struct Saved {
     host: Host,
-    logits: Arc<Vec<f32>>,
+    logits: Arc<Logits>,
 }
 
 impl std::fmt::Debug for Saved {
@@ -162,36 +194,16 @@ impl Backward<Flex, 4> for HeadBackward {
         let g = if g.is_contiguous() { g } else { g.to_contiguous() };
         let g = g.as_slice::<f32>().expect("f32 gradient");
         let (rows, d, units) = host.dims();
-        let isa = Isa::detect();
         let (h, w, x) = (host.slice(0), host.slice(1), host.slice(3));
+        let Logits { values: mut dl, width } = Arc::unwrap_or_clone(logits);
         // The targets' gradient, −g·l, before the logits are overwritten.
-        let dx = ops.parents[3]
-            .is_some()
-            .then(|| logits.iter().enumerate().map(|(i, l)| -g[i / units] * l).collect::<Vec<f32>>());
-        let mut dl = Arc::unwrap_or_clone(logits);
-        for ((l, x), g) in dl.chunks_exact_mut(units).zip(x.chunks_exact(units)).zip(g) {
-            row_gradient(isa, *g, l, x);
-        }
-        let dh = ops.parents[0]
-            .is_some()
-            .then(|| gemm::product(isa, rows, &dl, units, &Packed::new(units, d, |k, j| w[j * units + k]), d));
-        let dw = ops.parents[1].is_some().then(|| {
-            gemm::product(
-                isa,
-                d,
-                &gemm::transpose(h, rows, d),
-                rows,
-                &Packed::from_rows(rows, units, &dl, units),
-                units,
-            )
+        let dx = ops.parents[3].is_some().then(|| {
+            dl.chunks_exact(width).zip(g).flat_map(|(l, g)| l[..units].iter().map(move |l| -g * l)).collect::<Vec<f32>>()
         });
-        let db = ops.parents[2].is_some().then(|| {
-            let mut db = vec![0.0f32; units];
-            for row in dl.chunks_exact(units) {
-                db.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            }
-            db
-        });
+        let (dh, dw, db) = gradients(rows, d, units, h, w, x, g, &mut dl, width);
+        let dh = ops.parents[0].is_some().then_some(dh);
+        let dw = ops.parents[1].is_some().then_some(dw);
+        let db = ops.parents[2].is_some().then_some(db);
         let computed = [
             dh.map(|v| (v, vec![rows, d])),
             dw.map(|v| (v, vec![d, units])),
@@ -204,6 +216,75 @@ impl Backward<Flex, 4> for HeadBackward {
             }
         }
     }
+}
+
+/// The gradients of `h` (`[rows, d]`), `W` (`[d, units]`) and `b` from each row's loss
+/// gradient `g`, with the logits `l` (overwritten by their gradients). Each thread takes
+/// a block of rows: their logits' gradients, their rows of dh, and its block's share of
+/// dW and db, summed at the end.
+#[allow(clippy::too_many_arguments)]
+fn gradients(
+    rows: usize,
+    d: usize,
+    units: usize,
+    h: &[f32],
+    w: &[f32],
+    x: &[f32],
+    g: &[f32],
+    l: &mut [f32],
+    width: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let isa = Isa::detect();
+    let wt = Packed::new(units, d, |k, j| w[j * units + k]);
+    let dh_width = wt.padded_width();
+    let mut dh = vec![0.0f32; rows * dh_width];
+    let per = rows_per_thread(rows, 3 * d * units);
+    let work = |r0: usize, l: &mut [f32], dh: &mut [f32]| -> (Vec<f32>, Vec<f32>) {
+        let n = dh.len() / dh_width;
+        let mut db = vec![0.0f32; units];
+        for ((l, x), g) in l.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).zip(&g[r0..]) {
+            let l = &mut l[..units];
+            row_gradient(isa, *g, l, x);
+            db.iter_mut().zip(&*l).for_each(|(s, v)| *s += v);
+        }
+        // SAFETY: `l` holds `n` rows of `width` ≥ `units` floats, `dh` `n` of `dh_width`.
+        unsafe { gemm::multiply(isa, n, l.as_ptr(), width, &wt, dh.as_mut_ptr(), dh_width) };
+        let ht = gemm::transpose(&h[r0 * d..][..n * d], n, d);
+        let packed = Packed::from_rows(n, units, l, width);
+        let mut dw = vec![0.0f32; d * packed.padded_width()];
+        // SAFETY: `ht` holds `d` rows of `n` floats, `dw` `d` rows of the padded width.
+        unsafe { gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width()) };
+        (dw, db)
+    };
+    let partial: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
+        let mut blocks = l.chunks_mut(per * width).zip(dh.chunks_mut(per * dh_width)).enumerate();
+        let first = blocks.next();
+        let others: Vec<_> = blocks
+            .map(|(i, (l, dh))| {
+                let work = &work;
+                s.spawn(move || work(i * per, l, dh))
+            })
+            .collect();
+        let mut all = first.into_iter().map(|(_, (l, dh))| work(0, l, dh)).collect::<Vec<_>>();
+        all.extend(others.into_iter().map(|t| t.join().expect("a head gradient thread")));
+        all
+    });
+    let mut dw = vec![0.0f32; d * units];
+    let mut db = vec![0.0f32; units];
+    for (pdw, pdb) in &partial {
+        let pw = pdw.len() / d.max(1);
+        for (row, prow) in dw.chunks_exact_mut(units).zip(pdw.chunks_exact(pw)) {
+            row.iter_mut().zip(prow).for_each(|(s, v)| *s += v);
+        }
+        db.iter_mut().zip(pdb).for_each(|(s, v)| *s += v);
+    }
+    if dh_width != d {
+        for row in 1..rows {
+            dh.copy_within(row * dh_width..row * dh_width + d, row * d);
+        }
+        dh.truncate(rows * d);
+    }
+    (dh, dw, db)
 }
 
 impl<C: CheckpointStrategy> FusedBernoulli for Autodiff<Flex, C> {

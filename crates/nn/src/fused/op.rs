@@ -28,17 +28,28 @@ pub struct RecurrenceInputs<B: Backend> {
     pub c0: FloatTensor<B>,
 }
 
-/// Which cell, and which optional parameters are real.
+/// Which cell, which optional parameters are real, and what the output holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Spec {
     pub cell: Cell,
     pub recurrent_bias: bool,
     pub peephole: bool,
+    /// The LSTM's c at every step after h in the output, for a caller that needs the
+    /// final c; else h alone (and no copy).
+    pub with_cell: bool,
+}
+
+impl Spec {
+    /// Values per step and unit in the output.
+    fn width(self, hidden: usize) -> usize {
+        if self.with_cell && self.cell == Cell::Lstm { 2 * hidden } else { hidden }
+    }
 }
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedRecurrence: Backend {
-    /// `[batch, time, outputs·hidden]`: h at every step, then c for the LSTM.
+    /// `[batch, time, hidden]`: h at every step; `[batch, time, 2·hidden]`, h then c, for
+    /// an LSTM [`Spec::with_cell`].
     fn recurrence(#[extension_type] inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self>;
 }
 
@@ -111,12 +122,28 @@ impl Host<8> {
         }
     }
 
-    fn forward(&self, spec: Spec, keep: bool) -> (cell::Forward, FlexTensor) {
+    /// The output, and what the backward pass needs: h at every step (sharing the
+    /// output's memory where that is h alone), the LSTM's c and the gate activations.
+    fn forward(&self, spec: Spec, keep: bool) -> (FlexTensor, FlexTensor, Activations) {
         let d = self.dims();
         let fwd = cell::forward(spec.cell, d, &self.weights(spec), self.slice(0), self.slice(6), self.slice(7), keep);
-        let out = flex(fwd.out.clone(), [d.batch, d.time, spec.cell.outputs() * d.hidden]);
-        (fwd, out)
+        let h = flex(fwd.h, [d.batch, d.time, d.hidden]);
+        let out = if spec.width(d.hidden) == d.hidden {
+            h.clone()
+        } else {
+            let hs = h.as_slice::<f32>().expect("f32 values").chunks_exact(d.hidden);
+            let both: Vec<f32> =
+                hs.zip(fwd.c.chunks_exact(d.hidden)).flat_map(|(h, c)| h.iter().chain(c)).copied().collect();
+            flex(both, [d.batch, d.time, 2 * d.hidden])
+        };
+        (out, h, Activations { c: fwd.c, saved: fwd.saved })
     }
+}
+
+/// The LSTM's c and the gate activations of a forward pass.
+struct Activations {
+    c: Vec<f32>,
+    saved: Vec<f32>,
 }
 
 fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
@@ -126,7 +153,7 @@ fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
 impl FusedRecurrence for Flex {
     fn recurrence(inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self> {
         let RecurrenceInputs { x, wx, bx, wh, bh, peep, h0, c0 } = inputs;
-        Host::new([x, wx, bx, wh, bh, peep, h0, c0]).forward(spec, false).1
+        Host::new([x, wx, bx, wh, bh, peep, h0, c0]).forward(spec, false).0
     }
 }
 
@@ -135,7 +162,8 @@ impl FusedRecurrence for Flex {
 struct Saved {
     spec: Spec,
     host: Host<8>,
-    forward: Arc<cell::Forward>,
+    h: FlexTensor,
+    activations: Arc<Activations>,
 }
 
 impl std::fmt::Debug for Saved {
@@ -151,7 +179,7 @@ impl Backward<Flex, 8> for RecurrenceBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let Saved { spec, host, forward } = ops.state;
+        let Saved { spec, host, h, activations } = ops.state;
         let dout = grads.consume::<Flex>(&ops.node);
         let dout = if dout.is_contiguous() { dout } else { dout.to_contiguous() };
         let d = host.dims();
@@ -162,8 +190,13 @@ impl Backward<Flex, 8> for RecurrenceBackward {
             host.slice(0),
             host.slice(6),
             host.slice(7),
-            &forward,
+            cell::Activations {
+                h: h.as_slice::<f32>().expect("f32 values"),
+                c: &activations.c,
+                saved: &activations.saved,
+            },
             dout.as_slice::<f32>().expect("f32 gradient"),
+            spec.width(d.hidden),
             ops.parents[0].is_some(),
         );
         let gh = spec.cell.gates() * d.hidden;
@@ -192,10 +225,10 @@ impl<C: CheckpointStrategy> FusedRecurrence for Autodiff<Flex, C> {
         let host = Host::new([x, wx, bx, wh, bh, peep, h0, c0].map(|t| t.primitive().clone()));
         match RecurrenceBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (forward, out) = host.forward(spec, true);
-                prep.finish(Saved { spec, host, forward: Arc::new(forward) }, out)
+                let (out, h, activations) = host.forward(spec, true);
+                prep.finish(Saved { spec, host, h, activations: Arc::new(activations) }, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(host.forward(spec, false).1),
+            OpsKind::UnTracked(prep) => prep.finish(host.forward(spec, false).0),
         }
     }
 }

@@ -305,7 +305,7 @@ impl Generator {
         let before = Tensor::cat(vec![real.zeros_like().narrow(1, 0, 1), real.narrow(1, 0, frames - 1)], 1);
         let mut x = Tensor::cat(vec![self.inputs(z), before], 2);
         for layer in &rnn.layers {
-            x = layer.forward(x, layer.zero_state(batch, &device)).0;
+            x = layer.outputs(x, layer.zero_state(batch, &device));
         }
         debug_assert_eq!(keys, self.keys);
         self.probabilities(rnn.output.forward(x))
@@ -354,7 +354,7 @@ impl Generator {
         if let Some(rnn) = &self.rnn {
             let mut x = self.inputs(z);
             for layer in &rnn.layers {
-                x = layer.forward(x, layer.zero_state(batch, &device)).0;
+                x = layer.outputs(x, layer.zero_state(batch, &device));
             }
             return rnn.output.forward(x);
         }

@@ -129,6 +129,15 @@ impl Layer {
         self.forward_op_by_op(x, state)
     }
 
+    /// [`Layer::forward`]'s output alone, `[batch, time, d_hidden]`: the fused LSTM then
+    /// hands over h without c (no copy).
+    pub fn outputs(&self, x: Tensor<3>, state: LayerState) -> Tensor<3> {
+        if fused::supported(&x.device()) && x.dims()[1] > 0 {
+            return self.fused(x, state, false).0;
+        }
+        self.forward_op_by_op(x, state).0
+    }
+
     /// The layer's weights as plain `f32`, for stepping at batch 1 ([`fused::step`]).
     pub fn plain(&self) -> fused::step::LayerWeights {
         let gh = self.cell().gates() * self.d_hidden;
@@ -154,6 +163,12 @@ impl Layer {
 
     /// [`Layer::forward`] through the fused CPU kernels ([`crate::fused`]).
     pub fn forward_fused(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
+        let (out, state) = self.fused(x, state, true);
+        (out, state.expect("asked for the final state"))
+    }
+
+    /// The fused layer's output and, if `final_state`, its state after the last step.
+    fn fused(&self, x: Tensor<3>, state: LayerState, final_state: bool) -> (Tensor<3>, Option<LayerState>) {
         let [_, time, _] = x.dims();
         let h = self.d_hidden;
         let (h0, c0) = match state {
@@ -164,6 +179,7 @@ impl Layer {
             cell: self.cell(),
             recurrent_bias: self.recurrent.bias.is_some(),
             peephole: self.peephole.is_some(),
+            with_cell: final_state,
         };
         let device = x.device();
         // Parameters are initialised lazily, at their first use, from the device's random
@@ -174,15 +190,17 @@ impl Layer {
         let peep = self.peephole.as_ref().map(|p| p.val());
         let wh = self.recurrent.weight.val();
         let bh = self.recurrent.bias.as_ref().map(|b| b.val());
-        let out = fused::recurrence(spec, x, wx, bx, wh, bh, peep, h0, c0); // [batch, time, outputs·h]
+        let out = fused::recurrence(spec, x, wx, bx, wh, bh, peep, h0, c0); // [batch, time, h or 2·h]
         let last = |t: Tensor<3>| -> Tensor<2> { t.narrow(1, time - 1, 1).squeeze_dim(1) };
-        if spec.cell == fused::cell::Cell::Lstm {
+        if !final_state {
+            (out, None)
+        } else if spec.cell == fused::cell::Cell::Lstm {
             let hs = out.clone().narrow(2, 0, h);
             let cs = out.narrow(2, h, h);
             let state = LayerState::HiddenCell(last(hs.clone()), last(cs));
-            (hs, state)
+            (hs, Some(state))
         } else {
-            (out.clone(), LayerState::Hidden(last(out)))
+            (out.clone(), Some(LayerState::Hidden(last(out))))
         }
     }
 
@@ -346,20 +364,23 @@ mod tests {
                 CellKind::Lstm => LayerState::HiddenCell(h0.clone(), c0.clone()),
                 _ => LayerState::Hidden(h0.clone()),
             };
-            let run = |fused: bool| {
+            // With the final state (the LSTM's c too), and the output alone.
+            let run = |fused: bool, final_state: bool| {
                 let (out, last) = if fused {
-                    layer.forward_fused(x.clone(), state.clone())
+                    layer.fused(x.clone(), state.clone(), final_state)
                 } else {
-                    layer.forward_op_by_op(x.clone(), state.clone())
+                    let (out, last) = layer.forward_op_by_op(x.clone(), state.clone());
+                    (out, final_state.then_some(last))
                 };
-                let mut loss = (out.clone() * w.clone()).sum() + (last.hidden().clone() * wf.clone()).sum();
-                if let LayerState::HiddenCell(_, c) = &last {
+                let last_h: Tensor<2> = out.clone().narrow(1, time - 1, 1).squeeze_dim(1);
+                let mut loss = (out.clone() * w.clone()).sum() + (last_h.clone() * wf.clone()).sum();
+                if let Some(LayerState::HiddenCell(_, c)) = &last {
                     loss = loss + (c.clone() * wf.clone()).sum() * 0.5;
                 }
                 let grads = loss.backward();
                 let mut values = vec![
                     ("output", out.reshape([batch * time, hidden])),
-                    ("final h", last.hidden().clone()),
+                    ("final h", last.as_ref().map_or(last_h, |l| l.hidden().clone())),
                     ("dx", x.grad(&grads).unwrap().reshape([batch * time, input])),
                     ("dh0", h0.grad(&grads).unwrap()),
                     ("dW_x", layer.input.weight.val().grad(&grads).unwrap()),
@@ -377,12 +398,15 @@ mod tests {
                 }
                 values
             };
-            for ((name, fused), (_, reference)) in run(true).into_iter().zip(run(false)) {
-                let err = relative_error(fused, reference);
-                assert!(
-                    err < 1e-4,
-                    "{cell:?} peephole={peephole} {batch}x{time}x{input}x{hidden}: {name} off by {err}"
-                );
+            for final_state in [true, false] {
+                for ((name, fused), (_, reference)) in run(true, final_state).into_iter().zip(run(false, final_state)) {
+                    let err = relative_error(fused, reference);
+                    assert!(
+                        err < 1e-4,
+                        "{cell:?} peephole={peephole} {batch}x{time}x{input}x{hidden} final state {final_state}: \
+                         {name} off by {err}"
+                    );
+                }
             }
         }
     }

@@ -171,7 +171,7 @@ impl SequenceModel {
         let device = x.device();
         let mut x = x;
         for layer in &self.layers {
-            let (out, _) = layer.forward(x, layer.zero_state(batch, &device)); // [batch, time, hidden]
+            let out = layer.outputs(x, layer.zero_state(batch, &device)); // [batch, time, hidden]
             x = dropout(&self.dropout, out);
         }
         x
