@@ -1,6 +1,6 @@
 //! fugato's side of `bench/rnn`: the workloads of `bench/reference/rnn_torch.py`, run
 //! through fugato's own training step (model loss → backward → Adam with the gradient
-//! norm clipped to 5, as `fugato train` does) and sampler (`sample::generate`).
+//! norm clipped to 5, the optimizer `fugato train` uses) and sampler (`sample::generate`).
 //!
 //!     cargo run --release -p fugato-nn --example rnn_bench -- [STEPS] [RUNS] [FILTER]
 //!
@@ -8,11 +8,11 @@
 
 use std::time::Instant;
 
-use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
 use fugato_nn::data::Sequences;
+use fugato_nn::fused::FusedAdam;
 use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
 use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};
 use rand::{Rng, SeedableRng};
@@ -70,7 +70,7 @@ fn train(name: &str, model: ModelConfig, steps: usize, runs: usize) {
         })
         .collect();
     let mut model = model.init(&device);
-    let mut optimizer = AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(5.0))).init();
+    let mut optimizer = FusedAdam::module_optimizer(Some(5.0), None);
     let mut run_steps = |model: fugato_nn::model::SequenceModel, n: usize| {
         let mut model = model;
         for i in 0..n {

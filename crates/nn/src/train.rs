@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -108,7 +108,10 @@ impl TrainConfig {
         let clip = (self.clip > 0.0).then_some(GradientClippingConfig::Norm(self.clip as f32));
         let decay = (self.weight_decay > 0.0).then_some(WeightDecayConfig::new(self.weight_decay as f32));
         match self.optimizer {
-            OptimizerKind::Adam => AdamConfig::new().with_grad_clipping(clip).with_weight_decay(decay).init(),
+            OptimizerKind::Adam => crate::fused::FusedAdam::module_optimizer(
+                (self.clip > 0.0).then_some(self.clip as f32),
+                (self.weight_decay > 0.0).then_some(self.weight_decay as f32),
+            ),
             OptimizerKind::Sgd => SgdConfig::new()
                 .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
                 .with_gradient_clipping(clip)

@@ -198,7 +198,10 @@ impl Backward<Flex, 4> for HeadBackward {
         let Logits { values: mut dl, width } = Arc::unwrap_or_clone(logits);
         // The targets' gradient, −g·l, before the logits are overwritten.
         let dx = ops.parents[3].is_some().then(|| {
-            dl.chunks_exact(width).zip(g).flat_map(|(l, g)| l[..units].iter().map(move |l| -g * l)).collect::<Vec<f32>>()
+            dl.chunks_exact(width)
+                .zip(g)
+                .flat_map(|(l, g)| l[..units].iter().map(move |l| -g * l))
+                .collect::<Vec<f32>>()
         });
         let (dh, dw, db) = gradients(rows, d, units, h, w, x, g, &mut dl, width);
         let dh = ops.parents[0].is_some().then_some(dh);

@@ -33,12 +33,14 @@ macro_rules! vectorised {
     };
 }
 
+mod adam;
 pub mod cell;
 pub mod gemm;
 mod head;
 mod op;
 pub mod step;
 
+pub use adam::FusedAdam;
 pub use head::bernoulli_nll;
 pub use op::{Spec, recurrence, supported};
 
