@@ -22,6 +22,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::gemm::{self, Isa, Packed};
+use super::pool;
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,9 +125,11 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     // its own columns; a dense one is one large product here.
     let sparse = sparse_rows(x, rows, d.input);
     let dense_proj = sparse.is_none().then(|| project_dense(isa, rows, d.input, gh, x, w.wx, w.bx));
+    // Every value of these is written below (h goes to burn; the others come back to the
+    // pool after the backward pass).
     let mut out = vec![0.0f32; rows * h];
-    let mut cells = vec![0.0f32; if cell == Cell::Lstm { rows * h } else { 0 }];
-    let mut saved = if keep { vec![0.0f32; rows * cell.saved() * h] } else { Vec::new() };
+    let mut cells = pool::take(if cell == Cell::Lstm { rows * h } else { 0 });
+    let mut saved = pool::take(if keep { rows * cell.saved() * h } else { 0 });
     let zeros = vec![0.0f32; 3 * h];
     let peep = w.peep.unwrap_or(&zeros);
     let zeros_gh = vec![0.0f32; gh];
@@ -238,8 +241,10 @@ pub fn backward(
     let peep = w.peep.unwrap_or(&zeros);
     // Gradients of the gates' pre-activations: the input part and the recurrent part
     // (the same but for the GRU's candidate, where the reset gate sits between them).
-    let mut dgx = vec![0.0f32; rows * gh];
-    let mut dgh = if gru { vec![0.0f32; rows * gh] } else { Vec::new() };
+    // Every value of these (and of the transposed operands and packed gate gradients
+    // below) is written before it is read: buffers from the pool.
+    let mut dgx = pool::take(rows * gh);
+    let mut dgh = pool::take(if gru { rows * gh } else { 0 });
     let mut dh0 = vec![0.0f32; d.batch * h];
     let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
     let mut dpeep = vec![0.0f32; 3 * h];
@@ -251,8 +256,8 @@ pub fn backward(
     // h_{t-1} of every row, transposed (`[hidden, rows]`), and a dense input transposed
     // (`[input, rows]`): the left operands of the weight gradients, each thread filling
     // its share of their rows.
-    let mut h_prev_t = vec![0.0f32; h * rows];
-    let mut x_t = vec![0.0f32; if sparse.is_none() { d.input * rows } else { 0 }];
+    let mut h_prev_t = pool::take(h * rows);
+    let mut x_t = pool::take(if sparse.is_none() { d.input * rows } else { 0 });
     let isa = Isa::detect();
     let parts = partition(d, gh);
     let barrier = Barrier::new(parts.len());
@@ -287,8 +292,9 @@ pub fn backward(
         // This thread's gate columns (gate g, unit u0 + j is column g·nu + j): the
         // recurrent part packed for dW_h, the input part for a dense input's dW_x, and
         // the running sums of the biases' and a sparse input's weight gradients.
-        let mut packed_gh = Packed::zeroed(rows, gates * nu);
-        let mut packed_gx = (gru && sparse.is_none()).then(|| Packed::zeroed(rows, gates * nu));
+        let gate_columns = || Packed::overwritten(rows, gates * nu, pool::take(Packed::floats(rows, gates * nu)));
+        let mut packed_gh = gate_columns();
+        let mut packed_gx = (gru && sparse.is_none()).then(gate_columns);
         let mut sum_gx = vec![0.0f32; gates * nu];
         let mut sum_gh = vec![0.0f32; if gru { gates * nu } else { 0 }];
         let mut sparse_dwx = vec![0.0f32; if sparse.is_some() { d.input * gates * nu } else { 0 }];
@@ -384,6 +390,10 @@ pub fn backward(
             (None, Some(p)) => store(dwx_p, d.input, &product(d.input, x_t, p), p.padded_width()),
             (None, None) => store(dwx_p, d.input, &product(d.input, x_t, &packed_gh), packed_gh.padded_width()),
         }
+        pool::give(packed_gh.into_buffer());
+        if let Some(p) = packed_gx {
+            pool::give(p.into_buffer());
+        }
         store(dbx_p, 1, &sum_gx, gates * nu);
         if gru {
             store(dbh_p, 1, &sum_gh, gates * nu);
@@ -408,6 +418,9 @@ pub fn backward(
     in_parallel(&parts, run);
     let dx = need_dx
         .then(|| gemm::product(isa, rows, &dgx, gh, &Packed::new(gh, d.input, |k, i| w.wx[i * gh + k]), d.input));
+    for buffer in [dgx, dgh, h_prev_t, x_t] {
+        pool::give(buffer);
+    }
     Grads { dx, dwx, dbx, dwh, dbh: gru.then_some(dbh), dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
 }
 

@@ -76,6 +76,24 @@ impl Packed {
         Packed { k, panels, data: vec![0.0; panels * k * NR] }
     }
 
+    /// A `k × n` matrix in `buffer` (resized), its values whatever `buffer` held: every
+    /// one of the `k × n` must be set with [`Packed::write`] before a product reads it
+    /// (the padding past `n` only reaches the product's padding).
+    pub fn overwritten(k: usize, n: usize, mut buffer: Vec<f32>) -> Packed {
+        buffer.resize(Packed::floats(k, n), 0.0);
+        Packed { k, panels: n.div_ceil(NR), data: buffer }
+    }
+
+    /// Floats that a packed `k × n` matrix holds (padding included).
+    pub fn floats(k: usize, n: usize) -> usize {
+        n.div_ceil(NR) * k * NR
+    }
+
+    /// The buffer, for reuse.
+    pub fn into_buffer(self) -> Vec<f32> {
+        self.data
+    }
+
     /// Sets row `row`, columns `col .. col + values.len()`.
     pub fn write(&mut self, row: usize, col: usize, values: &[f32]) {
         let (mut col, mut values) = (col, values);

@@ -16,6 +16,7 @@ use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, back
 use burn::tensor::{Tensor, TensorData};
 
 use super::gemm::{self, Isa, Packed};
+use super::pool;
 
 /// The head's tensors: `h [rows, d]`, `w [d, units]`, `b [units]`, targets `x [rows, units]`.
 #[derive(ExtensionType)]
@@ -59,7 +60,7 @@ impl Host {
         let w = Packed::from_rows(d, units, self.slice(1), units);
         let width = w.padded_width();
         let (h, b, x) = (self.slice(0), self.slice(2), self.slice(3));
-        let mut logits = vec![0.0f32; rows * width];
+        let mut logits = pool::take(rows * width); // every value written by the product
         let mut nll = vec![0.0f32; rows];
         let per = rows_per_thread(rows, d * units);
         let work = |r0: usize, logits: &mut [f32], nll: &mut [f32]| {
@@ -165,7 +166,9 @@ fn log1p_unit(z: f32) -> f32 {
 impl FusedBernoulli for Flex {
     fn bernoulli_nll(inputs: HeadInputs<Self>) -> FloatTensor<Self> {
         let HeadInputs { h, w, b, x } = inputs;
-        Host::new([h, w, b, x]).forward().1
+        let (logits, nll) = Host::new([h, w, b, x]).forward();
+        pool::give(logits.values);
+        nll
     }
 }
 
@@ -204,6 +207,7 @@ impl Backward<Flex, 4> for HeadBackward {
                 .collect::<Vec<f32>>()
         });
         let (dh, dw, db) = gradients(rows, d, units, h, w, x, g, &mut dl, width);
+        pool::give(dl);
         let dh = ops.parents[0].is_some().then_some(dh);
         let dw = ops.parents[1].is_some().then_some(dw);
         let db = ops.parents[2].is_some().then_some(db);
@@ -300,7 +304,11 @@ impl<C: CheckpointStrategy> FusedBernoulli for Autodiff<Flex, C> {
                 let (logits, nll) = host.forward();
                 prep.finish(Saved { host, logits: Arc::new(logits) }, nll)
             }
-            OpsKind::UnTracked(prep) => prep.finish(host.forward().1),
+            OpsKind::UnTracked(prep) => {
+                let (logits, nll) = host.forward();
+                pool::give(logits.values);
+                prep.finish(nll)
+            }
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod cell;
 pub mod gemm;
 mod head;
 mod op;
+mod pool;
 pub mod step;
 
 pub use adam::FusedAdam;

@@ -13,6 +13,7 @@ use burn::backend::{Autodiff, Backend, DispatchDevice, ExtensionType, Flex, Tens
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::cell::{self, Cell, Dims, Weights};
+use super::pool;
 
 /// The tensors of one layer's recurrence. `bh` and `peep` are one-element placeholders
 /// where the cell has none (`Spec` says which).
@@ -146,6 +147,14 @@ struct Activations {
     saved: Vec<f32>,
 }
 
+impl Activations {
+    /// Their buffers back to the pool.
+    fn release(self) {
+        pool::give(self.c);
+        pool::give(self.saved);
+    }
+}
+
 fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
@@ -153,7 +162,9 @@ fn flex<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
 impl FusedRecurrence for Flex {
     fn recurrence(inputs: RecurrenceInputs<Self>, spec: Spec) -> FloatTensor<Self> {
         let RecurrenceInputs { x, wx, bx, wh, bh, peep, h0, c0 } = inputs;
-        Host::new([x, wx, bx, wh, bh, peep, h0, c0]).forward(spec, false).0
+        let (out, _, activations) = Host::new([x, wx, bx, wh, bh, peep, h0, c0]).forward(spec, false);
+        activations.release();
+        out
     }
 }
 
@@ -199,6 +210,10 @@ impl Backward<Flex, 8> for RecurrenceBackward {
             spec.width(d.hidden),
             ops.parents[0].is_some(),
         );
+        // The last use of the activations (unless a graph is walked backward twice).
+        if let Ok(activations) = Arc::try_unwrap(activations) {
+            activations.release();
+        }
         let gh = spec.cell.gates() * d.hidden;
         let computed = [
             g.dx.map(|v| (v, vec![d.batch, d.time, d.input])),
@@ -228,7 +243,11 @@ impl<C: CheckpointStrategy> FusedRecurrence for Autodiff<Flex, C> {
                 let (out, h, activations) = host.forward(spec, true);
                 prep.finish(Saved { spec, host, h, activations: Arc::new(activations) }, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(host.forward(spec, false).0),
+            OpsKind::UnTracked(prep) => {
+                let (out, _, activations) = host.forward(spec, false);
+                activations.release();
+                prep.finish(out)
+            }
         }
     }
 }
