@@ -72,17 +72,7 @@ impl Host {
                 *nll = terms.iter().sum();
             }
         };
-        std::thread::scope(|s| {
-            let mut blocks = logits.chunks_mut(per * width).zip(nll.chunks_mut(per)).enumerate();
-            let first = blocks.next();
-            for (i, (l, n)) in blocks {
-                let work = &work;
-                s.spawn(move || work(i * per, l, n));
-            }
-            if let Some((_, (l, n))) = first {
-                work(0, l, n);
-            }
-        });
+        in_blocks(logits.chunks_mut(per * width).zip(nll.chunks_mut(per)), |i, (l, n)| work(i * per, l, n));
         (Logits { values: logits, width }, FlexTensor::from_data(TensorData::new(nll, [rows])))
     }
 }
@@ -92,6 +82,20 @@ impl Host {
 fn rows_per_thread(rows: usize, work: usize) -> usize {
     let threads = super::cell::threads();
     if rows * work < 1 << 20 || threads == 1 { rows.max(1) } else { rows.div_ceil(threads).div_ceil(8).max(1) * 8 }
+}
+
+/// Runs `work(i, block)` on every block, the first on this thread and each other on a
+/// thread of its own, and returns the results in order.
+fn in_blocks<T: Send, R: Send>(blocks: impl Iterator<Item = T>, work: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let mut blocks = blocks.enumerate();
+        let first = blocks.next();
+        let work = &work;
+        let others: Vec<_> = blocks.map(|(i, block)| s.spawn(move || work(i, block))).collect();
+        let mut results: Vec<R> = first.into_iter().map(|(i, block)| work(i, block)).collect();
+        results.extend(others.into_iter().map(|t| t.join().expect("a head thread")));
+        results
+    })
 }
 
 /// The logits of a forward pass, rows `width` apart (the product's padded width).
@@ -263,19 +267,8 @@ fn gradients(
         unsafe { gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width()) };
         (dw, db)
     };
-    let partial: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
-        let mut blocks = l.chunks_mut(per * width).zip(dh.chunks_mut(per * dh_width)).enumerate();
-        let first = blocks.next();
-        let others: Vec<_> = blocks
-            .map(|(i, (l, dh))| {
-                let work = &work;
-                s.spawn(move || work(i * per, l, dh))
-            })
-            .collect();
-        let mut all = first.into_iter().map(|(_, (l, dh))| work(0, l, dh)).collect::<Vec<_>>();
-        all.extend(others.into_iter().map(|t| t.join().expect("a head gradient thread")));
-        all
-    });
+    let partial =
+        in_blocks(l.chunks_mut(per * width).zip(dh.chunks_mut(per * dh_width)), |i, (l, dh)| work(i * per, l, dh));
     let mut dw = vec![0.0f32; d * units];
     let mut db = vec![0.0f32; units];
     for (pdw, pdb) in &partial {
