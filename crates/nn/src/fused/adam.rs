@@ -12,6 +12,7 @@ use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRa
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::gemm::Isa;
+use super::values;
 
 /// Adam (β₁ 0.9, β₂ 0.999, ε 1e-5, burn's defaults), each gradient clipped to `clip` in
 /// L2 norm and `weight_decay`·θ added to it, as `AdamConfig` with the same settings does.
@@ -91,10 +92,6 @@ impl Optimizer for FusedAdam {
     fn to_device<const D: usize>(state: AdamState<D>, device: &Device) -> AdamState<D> {
         <Adam as Optimizer>::to_device(state, device)
     }
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().expect("f32 parameters")
 }
 
 /// One step's constants.

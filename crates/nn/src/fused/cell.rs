@@ -96,12 +96,6 @@ pub struct Activations<'a> {
     pub saved: &'a [f32],
 }
 
-impl Forward {
-    pub fn activations(&self) -> Activations<'_> {
-        Activations { h: &self.h, c: &self.c, saved: &self.saved }
-    }
-}
-
 /// Gradients of a layer's inputs and parameters.
 pub struct Grads {
     pub dx: Option<Vec<f32>>,
@@ -816,13 +810,7 @@ fn keep_freed_memory() {
 
 /// Runs `work` on every part, the first on this thread.
 fn in_parallel(parts: &[(usize, usize)], work: impl Fn((usize, usize)) + Sync) {
-    std::thread::scope(|s| {
-        for &part in &parts[1..] {
-            let work = &work;
-            s.spawn(move || work(part));
-        }
-        work(parts[0]);
-    });
+    super::in_blocks(parts.iter().copied(), |_, part| work(part));
 }
 
 /// A raw pointer into a buffer that several threads write, each to its own units.

@@ -256,25 +256,13 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
     let width = b.padded_width();
     assert!(n <= width && (m == 0 || a.len() >= (m - 1) * lda + b.k), "matrix sizes");
     let mut c = vec![0.0f32; m * width];
-    let threads = super::cell::threads();
-    let rows_per = if m * n * b.k < 1 << 20 { m } else { m.div_ceil(threads).div_ceil(MR) * MR };
-    std::thread::scope(|s| {
-        let mut first = None;
-        for (i, chunk) in c.chunks_mut(rows_per.max(1) * width).enumerate() {
-            let rows = chunk.len() / width;
-            let a = &a[i * rows_per * lda..];
-            // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above),
-            // and `chunk` holds `rows` rows of `width`.
-            let work = move || unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width) };
-            if i == 0 {
-                first = Some(work);
-            } else {
-                s.spawn(work);
-            }
-        }
-        if let Some(mut work) = first {
-            work();
-        }
+    let per = rows_per_thread(m, n * b.k);
+    super::in_blocks(c.chunks_mut(per * width), |i, chunk| {
+        let rows = chunk.len() / width;
+        let a = &a[i * per * lda..];
+        // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above), and
+        // `chunk` holds `rows` rows of `width`.
+        unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width) };
     });
     if n < width {
         for row in 1..m {
@@ -283,6 +271,13 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
         c.truncate(m * n);
     }
     c
+}
+
+/// Rows per thread for `rows` of `work` multiply-adds each: all on one thread when the
+/// whole is too small to pay for another, else split in whole tiles.
+pub fn rows_per_thread(rows: usize, work: usize) -> usize {
+    let threads = super::cell::threads();
+    if rows * work < 1 << 20 || threads == 1 { rows.max(1) } else { rows.div_ceil(threads).div_ceil(MR).max(1) * MR }
 }
 
 /// `C[m × padded] = A[m × k] · B` on this thread, for products too large for one step's

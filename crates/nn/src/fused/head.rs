@@ -16,7 +16,7 @@ use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, back
 use burn::tensor::{Tensor, TensorData};
 
 use super::gemm::{self, Isa, Packed};
-use super::pool;
+use super::{in_blocks, pool};
 
 /// The head's tensors: `h [rows, d]`, `w [d, units]`, `b [units]`, targets `x [rows, units]`.
 #[derive(ExtensionType)]
@@ -62,7 +62,7 @@ impl Host {
         let (h, b, x) = (self.slice(0), self.slice(2), self.slice(3));
         let mut logits = pool::take(rows * width); // every value written by the product
         let mut nll = vec![0.0f32; rows];
-        let per = rows_per_thread(rows, d * units);
+        let per = gemm::rows_per_thread(rows, d * units);
         let work = |r0: usize, logits: &mut [f32], nll: &mut [f32]| {
             // SAFETY: `h` holds these rows of `d` floats, `logits` as many of `width`.
             unsafe { gemm::multiply(isa, nll.len(), h[r0 * d..].as_ptr(), d, &w, logits.as_mut_ptr(), width) };
@@ -75,27 +75,6 @@ impl Host {
         in_blocks(logits.chunks_mut(per * width).zip(nll.chunks_mut(per)), |i, (l, n)| work(i * per, l, n));
         (Logits { values: logits, width }, FlexTensor::from_data(TensorData::new(nll, [rows])))
     }
-}
-
-/// Rows per thread for `rows` of `work` multiply-adds each: all on one thread when the
-/// whole is too small to pay for another, else split in whole tiles.
-fn rows_per_thread(rows: usize, work: usize) -> usize {
-    let threads = super::cell::threads();
-    if rows * work < 1 << 20 || threads == 1 { rows.max(1) } else { rows.div_ceil(threads).div_ceil(8).max(1) * 8 }
-}
-
-/// Runs `work(i, block)` on every block, the first on this thread and each other on a
-/// thread of its own, and returns the results in order.
-fn in_blocks<T: Send, R: Send>(blocks: impl Iterator<Item = T>, work: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
-    std::thread::scope(|s| {
-        let mut blocks = blocks.enumerate();
-        let first = blocks.next();
-        let work = &work;
-        let others: Vec<_> = blocks.map(|(i, block)| s.spawn(move || work(i, block))).collect();
-        let mut results: Vec<R> = first.into_iter().map(|(i, block)| work(i, block)).collect();
-        results.extend(others.into_iter().map(|t| t.join().expect("a head thread")));
-        results
-    })
 }
 
 /// The logits of a forward pass, rows `width` apart (the product's padded width).
@@ -249,7 +228,7 @@ fn gradients(
     let wt = Packed::new(units, d, |k, j| w[j * units + k]);
     let dh_width = wt.padded_width();
     let mut dh = vec![0.0f32; rows * dh_width];
-    let per = rows_per_thread(rows, 3 * d * units);
+    let per = gemm::rows_per_thread(rows, 3 * d * units);
     let work = |r0: usize, l: &mut [f32], dh: &mut [f32]| -> (Vec<f32>, Vec<f32>) {
         let n = dh.len() / dh_width;
         let mut db = vec![0.0f32; units];

@@ -125,7 +125,7 @@ impl Host<8> {
 
     /// The output, and what the backward pass needs: h at every step (sharing the
     /// output's memory where that is h alone), the LSTM's c and the gate activations.
-    fn forward(&self, spec: Spec, keep: bool) -> (FlexTensor, FlexTensor, Activations) {
+    fn forward(&self, spec: Spec, keep: bool) -> (FlexTensor, FlexTensor, Buffers) {
         let d = self.dims();
         let fwd = cell::forward(spec.cell, d, &self.weights(spec), self.slice(0), self.slice(6), self.slice(7), keep);
         let h = flex(fwd.h, [d.batch, d.time, d.hidden]);
@@ -137,17 +137,17 @@ impl Host<8> {
                 hs.zip(fwd.c.chunks_exact(d.hidden)).flat_map(|(h, c)| h.iter().chain(c)).copied().collect();
             flex(both, [d.batch, d.time, 2 * d.hidden])
         };
-        (out, h, Activations { c: fwd.c, saved: fwd.saved })
+        (out, h, Buffers { c: fwd.c, saved: fwd.saved })
     }
 }
 
-/// The LSTM's c and the gate activations of a forward pass.
-struct Activations {
+/// The LSTM's c and the gate activations of a forward pass, in buffers from the pool.
+struct Buffers {
     c: Vec<f32>,
     saved: Vec<f32>,
 }
 
-impl Activations {
+impl Buffers {
     /// Their buffers back to the pool.
     fn release(self) {
         pool::give(self.c);
@@ -174,7 +174,7 @@ struct Saved {
     spec: Spec,
     host: Host<8>,
     h: FlexTensor,
-    activations: Arc<Activations>,
+    activations: Arc<Buffers>,
 }
 
 impl std::fmt::Debug for Saved {

@@ -268,10 +268,7 @@ impl Layer {
     }
 }
 
-/// A tensor's values, row-major.
-pub(super) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 values")
-}
+pub(super) use crate::fused::values;
 
 #[cfg(test)]
 mod tests {
