@@ -4,21 +4,26 @@
 //! - The input projection `x·W_x + b_x` of every step is one large product (or, for
 //!   sparse binary input such as a piano-roll, a sum of the rows of `W_x` for the notes
 //!   that sound, formed in the step loop by the thread that needs it).
-//! - The hidden units are split between threads. Each thread packs its slice of the
-//!   recurrent weights once and, at every step, multiplies the previous hidden state by
-//!   it, then applies the gate nonlinearities to its own units; one barrier per step
-//!   hands the new state to the others. Nothing is allocated per step.
-//! - The backward pass runs the steps in reverse the same way (gate gradients per unit,
-//!   then one product with the transposed recurrent weights per step). Each thread also
-//!   owns its units' columns of the weight gradients: it sums the biases' and a sparse
-//!   input's as the steps go, and packs its gate gradients for one large product over
-//!   the whole sequence at the end (the recurrent weights', a dense input's).
+//! - The batch rows are split between threads when there are enough of them (a tile's
+//!   rows each): each thread packs the recurrent weights once and, at every step,
+//!   multiplies its rows' previous hidden state by them and applies the gate
+//!   nonlinearities, never waiting for another. With fewer rows (evaluation of long
+//!   sequences one at a time) the hidden units are split instead: each thread multiplies
+//!   every row's state by its slice of the weights, and one barrier per step hands the
+//!   new state to the others. Nothing is allocated per step.
+//! - The backward pass runs the steps in reverse the same way (gate gradients, then one
+//!   product with the transposed recurrent weights per step). Each thread sums its
+//!   biases' and sparse input's gradients as the steps go and packs its gate gradients;
+//!   after one barrier, the weight gradients are large products over the whole sequence,
+//!   each thread computing its units' columns (units split) or its share of the rows from
+//!   every thread's packed gradients (batch split), so nothing is left for one core.
 //!
 //! Layouts (row-major, batch first, as burn hands them over): `x [batch, time, input]`,
 //! `W_x [input, gates·hidden]`, `W_h [hidden, gates·hidden]`, gates in the order of
 //! [`crate::model::Layer`]: LSTM i, f, c̃, o; GRU r, z, n; the tanh RNN one.
 //! `h` at every step is `[batch, time, hidden]`, and so is the LSTM's `c`.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::gemm::{self, Isa, Packed};
@@ -128,10 +133,11 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     let peep = w.peep.unwrap_or(&zeros);
     let zeros_gh = vec![0.0f32; gh];
     let bh = w.bh.unwrap_or(&zeros_gh);
-    let parts = partition(d, gh);
-    let barrier = Barrier::new(parts.len());
+    let parts = partition(d, gh, threads());
+    let (barrier, sync) = (Barrier::new(parts.len()), splits_units(&parts, d));
     let (out_p, cells_p, saved_p) = (Shared(out.as_mut_ptr()), Shared(cells.as_mut_ptr()), Shared(saved.as_mut_ptr()));
-    let run = |(u0, u1): (usize, usize)| {
+    let run = |_, part: Part| {
+        let Part { b0, b1, u0, u1 } = part;
         let nu = u1 - u0;
         // This thread's columns of W_h, gate after gate: column g·nu + j is unit u0 + j.
         let mut packed = Packed::zeroed(h, cell.gates() * nu);
@@ -141,16 +147,22 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             }
         }
         let ldc = packed.padded_width();
-        let mut c = vec![0.0f32; d.batch * ldc];
+        let mut c = vec![0.0f32; (b1 - b0) * ldc];
         let mut sparse_proj = vec![0.0f32; if sparse.is_some() { gh } else { 0 }];
         for t in 0..d.time {
-            // A = h_{t-1}: the starting state, or the previous step's output.
-            let (a, lda) = if t == 0 { (h0.as_ptr(), h) } else { (out_p.at((t - 1) * h) as *const f32, d.time * h) };
-            // SAFETY: h_{t-1} was written before the last barrier; c is this thread's.
-            unsafe { gemm::multiply(isa, d.batch, a, lda, &packed, c.as_mut_ptr(), ldc) };
-            for b in 0..d.batch {
+            // A = h_{t-1} of this thread's rows: the starting state, or the previous step's
+            // output.
+            let (a, lda) = if t == 0 {
+                (h0[b0 * h..].as_ptr(), h)
+            } else {
+                (out_p.at((b0 * d.time + t - 1) * h) as *const f32, d.time * h)
+            };
+            // SAFETY: h_{t-1} of these rows was written by this thread or before the last
+            // barrier; c is this thread's.
+            unsafe { gemm::multiply(isa, b1 - b0, a, lda, &packed, c.as_mut_ptr(), ldc) };
+            for b in b0..b1 {
                 let row = b * d.time + t;
-                let cr = &c[b * ldc..][..ldc];
+                let cr = &c[(b - b0) * ldc..][..ldc];
                 let pr: &[f32] = match (&sparse, &dense_proj) {
                     (Some(nonzero), _) => {
                         project_sparse_row(isa, &nonzero[row], w.wx, w.bx, h, u0, nu, &mut sparse_proj);
@@ -195,10 +207,12 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                     }
                 }
             }
-            barrier.wait();
+            if sync {
+                barrier.wait();
+            }
         }
     };
-    in_parallel(&parts, run);
+    super::in_blocks(parts.iter().copied(), run);
     Forward { h: out, c: cells, saved }
 }
 
@@ -207,10 +221,9 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
 /// `need_dx`: whether the input needs its gradient (not for the first layer of a model
 /// that reads data).
 ///
-/// Each thread owns the gate columns of its units: it runs their gate gradients back
-/// through time, and sums their columns of the weight and bias gradients as it goes (the
-/// sparse input's) or packs them for one product over the whole sequence at the end
-/// (the recurrent weights', a dense input's), so nothing is left for one core alone.
+/// Each thread runs the gate gradients of its part (batch rows, units) back through time,
+/// summing the bias and sparse input gradients as it goes and packing the gate gradients
+/// for the weight gradients' products over the whole sequence at the end.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     cell: Cell,
@@ -253,8 +266,8 @@ pub fn backward(
     let mut h_prev_t = pool::take(h * rows);
     let mut x_t = pool::take(if sparse.is_none() { d.input * rows } else { 0 });
     let isa = Isa::detect();
-    let parts = partition(d, gh);
-    let barrier = Barrier::new(parts.len());
+    let parts = partition(d, gh, threads());
+    let (barrier, sync) = (Barrier::new(parts.len()), splits_units(&parts, d));
     let (dgx_p, dgh_p) = (Shared(dgx.as_mut_ptr()), Shared(if gru { dgh.as_mut_ptr() } else { dgx.as_mut_ptr() }));
     let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
     let (dwx_p, dwh_p, dbx_p, dbh_p) =
@@ -262,42 +275,48 @@ pub fn backward(
     let (h_prev_t_p, x_t_p) = (Shared(h_prev_t.as_mut_ptr()), Shared(x_t.as_mut_ptr()));
     let (out, cells, saved) = (fwd.h, fwd.c, fwd.saved);
     let threads = parts.len();
-    let run = |(u0, u1): (usize, usize)| {
+    // What each thread leaves for the weight gradients, read by all after the barrier.
+    let shares: Vec<OnceLock<Share>> = (0..threads).map(|_| OnceLock::new()).collect();
+    let run = |q: usize, part: Part| {
+        let Part { b0, b1, u0, u1 } = part;
         let nu = u1 - u0;
-        let part = u0 / parts[0].1.max(1);
-        // This thread's rows of the transposed operands.
-        // SAFETY: each thread writes only its own rows; all read them after the barrier.
-        transpose_into(rows, u0, u1, unsafe { h_prev_t_p.slice(u0 * rows, nu * rows) }, |row| {
-            if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * h..][..h] }
-        });
+        // This thread's rows of the sequence are first .. first + mine.
+        let (first, mine) = (b0 * d.time, (b1 - b0) * d.time);
+        // This thread's units of h_{t-1} for its rows, transposed, and its share of a
+        // dense input's.
+        // SAFETY: the threads fill disjoint parts, and read others' after the barrier.
+        unsafe {
+            transpose_into(rows, (u0, u1), (first, first + mine), h_prev_t_p, |row| {
+                if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * h..][..h] }
+            })
+        };
         if sparse.is_none() {
-            let (i0, i1) = (d.input * part / threads, d.input * (part + 1) / threads);
-            transpose_into(rows, i0, i1, unsafe { x_t_p.slice(i0 * rows, (i1 - i0) * rows) }, |row| {
-                &x[row * d.input..][..d.input]
-            });
+            let inputs = if sync { share(d.input, q, threads) } else { (0, d.input) };
+            // SAFETY: as above.
+            unsafe { transpose_into(rows, inputs, (first, first + mine), x_t_p, |row| &x[row * d.input..][..d.input]) };
         }
         // dh_{t-1}[u0 + j] = Σ_k dG_t[k] · W_h[u0 + j, k]: B[k, j] = W_h[u0 + j, k].
         let packed = Packed::from_rows(gh, nu, &gemm::transpose(&w.wh[u0 * gh..u1 * gh], nu, gh), nu);
         let ldc = packed.padded_width();
-        let mut c = vec![0.0f32; d.batch * ldc];
-        let mut dh_rec = vec![0.0f32; d.batch * nu];
-        let mut dc = vec![0.0f32; d.batch * nu];
+        let mut c = vec![0.0f32; (b1 - b0) * ldc];
+        let mut dh_rec = vec![0.0f32; (b1 - b0) * nu];
+        let mut dc = vec![0.0f32; (b1 - b0) * nu];
         let mut dp = vec![0.0f32; 3 * nu];
-        // This thread's gate columns (gate g, unit u0 + j is column g·nu + j): the
-        // recurrent part packed for dW_h, the input part for a dense input's dW_x, and
+        // This thread's gate columns (gate g, unit u0 + j is column g·nu + j) of its rows:
+        // the recurrent part packed for dW_h, the input part for a dense input's dW_x, and
         // the running sums of the biases' and a sparse input's weight gradients.
-        let gate_columns = || Packed::overwritten(rows, gates * nu, pool::take(Packed::floats(rows, gates * nu)));
+        let gate_columns = || Packed::overwritten(mine, gates * nu, pool::take(Packed::floats(mine, gates * nu)));
         let mut packed_gh = gate_columns();
         let mut packed_gx = (gru && sparse.is_none()).then(gate_columns);
         let mut sum_gx = vec![0.0f32; gates * nu];
         let mut sum_gh = vec![0.0f32; if gru { gates * nu } else { 0 }];
         let mut sparse_dwx = vec![0.0f32; if sparse.is_some() { d.input * gates * nu } else { 0 }];
         for t in (0..d.time).rev() {
-            for b in 0..d.batch {
+            for b in b0..b1 {
                 let row = b * d.time + t;
                 let dor = &dout[row * width..][..h];
                 let dor_c = if width == h { &no_dc[..] } else { &dout[row * width + h..][..h] };
-                let dhr = &mut dh_rec[b * nu..][..nu];
+                let dhr = &mut dh_rec[(b - b0) * nu..][..nu];
                 // SAFETY: each thread writes only its own units of row (b, t).
                 let gx = unsafe { dgx_p.slice(row * gh, gh) };
                 match cell {
@@ -315,7 +334,7 @@ pub fn backward(
                             &dor[u0..u1],
                             &dor_c[u0..u1],
                             dhr,
-                            &mut dc[b * nu..][..nu],
+                            &mut dc[(b - b0) * nu..][..nu],
                             &peep[u0..],
                             &mut gx[u0..],
                             &mut dp,
@@ -333,83 +352,110 @@ pub fn backward(
                             dhr,
                             &mut gx[u0..],
                             gr,
-                            &mut dc[b * nu..][..nu],
+                            &mut dc[(b - b0) * nu..][..nu],
                         );
                     }
                 }
                 // SAFETY: this thread's units of row (b, t), just written.
                 let gr: &[f32] = if gru { unsafe { dgh_p.read(row * gh, gh) } } else { gx };
                 for g in 0..gates {
-                    packed_gh.write(row, g * nu, &gr[g * h + u0..][..nu]);
+                    packed_gh.write(row - first, g * nu, &gr[g * h + u0..][..nu]);
                     if let Some(p) = packed_gx.as_mut() {
-                        p.write(row, g * nu, &gx[g * h + u0..][..nu]);
+                        p.write(row - first, g * nu, &gx[g * h + u0..][..nu]);
                     }
                 }
                 let nonzero = sparse.as_ref().map_or(&[][..], |s| &s[row][..]);
                 let gr = if gru { Some(gr) } else { None };
                 sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
-            barrier.wait();
-            // dh_{t-1} for this thread's units, from every unit's gate gradients at t.
-            let a = dgh_p.at(t * gh) as *const f32;
-            // SAFETY: row (b, t) of the gate gradients was finished before the barrier.
-            unsafe { gemm::multiply(isa, d.batch, a, d.time * gh, &packed, c.as_mut_ptr(), ldc) };
-            for b in 0..d.batch {
+            if sync {
+                barrier.wait();
+            }
+            // dh_{t-1} for this thread's units and rows, from every unit's gate gradients
+            // at t.
+            let a = dgh_p.at((first + t) * gh) as *const f32;
+            // SAFETY: rows (b, t) of the gate gradients were finished by this thread or
+            // before the barrier.
+            unsafe { gemm::multiply(isa, b1 - b0, a, d.time * gh, &packed, c.as_mut_ptr(), ldc) };
+            for b in 0..b1 - b0 {
                 for j in 0..nu {
                     dh_rec[b * nu + j] = c[b * ldc + j] + if gru { dc[b * nu + j] } else { 0.0 };
                 }
             }
         }
-        // The weight gradients of this thread's columns, over the whole sequence (the
-        // transposed operands were finished before the first step's barrier).
-        let product = |m: usize, a: &[f32], b: &Packed| {
-            let mut c = vec![0.0f32; m * b.padded_width()];
-            // SAFETY: `a` holds `m` rows of `rows` floats; `c` `m` rows of the padded width.
-            unsafe { gemm::multiply_blocked(isa, m, a.as_ptr(), rows, b, c.as_mut_ptr(), b.padded_width()) };
-            c
-        };
-        let store = |dst: Shared, m: usize, src: &[f32], ld: usize| {
-            for k in 0..m {
-                for g in 0..gates {
-                    // SAFETY: this thread's columns of row k.
-                    unsafe { dst.slice(k * gh + g * h + u0, nu) }.copy_from_slice(&src[k * ld + g * nu..][..nu]);
-                }
-            }
-        };
-        // SAFETY: every thread finished its rows of the transposed operands.
-        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len(&sparse, d) * rows)) };
-        store(dwh_p, h, &product(h, h_prev_t, &packed_gh), packed_gh.padded_width());
-        match (&sparse, &packed_gx) {
-            (Some(_), _) => store(dwx_p, d.input, &sparse_dwx, gates * nu),
-            (None, Some(p)) => store(dwx_p, d.input, &product(d.input, x_t, p), p.padded_width()),
-            (None, None) => store(dwx_p, d.input, &product(d.input, x_t, &packed_gh), packed_gh.padded_width()),
-        }
-        pool::give(packed_gh.into_buffer());
-        if let Some(p) = packed_gx {
-            pool::give(p.into_buffer());
-        }
-        store(dbx_p, 1, &sum_gx, gates * nu);
-        if gru {
-            store(dbh_p, 1, &sum_gh, gates * nu);
-        }
-        for b in 0..d.batch {
+        for b in 0..b1 - b0 {
             for j in 0..nu {
-                // SAFETY: own units only.
+                // SAFETY: own rows and units only.
                 unsafe {
-                    *dh0_p.at(b * h + u0 + j) = dh_rec[b * nu + j];
+                    *dh0_p.at((b0 + b) * h + u0 + j) = dh_rec[b * nu + j];
                     if cell == Cell::Lstm {
-                        *dc0_p.at(b * h + u0 + j) = dc[b * nu + j];
+                        *dc0_p.at((b0 + b) * h + u0 + j) = dc[b * nu + j];
                     }
                 }
             }
         }
-        for g in 0..3 {
-            for j in 0..nu {
-                unsafe { *dpeep_p.at(g * h + u0 + j) = dp[g * nu + j] };
+        let _ = shares[q].set(Share { gh: packed_gh, gx: packed_gx, sum_gx, sum_gh, sparse_dwx, dp });
+        // Past this barrier every thread's share and transposed operands are finished.
+        barrier.wait();
+        // The weight gradients. Units split: this thread's columns, from its own share.
+        // Batch split: every column of this thread's share of the weights' rows, summed
+        // over every thread's share.
+        let sources: Vec<&Share> = if sync { vec![&shares[q]] } else { shares.iter().collect() }
+            .into_iter()
+            .map(|s| s.get().expect("every thread left its share before the barrier"))
+            .collect();
+        let firsts: Vec<usize> = if sync { vec![first] } else { parts.iter().map(|p| p.b0 * d.time).collect() };
+        let rows_of = |m: usize| if sync { (0, m) } else { share(m, q, threads) };
+        let columns = Columns { hidden: h, gates, u0, nu };
+        // Rows k0..k1 of A·G summed over the sources, where A (`[…, rows]`) is transposed
+        // and G a source's packed gate gradients (its rows of the sequence).
+        let product = |(k0, k1): (usize, usize), a: &[f32], packed: &dyn Fn(&Share) -> &Packed| {
+            let width = packed(sources[0]).padded_width();
+            let mut c = pool::take((k1 - k0) * width);
+            for (n, (source, first)) in sources.iter().zip(&firsts).enumerate() {
+                // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
+                // sequence; `c` holds k1 − k0 rows of the padded width.
+                unsafe {
+                    let a = a.as_ptr().add(k0 * rows + first);
+                    gemm::multiply_blocked(isa, k1 - k0, a, rows, packed(source), c.as_mut_ptr(), width, n > 0);
+                }
             }
+            (c, width)
+        };
+        // SAFETY: every thread finished its part of the transposed operands.
+        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len(&sparse, d) * rows)) };
+        // SAFETY (the `set`s below): each element of a gradient is set by one thread.
+        let ks = rows_of(h);
+        let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh);
+        unsafe { columns.set(dwh_p, ks, &[&dwh_part], width) };
+        pool::give(dwh_part);
+        let ks = rows_of(d.input);
+        if sparse.is_some() {
+            let parts: Vec<&[f32]> = sources.iter().map(|s| &s.sparse_dwx[ks.0 * gates * nu..]).collect();
+            unsafe { columns.set(dwx_p, ks, &parts, gates * nu) };
+        } else if ks.1 > ks.0 {
+            let (dwx_part, width) = product(ks, x_t, &|s| s.gx.as_ref().unwrap_or(&s.gh));
+            unsafe { columns.set(dwx_p, ks, &[&dwx_part], width) };
+            pool::give(dwx_part);
+        }
+        // The sums (biases, peepholes): with the batch split, the first thread adds them up.
+        if sync || q == 0 {
+            let sums = |f: fn(&Share) -> &[f32]| sources.iter().map(|s| f(s)).collect::<Vec<_>>();
+            unsafe { columns.set(dbx_p, (0, 1), &sums(|s| &s.sum_gx), gates * nu) };
+            if gru {
+                unsafe { columns.set(dbh_p, (0, 1), &sums(|s| &s.sum_gh), gates * nu) };
+            }
+            let peepholes = Columns { gates: 3, ..columns };
+            unsafe { peepholes.set(dpeep_p, (0, 1), &sums(|s| &s.dp), 3 * nu) };
         }
     };
-    in_parallel(&parts, run);
+    super::in_blocks(parts.iter().copied(), run);
+    for share in shares.into_iter().filter_map(OnceLock::into_inner) {
+        pool::give(share.gh.into_buffer());
+        if let Some(p) = share.gx {
+            pool::give(p.into_buffer());
+        }
+    }
     let dx = need_dx
         .then(|| gemm::product(isa, rows, &dgx, gh, &Packed::new(gh, d.input, |k, i| w.wx[i * gh + k]), d.input));
     for buffer in [dgx, dgh, h_prev_t, x_t] {
@@ -418,19 +464,80 @@ pub fn backward(
     Grads { dx, dwx, dbx, dwh, dbh: gru.then_some(dbh), dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
 }
 
-/// Rows `r0..r1` of the transpose of the `[rows × …]` matrix whose row `row` is
-/// `row_of(row)`, into `dst` (`[r1 − r0, rows]`), sixteen source rows at a time: each
-/// destination row gets a run of sixteen (one cache line) from source rows that stay in
-/// L1 while the columns sweep.
-fn transpose_into<'a>(rows: usize, r0: usize, r1: usize, dst: &mut [f32], row_of: impl Fn(usize) -> &'a [f32]) {
+/// Rows `r0..r1`, columns `s0..s1` of the transpose (`[…, rows]`) of the `[rows × …]`
+/// matrix whose row `row` is `row_of(row)`, into `dst`, sixteen source rows at a time:
+/// each destination row gets a run of sixteen (one cache line) from source rows that stay
+/// in L1 while the columns sweep.
+///
+/// # Safety
+/// `dst` must hold `r1` rows of `rows` floats, and no other thread may touch these
+/// elements meanwhile.
+unsafe fn transpose_into<'a>(
+    rows: usize,
+    (r0, r1): (usize, usize),
+    (s0, s1): (usize, usize),
+    dst: Shared,
+    row_of: impl Fn(usize) -> &'a [f32],
+) {
     const BLOCK: usize = 16;
-    for row0 in (0..rows).step_by(BLOCK) {
-        let n = (rows - row0).min(BLOCK);
+    for row0 in (s0..s1).step_by(BLOCK) {
+        let n = (s1 - row0).min(BLOCK);
         let sources: [&[f32]; BLOCK] = std::array::from_fn(|i| if i < n { &row_of(row0 + i)[r0..r1] } else { &[] });
         for r in 0..r1 - r0 {
-            let line = &mut dst[r * rows + row0..][..n];
+            // SAFETY: in `dst`, and this thread's (the caller's promise).
+            let line = unsafe { dst.slice((r0 + r) * rows + row0, n) };
             for (v, source) in line.iter_mut().zip(&sources) {
                 *v = source[r];
+            }
+        }
+    }
+}
+
+/// What a thread leaves for the weight gradients after the backward pass through time:
+/// its gate gradients, packed (its rows of the sequence, its units' columns), and its
+/// running sums.
+struct Share {
+    /// The recurrent part, for dW_h (and a dense input's dW_x but for the GRU).
+    gh: Packed,
+    /// The GRU's input part, for a dense input's dW_x.
+    gx: Option<Packed>,
+    /// `[gates·nu]`: the input bias's gradient.
+    sum_gx: Vec<f32>,
+    /// `[gates·nu]`: the GRU's recurrent bias's gradient.
+    sum_gh: Vec<f32>,
+    /// `[input, gates·nu]`: a sparse input's dW_x.
+    sparse_dwx: Vec<f32>,
+    /// `[3, nu]`: the peepholes' gradients.
+    dp: Vec<f32>,
+}
+
+/// One part's columns of a `[…, gates·hidden]` gradient: unit `u0 + j` of gate `g`, for
+/// `j < nu`, is column `g·hidden + u0 + j` there and `g·nu + j` in the part's own results.
+#[derive(Clone, Copy)]
+struct Columns {
+    hidden: usize,
+    gates: usize,
+    u0: usize,
+    nu: usize,
+}
+
+impl Columns {
+    /// Sets rows `k0..k1` of `dst`, these columns, to the sum of `parts` (each with row
+    /// stride `ld`, its row 0 being `dst`'s row `k0`).
+    ///
+    /// # Safety
+    /// `dst` must hold `k1` rows, and no other thread may touch these elements meanwhile.
+    unsafe fn set(self, dst: Shared, (k0, k1): (usize, usize), parts: &[&[f32]], ld: usize) {
+        let Columns { hidden, gates, u0, nu } = self;
+        for k in k0..k1 {
+            for g in 0..gates {
+                // SAFETY: the caller's promise.
+                let d = unsafe { dst.slice(k * gates * hidden + g * hidden + u0, nu) };
+                let at = (k - k0) * ld + g * nu;
+                d.copy_from_slice(&parts[0][at..][..nu]);
+                for part in &parts[1..] {
+                    d.iter_mut().zip(&part[at..][..nu]).for_each(|(d, p)| *d += p);
+                }
             }
         }
     }
@@ -769,15 +876,47 @@ fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<Vec<Vec<(usize, f
     )
 }
 
-/// Splits the hidden units between threads: as many as the cores, but only when each
-/// gets enough work to pay for the per-step barrier.
-fn partition(d: Dims, gh: usize) -> Vec<(usize, usize)> {
-    let cores = threads();
+/// One thread's share of a layer: batch rows `b0..b1`, hidden units `u0..u1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Part {
+    b0: usize,
+    b1: usize,
+    u0: usize,
+    u1: usize,
+}
+
+/// Rows per thread at least for the batch split: a tile's.
+const ROWS_PER_THREAD: usize = 8;
+
+/// Splits a layer between `cores` threads, but only when each gets enough work to pay
+/// for it. The batch rows when there are enough of them: each thread then runs its rows'
+/// whole recurrence and no step waits for another. Else the hidden units: each thread
+/// runs its units for every row, and a barrier at every step hands the new state to the
+/// others.
+fn partition(d: Dims, gh: usize, cores: usize) -> Vec<Part> {
     let work = d.batch * d.time * d.hidden * gh; // multiply-adds of the recurrence
-    let threads = if work < 4_000_000 { 1 } else { cores.min(d.hidden / 16).max(1) };
+    let threads = if work < 4_000_000 { 1 } else { cores.max(1) };
+    if threads > 1 && d.batch >= ROWS_PER_THREAD * threads {
+        let (b, h) = (d.batch, d.hidden);
+        return (0..threads).map(|i| Part { b0: b * i / threads, b1: b * (i + 1) / threads, u0: 0, u1: h }).collect();
+    }
+    let threads = threads.min(d.hidden / 16).max(1);
     // Whole multiples of 16 units each, so the gate loops vectorise.
     let chunk = d.hidden.div_ceil(threads).div_ceil(16) * 16;
-    (0..d.hidden).step_by(chunk.max(1)).map(|u0| (u0, (u0 + chunk).min(d.hidden))).collect()
+    (0..d.hidden)
+        .step_by(chunk.max(1))
+        .map(|u0| Part { b0: 0, b1: d.batch, u0, u1: (u0 + chunk).min(d.hidden) })
+        .collect()
+}
+
+/// Whether the parts split the hidden units (and so must meet at every step).
+fn splits_units(parts: &[Part], d: Dims) -> bool {
+    parts.iter().any(|p| p.u1 - p.u0 < d.hidden)
+}
+
+/// Part `i` of `n` of `0..m`.
+fn share(m: usize, i: usize, n: usize) -> (usize, usize) {
+    (m * i / n, m * (i + 1) / n)
 }
 
 /// Threads for the fused kernels: `FUGATO_THREADS` if set, else the cores (at most 8).
@@ -806,11 +945,6 @@ fn keep_freed_memory() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
     }
-}
-
-/// Runs `work` on every part, the first on this thread.
-fn in_parallel(parts: &[(usize, usize)], work: impl Fn((usize, usize)) + Sync) {
-    super::in_blocks(parts.iter().copied(), |_, part| work(part));
 }
 
 /// A raw pointer into a buffer that several threads write, each to its own units.
@@ -913,6 +1047,37 @@ pub fn sigmoid(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every (batch row, unit) pair in exactly one part, the batch split where each thread
+    /// gets a tile's rows, and nothing split that is too small to pay for a thread.
+    #[test]
+    fn partitions_cover_the_layer_once() {
+        let dims = |batch, hidden| Dims { batch, time: 64, input: 88, hidden };
+        for (d, cores, threads, by_batch) in [
+            (dims(32, 256), 2, 2, true),
+            (dims(33, 256), 2, 2, true),
+            (dims(8, 256), 2, 2, false),
+            (dims(32, 256), 8, 8, false),
+            (dims(64, 256), 8, 8, true),
+            (dims(32, 40), 2, 2, true),
+            (dims(3, 128), 2, 2, false),
+            (dims(2, 8), 2, 1, false),
+            (dims(32, 256), 1, 1, false),
+        ] {
+            let parts = partition(d, 4 * d.hidden, cores);
+            assert_eq!(parts.len(), threads, "{d:?} on {cores} cores: {parts:?}");
+            assert_eq!(splits_units(&parts, d), threads > 1 && !by_batch, "{d:?} on {cores} cores: {parts:?}");
+            let mut seen = vec![0u8; d.batch * d.hidden];
+            for p in &parts {
+                for b in p.b0..p.b1 {
+                    for u in p.u0..p.u1 {
+                        seen[b * d.hidden + u] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{d:?} on {cores} cores: {parts:?}");
+        }
+    }
 
     #[test]
     fn the_rational_tanh_is_within_a_few_ulp() {

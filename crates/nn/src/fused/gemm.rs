@@ -262,7 +262,7 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
         let a = &a[i * per * lda..];
         // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above), and
         // `chunk` holds `rows` rows of `width`.
-        unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width) };
+        unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width, false) };
     });
     if n < width {
         for row in 1..m {
@@ -280,16 +280,26 @@ pub fn rows_per_thread(rows: usize, work: usize) -> usize {
     if rows * work < 1 << 20 || threads == 1 { rows.max(1) } else { rows.div_ceil(threads).div_ceil(MR).max(1) * MR }
 }
 
-/// `C[m × padded] = A[m × k] · B` on this thread, for products too large for one step's
-/// [`multiply`]: blocks of the inner dimension keep a panel's block in L1 and the rows'
-/// in L2.
+/// `C[m × padded] (+)= A[m × k] · B` on this thread (added to `C` when `accumulate`), for
+/// products too large for one step's [`multiply`]: blocks of the inner dimension keep a
+/// panel's block in L1 and the rows' in L2.
 ///
 /// # Safety
 /// As [`multiply`].
-pub unsafe fn multiply_blocked(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn multiply_blocked(
+    isa: Isa,
+    m: usize,
+    a: *const f32,
+    lda: usize,
+    b: &Packed,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
     for k0 in (0..b.k).step_by(KC) {
         let k1 = (k0 + KC).min(b.k);
-        unsafe { multiply_range(isa, m, a, lda, b, k0, k1, c, ldc, k0 > 0) };
+        unsafe { multiply_range(isa, m, a, lda, b, k0, k1, c, ldc, accumulate || k0 > 0) };
     }
 }
 

@@ -243,7 +243,9 @@ fn gradients(
         let packed = Packed::from_rows(n, units, l, width);
         let mut dw = vec![0.0f32; d * packed.padded_width()];
         // SAFETY: `ht` holds `d` rows of `n` floats, `dw` `d` rows of the padded width.
-        unsafe { gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width()) };
+        unsafe {
+            gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width(), false)
+        };
         (dw, db)
     };
     let partial =

@@ -325,7 +325,8 @@ mod tests {
 
     /// The fused kernels against the op-by-op layer: outputs, final states and every
     /// gradient (input, starting state, weights, biases, peepholes), for every cell, on
-    /// dense and sparse binary input, with shapes large enough to split between threads.
+    /// dense and sparse binary input, with shapes large enough to split between threads
+    /// (by batch rows and by hidden units).
     #[test]
     fn fused_and_op_by_op_layers_agree_on_outputs_and_gradients() {
         let device = Device::flex().autodiff();
@@ -342,6 +343,11 @@ mod tests {
             // Dense input split between threads (a stacked model's upper layers).
             (CellKind::Lstm, false, [16, 16, 40, 64]),
             (CellKind::Gru, false, [16, 16, 40, 96]),
+            // Too few rows to split the batch: the hidden units split between threads.
+            (CellKind::Lstm, true, [2, 64, 88, 128]),
+            (CellKind::Lstm, false, [3, 64, 40, 128]),
+            (CellKind::Gru, false, [4, 48, 88, 96]),
+            (CellKind::Rnn, false, [3, 64, 40, 256]),
         ];
         for (seed, (cell, peephole, [batch, time, input, hidden])) in cases.into_iter().enumerate() {
             device.seed(seed as u64);
