@@ -248,10 +248,13 @@ pub fn backward(
     let peep = w.peep.unwrap_or(&zeros);
     // Gradients of the gates' pre-activations: the input part and the recurrent part
     // (the same but for the GRU's candidate, where the reset gate sits between them).
-    // Every value of these (and of the transposed operands and packed gate gradients
-    // below) is written before it is read: buffers from the pool.
-    let mut dgx = pool::take(rows * gh);
-    let mut dgh = pool::take(if gru { rows * gh } else { 0 });
+    // The recurrent part of two steps, the left operand of each step's product (a thread
+    // writes step t − 1's while another may still read step t's); the input part of every
+    // step when the input needs its gradient. Every value of these (and of the transposed
+    // operands and packed gate gradients below) is written before it is read: buffers
+    // from the pool.
+    let mut steps = pool::take(2 * d.batch * gh);
+    let mut dgx = pool::take(if need_dx { rows * gh } else { 0 });
     let mut dh0 = vec![0.0f32; d.batch * h];
     let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
     let mut dpeep = vec![0.0f32; 3 * h];
@@ -268,7 +271,7 @@ pub fn backward(
     let isa = Isa::detect();
     let parts = partition(d, gh, threads());
     let (barrier, sync) = (Barrier::new(parts.len()), splits_units(&parts, d));
-    let (dgx_p, dgh_p) = (Shared(dgx.as_mut_ptr()), Shared(if gru { dgh.as_mut_ptr() } else { dgx.as_mut_ptr() }));
+    let (dgx_p, steps_p) = (Shared(dgx.as_mut_ptr()), Shared(steps.as_mut_ptr()));
     let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
     let (dwx_p, dwh_p, dbx_p, dbh_p) =
         (Shared(dwx.as_mut_ptr()), Shared(dwh.as_mut_ptr()), Shared(dbx.as_mut_ptr()), Shared(dbh.as_mut_ptr()));
@@ -311,14 +314,21 @@ pub fn backward(
         let mut sum_gx = vec![0.0f32; gates * nu];
         let mut sum_gh = vec![0.0f32; if gru { gates * nu } else { 0 }];
         let mut sparse_dwx = vec![0.0f32; if sparse.is_some() { d.input * gates * nu } else { 0 }];
+        // The GRU's input part of a row when nobody keeps it.
+        let mut scratch = vec![0.0f32; if gru && !need_dx { gh } else { 0 }];
         for t in (0..d.time).rev() {
             for b in b0..b1 {
                 let row = b * d.time + t;
                 let dor = &dout[row * width..][..h];
                 let dor_c = if width == h { &no_dc[..] } else { &dout[row * width + h..][..h] };
                 let dhr = &mut dh_rec[(b - b0) * nu..][..nu];
-                // SAFETY: each thread writes only its own units of row (b, t).
-                let gx = unsafe { dgx_p.slice(row * gh, gh) };
+                let step_row = ((t % 2) * d.batch + b) * gh;
+                // SAFETY: each thread writes only its own units of the rows.
+                let gx: &mut [f32] = match (gru, need_dx) {
+                    (false, _) => unsafe { steps_p.slice(step_row, gh) },
+                    (true, true) => unsafe { dgx_p.slice(row * gh, gh) },
+                    (true, false) => &mut scratch,
+                };
                 match cell {
                     Cell::Rnn => {
                         rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, &mut gx[u0..u1])
@@ -342,7 +352,8 @@ pub fn backward(
                     }
                     Cell::Gru => {
                         let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * h..][..h] };
-                        let gr = unsafe { dgh_p.slice(row * gh + u0, gh - u0) };
+                        // SAFETY: as for `gx`.
+                        let gr = unsafe { steps_p.slice(step_row + u0, gh - u0) };
                         gru_backward_row(
                             isa,
                             &saved[row * 4 * h + u0..],
@@ -356,8 +367,15 @@ pub fn backward(
                         );
                     }
                 }
-                // SAFETY: this thread's units of row (b, t), just written.
-                let gr: &[f32] = if gru { unsafe { dgh_p.read(row * gh, gh) } } else { gx };
+                // SAFETY: this thread's units of the rows, just written.
+                let gr: &[f32] = if gru { unsafe { steps_p.read(step_row, gh) } } else { gx };
+                if need_dx && !gru {
+                    for g in 0..gates {
+                        let at = g * h + u0;
+                        // SAFETY: as for `gx`.
+                        unsafe { dgx_p.slice(row * gh + at, nu) }.copy_from_slice(&gx[at..][..nu]);
+                    }
+                }
                 for g in 0..gates {
                     packed_gh.write(row - first, g * nu, &gr[g * h + u0..][..nu]);
                     if let Some(p) = packed_gx.as_mut() {
@@ -373,10 +391,10 @@ pub fn backward(
             }
             // dh_{t-1} for this thread's units and rows, from every unit's gate gradients
             // at t.
-            let a = dgh_p.at((first + t) * gh) as *const f32;
-            // SAFETY: rows (b, t) of the gate gradients were finished by this thread or
+            let a = steps_p.at(((t % 2) * d.batch + b0) * gh) as *const f32;
+            // SAFETY: these rows of step t's gate gradients were finished by this thread or
             // before the barrier.
-            unsafe { gemm::multiply(isa, b1 - b0, a, d.time * gh, &packed, c.as_mut_ptr(), ldc) };
+            unsafe { gemm::multiply(isa, b1 - b0, a, gh, &packed, c.as_mut_ptr(), ldc) };
             for b in 0..b1 - b0 {
                 for j in 0..nu {
                     dh_rec[b * nu + j] = c[b * ldc + j] + if gru { dc[b * nu + j] } else { 0.0 };
@@ -458,7 +476,7 @@ pub fn backward(
     }
     let dx = need_dx
         .then(|| gemm::product(isa, rows, &dgx, gh, &Packed::new(gh, d.input, |k, i| w.wx[i * gh + k]), d.input));
-    for buffer in [dgx, dgh, h_prev_t, x_t] {
+    for buffer in [dgx, steps, h_prev_t, x_t] {
         pool::give(buffer);
     }
     Grads { dx, dwx, dbx, dwh, dbh: gru.then_some(dbh), dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
