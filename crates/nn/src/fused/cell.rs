@@ -248,13 +248,14 @@ pub fn backward(
     let peep = w.peep.unwrap_or(&zeros);
     // Gradients of the gates' pre-activations: the input part and the recurrent part
     // (the same but for the GRU's candidate, where the reset gate sits between them).
-    // The recurrent part of two steps, the left operand of each step's product (a thread
-    // writes step t − 1's while another may still read step t's); the input part of every
-    // step when the input needs its gradient. Every value of these (and of the transposed
-    // operands and packed gate gradients below) is written before it is read: buffers
-    // from the pool.
-    let mut steps = pool::take(2 * d.batch * gh);
+    // The input part of every step when the input needs its gradient; the recurrent part,
+    // the left operand of each step's product, there too when the two are the same, else
+    // in a buffer for two steps (a thread writes step t − 1's while another may still
+    // read step t's). Every value of these (and of the transposed operands and packed
+    // gate gradients below) is written before it is read: buffers from the pool.
     let mut dgx = pool::take(if need_dx { rows * gh } else { 0 });
+    let in_dgx = need_dx && !gru;
+    let mut steps = pool::take(if in_dgx { 0 } else { 2 * d.batch * gh });
     let mut dh0 = vec![0.0f32; d.batch * h];
     let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
     let mut dpeep = vec![0.0f32; 3 * h];
@@ -324,10 +325,10 @@ pub fn backward(
                 let dhr = &mut dh_rec[(b - b0) * nu..][..nu];
                 let step_row = ((t % 2) * d.batch + b) * gh;
                 // SAFETY: each thread writes only its own units of the rows.
-                let gx: &mut [f32] = match (gru, need_dx) {
-                    (false, _) => unsafe { steps_p.slice(step_row, gh) },
-                    (true, true) => unsafe { dgx_p.slice(row * gh, gh) },
-                    (true, false) => &mut scratch,
+                let gx: &mut [f32] = match (need_dx, gru) {
+                    (true, _) => unsafe { dgx_p.slice(row * gh, gh) },
+                    (false, false) => unsafe { steps_p.slice(step_row, gh) },
+                    (false, true) => &mut scratch,
                 };
                 match cell {
                     Cell::Rnn => {
@@ -369,13 +370,6 @@ pub fn backward(
                 }
                 // SAFETY: this thread's units of the rows, just written.
                 let gr: &[f32] = if gru { unsafe { steps_p.read(step_row, gh) } } else { gx };
-                if need_dx && !gru {
-                    for g in 0..gates {
-                        let at = g * h + u0;
-                        // SAFETY: as for `gx`.
-                        unsafe { dgx_p.slice(row * gh + at, nu) }.copy_from_slice(&gx[at..][..nu]);
-                    }
-                }
                 for g in 0..gates {
                     packed_gh.write(row - first, g * nu, &gr[g * h + u0..][..nu]);
                     if let Some(p) = packed_gx.as_mut() {
@@ -391,10 +385,14 @@ pub fn backward(
             }
             // dh_{t-1} for this thread's units and rows, from every unit's gate gradients
             // at t.
-            let a = steps_p.at(((t % 2) * d.batch + b0) * gh) as *const f32;
+            let (a, lda) = if in_dgx {
+                (dgx_p.at((first + t) * gh), d.time * gh)
+            } else {
+                (steps_p.at(((t % 2) * d.batch + b0) * gh), gh)
+            };
             // SAFETY: these rows of step t's gate gradients were finished by this thread or
             // before the barrier.
-            unsafe { gemm::multiply(isa, b1 - b0, a, gh, &packed, c.as_mut_ptr(), ldc) };
+            unsafe { gemm::multiply(isa, b1 - b0, a, lda, &packed, c.as_mut_ptr(), ldc) };
             for b in 0..b1 - b0 {
                 for j in 0..nu {
                     dh_rec[b * nu + j] = c[b * ldc + j] + if gru { dc[b * nu + j] } else { 0.0 };
