@@ -136,17 +136,26 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     let parts = partition(d, gh, threads());
     let (barrier, sync) = (Barrier::new(parts.len()), splits_units(&parts, d));
     let (out_p, cells_p, saved_p) = (Shared(out.as_mut_ptr()), Shared(cells.as_mut_ptr()), Shared(saved.as_mut_ptr()));
-    let run = |_, part: Part| {
+    let pieces: Vec<OnceLock<Packed>> = parts.iter().map(|_| OnceLock::new()).collect();
+    let run = |q, part: Part| {
         let Part { b0, b1, u0, u1 } = part;
         let nu = u1 - u0;
-        // This thread's columns of W_h, gate after gate: column g·nu + j is unit u0 + j.
-        let mut packed = Packed::zeroed(h, cell.gates() * nu);
-        for k in 0..h {
-            for g in 0..cell.gates() {
-                packed.write(k, g * nu, &w.wh[k * gh + g * h + u0..][..nu]);
+        // W_h packed. Units split: this thread's columns, gate after gate (column g·nu + j
+        // is unit u0 + j). Batch split: the whole, each thread packing a share of it.
+        let piece = if sync {
+            let mut packed = Packed::zeroed(h, cell.gates() * nu);
+            for k in 0..h {
+                for g in 0..cell.gates() {
+                    packed.write(k, g * nu, &w.wh[k * gh + g * h + u0..][..nu]);
+                }
             }
-        }
-        let ldc = packed.padded_width();
+            packed
+        } else {
+            let (c0, c1) = panel_share(gh, q, parts.len());
+            Packed::from_rows(h, c1 - c0, &w.wh[c0..], gh)
+        };
+        let pieces = pieces_for(&pieces, piece, q, sync, &barrier);
+        let ldc = pieces.iter().map(|(p, _)| p.padded_width()).sum();
         let mut c = vec![0.0f32; (b1 - b0) * ldc];
         let mut sparse_proj = vec![0.0f32; if sparse.is_some() { gh } else { 0 }];
         for t in 0..d.time {
@@ -159,7 +168,9 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             };
             // SAFETY: h_{t-1} of these rows was written by this thread or before the last
             // barrier; c is this thread's.
-            unsafe { gemm::multiply(isa, b1 - b0, a, lda, &packed, c.as_mut_ptr(), ldc) };
+            for &(piece, col) in &pieces {
+                unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
+            }
             for b in b0..b1 {
                 let row = b * d.time + t;
                 let cr = &c[(b - b0) * ldc..][..ldc];
@@ -281,6 +292,7 @@ pub fn backward(
     let threads = parts.len();
     // What each thread leaves for the weight gradients, read by all after the barrier.
     let shares: Vec<OnceLock<Share>> = (0..threads).map(|_| OnceLock::new()).collect();
+    let back_pieces: Vec<OnceLock<Packed>> = (0..threads).map(|_| OnceLock::new()).collect();
     let run = |q: usize, part: Part| {
         let Part { b0, b1, u0, u1 } = part;
         let nu = u1 - u0;
@@ -299,9 +311,12 @@ pub fn backward(
             // SAFETY: as above.
             unsafe { transpose_into(rows, inputs, (first, first + mine), x_t_p, |row| &x[row * d.input..][..d.input]) };
         }
-        // dh_{t-1}[u0 + j] = Σ_k dG_t[k] · W_h[u0 + j, k]: B[k, j] = W_h[u0 + j, k].
-        let packed = Packed::from_rows(gh, nu, &gemm::transpose(&w.wh[u0 * gh..u1 * gh], nu, gh), nu);
-        let ldc = packed.padded_width();
+        // dh_{t-1}[j] = Σ_k dG_t[k] · W_h[j, k]: B[k, j] = W_h[j, k] for this thread's units
+        // (units split), or the whole, each thread packing a share (batch split).
+        let (j0, j1) = if sync { (u0, u1) } else { panel_share(h, q, threads) };
+        let piece = Packed::from_rows(gh, j1 - j0, &gemm::transpose(&w.wh[j0 * gh..j1 * gh], j1 - j0, gh), j1 - j0);
+        let pieces = pieces_for(&back_pieces, piece, q, sync, &barrier);
+        let ldc = pieces.iter().map(|(p, _)| p.padded_width()).sum();
         let mut c = vec![0.0f32; (b1 - b0) * ldc];
         let mut dh_rec = vec![0.0f32; (b1 - b0) * nu];
         let mut dc = vec![0.0f32; (b1 - b0) * nu];
@@ -392,7 +407,9 @@ pub fn backward(
             };
             // SAFETY: these rows of step t's gate gradients were finished by this thread or
             // before the barrier.
-            unsafe { gemm::multiply(isa, b1 - b0, a, lda, &packed, c.as_mut_ptr(), ldc) };
+            for &(piece, col) in &pieces {
+                unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
+            }
             for b in 0..b1 - b0 {
                 for j in 0..nu {
                     dh_rec[b * nu + j] = c[b * ldc + j] + if gru { dc[b * nu + j] } else { 0.0 };
@@ -928,6 +945,38 @@ fn partition(d: Dims, gh: usize, cores: usize) -> Vec<Part> {
 /// Whether the parts split the hidden units (and so must meet at every step).
 fn splits_units(parts: &[Part], d: Dims) -> bool {
     parts.iter().any(|p| p.u1 - p.u0 < d.hidden)
+}
+
+/// Leaves this thread's packed `piece` of a step's right operand in `pieces[q]`, and
+/// returns the pieces it multiplies by, each with its first column in the product: its
+/// own (units split), or, once every thread has left its piece, all of them (batch split:
+/// each piece a share of the columns, cut at whole panels).
+fn pieces_for<'a>(
+    pieces: &'a [OnceLock<Packed>],
+    piece: Packed,
+    q: usize,
+    sync: bool,
+    barrier: &Barrier,
+) -> Vec<(&'a Packed, usize)> {
+    let _ = pieces[q].set(piece);
+    if !sync {
+        barrier.wait();
+    }
+    let mine = if sync { &pieces[q..q + 1] } else { pieces };
+    let mut col = 0;
+    mine.iter()
+        .map(|p| {
+            let p = p.get().expect("every thread left its piece before the barrier");
+            col += p.padded_width();
+            (p, col - p.padded_width())
+        })
+        .collect()
+}
+
+/// Part `i` of `n` of `0..m`, cut at whole panels of the packed products.
+fn panel_share(m: usize, i: usize, n: usize) -> (usize, usize) {
+    let cut = |i: usize| if i == n { m } else { m * i / n / gemm::NR * gemm::NR };
+    (cut(i), cut(i + 1))
 }
 
 /// Part `i` of `n` of `0..m`.
