@@ -100,13 +100,7 @@ impl Packed {
         while !values.is_empty() {
             let (p, j) = (col / NR, col % NR);
             let run = values.len().min(NR - j);
-            let dst = &mut self.data[(p * self.k + row) * NR + j..][..run];
-            match (<&mut [f32; NR]>::try_from(&mut *dst), <&[f32; NR]>::try_from(&values[..run])) {
-                // A whole panel row: a fixed-size copy, inlined (a call to memcpy per
-                // 128 bytes was a few percent of a training step).
-                (Ok(dst), Ok(src)) => *dst = *src,
-                _ => dst.copy_from_slice(&values[..run]),
-            }
+            self.data[(p * self.k + row) * NR + j..][..run].copy_from_slice(&values[..run]);
             (col, values) = (col + run, &values[run..]);
         }
     }
