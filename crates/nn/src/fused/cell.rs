@@ -224,6 +224,9 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
         }
     };
     super::in_blocks(parts.iter().copied(), run);
+    if let Some(proj) = dense_proj {
+        pool::give(proj);
+    }
     Forward { h: out, c: cells, saved }
 }
 

@@ -255,7 +255,12 @@ unsafe fn tile_avx512<const R: usize>(
 pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) -> Vec<f32> {
     let width = b.padded_width();
     assert!(n <= width && (m == 0 || a.len() >= (m - 1) * lda + b.k), "matrix sizes");
-    let mut c = vec![0.0f32; m * width];
+    // Every value is written below (the padding columns too, before the cut), but for an
+    // empty inner dimension.
+    let mut c = super::pool::take(m * width);
+    if b.k == 0 {
+        c.fill(0.0);
+    }
     let per = rows_per_thread(m, n * b.k);
     super::in_blocks(c.chunks_mut(per * width), |i, chunk| {
         let rows = chunk.len() / width;
