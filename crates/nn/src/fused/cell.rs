@@ -436,19 +436,18 @@ pub fn backward(
         // The weight gradients. Units split: this thread's columns, from its own share.
         // Batch split: every column of this thread's share of the weights' rows, summed
         // over every thread's share.
-        let sources: Vec<&Share> = if sync { vec![&shares[q]] } else { shares.iter().collect() }
-            .into_iter()
-            .map(|s| s.get().expect("every thread left its share before the barrier"))
+        // Each source with its first row of the sequence.
+        let sources: Vec<(&Share, usize)> = read_by(q, sync, threads)
+            .map(|p| (shares[p].get().expect("every thread left its share before the barrier"), parts[p].b0 * d.time))
             .collect();
-        let firsts: Vec<usize> = if sync { vec![first] } else { parts.iter().map(|p| p.b0 * d.time).collect() };
         let rows_of = |m: usize| if sync { (0, m) } else { share(m, q, threads) };
         let columns = Columns { hidden: h, gates, u0, nu };
         // Rows k0..k1 of A·G summed over the sources, where A (`[…, rows]`) is transposed
         // and G a source's packed gate gradients (its rows of the sequence).
         let product = |(k0, k1): (usize, usize), a: &[f32], packed: &dyn Fn(&Share) -> &Packed| {
-            let width = packed(sources[0]).padded_width();
+            let width = packed(sources[0].0).padded_width();
             let mut c = pool::take((k1 - k0) * width);
-            for (n, (source, first)) in sources.iter().zip(&firsts).enumerate() {
+            for (n, &(source, first)) in sources.iter().enumerate() {
                 // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
                 // sequence; `c` holds k1 − k0 rows of the padded width.
                 unsafe {
@@ -467,7 +466,7 @@ pub fn backward(
         pool::give(dwh_part);
         let ks = rows_of(d.input);
         if sparse.is_some() {
-            let parts: Vec<&[f32]> = sources.iter().map(|s| &s.sparse_dwx[ks.0 * gates * nu..]).collect();
+            let parts: Vec<&[f32]> = sources.iter().map(|(s, _)| &s.sparse_dwx[ks.0 * gates * nu..]).collect();
             unsafe { columns.set(dwx_p, ks, &parts, gates * nu) };
         } else if ks.1 > ks.0 {
             let (dwx_part, width) = product(ks, x_t, &|s| s.gx.as_ref().unwrap_or(&s.gh));
@@ -476,7 +475,7 @@ pub fn backward(
         }
         // The sums (biases, peepholes): with the batch split, the first thread adds them up.
         if sync || q == 0 {
-            let sums = |f: fn(&Share) -> &[f32]| sources.iter().map(|s| f(s)).collect::<Vec<_>>();
+            let sums = |f: fn(&Share) -> &[f32]| sources.iter().map(|(s, _)| f(s)).collect::<Vec<_>>();
             unsafe { columns.set(dbx_p, (0, 1), &sums(|s| &s.sum_gx), gates * nu) };
             if gru {
                 unsafe { columns.set(dbh_p, (0, 1), &sums(|s| &s.sum_gh), gates * nu) };
@@ -965,15 +964,21 @@ fn pieces_for<'a>(
     if !sync {
         barrier.wait();
     }
-    let mine = if sync { &pieces[q..q + 1] } else { pieces };
     let mut col = 0;
-    mine.iter()
+    pieces[read_by(q, sync, pieces.len())]
+        .iter()
         .map(|p| {
             let p = p.get().expect("every thread left its piece before the barrier");
             col += p.padded_width();
             (p, col - p.padded_width())
         })
         .collect()
+}
+
+/// The parts whose results thread `q` reads once they are left: its own (units split) or
+/// every thread's (batch split).
+fn read_by(q: usize, sync: bool, threads: usize) -> std::ops::Range<usize> {
+    if sync { q..q + 1 } else { 0..threads }
 }
 
 /// Part `i` of `n` of `0..m`, cut at whole panels of the packed products.
