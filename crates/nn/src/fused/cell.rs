@@ -91,6 +91,8 @@ pub struct Forward {
     /// `[batch, time, 4·hidden]` gate activations (LSTM i, f, c̃, o; GRU r, z, n and the
     /// recurrent part of n); empty for the RNN or when not kept.
     pub saved: Vec<f32>,
+    /// A sparse input's nonzero entries.
+    pub sparse: Option<SparseRows>,
 }
 
 /// The forward pass's activations, as the backward pass reads them.
@@ -99,6 +101,7 @@ pub struct Activations<'a> {
     pub h: &'a [f32],
     pub c: &'a [f32],
     pub saved: &'a [f32],
+    pub sparse: Option<&'a SparseRows>,
 }
 
 /// Gradients of a layer's inputs and parameters.
@@ -176,7 +179,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                 let cr = &c[(b - b0) * ldc..][..ldc];
                 let pr: &[f32] = match (&sparse, &dense_proj) {
                     (Some(nonzero), _) => {
-                        project_sparse_row(isa, &nonzero[row], w.wx, w.bx, h, u0, nu, &mut sparse_proj);
+                        project_sparse_row(isa, nonzero.row(row), w.wx, w.bx, h, u0, nu, &mut sparse_proj);
                         &sparse_proj
                     }
                     (None, Some(proj)) => &proj[row * gh..][..gh],
@@ -227,7 +230,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     if let Some(proj) = dense_proj {
         pool::give(proj);
     }
-    Forward { h: out, c: cells, saved }
+    Forward { h: out, c: cells, saved, sparse }
 }
 
 /// The backward pass. `dout`: the gradient of the outputs, `[batch, time, width]` where
@@ -277,7 +280,7 @@ pub fn backward(
     let mut dwh = vec![0.0f32; h * gh];
     let mut dbx = vec![0.0f32; gh];
     let mut dbh = vec![0.0f32; if gru { gh } else { 0 }];
-    let sparse = sparse_rows(x, rows, d.input);
+    let sparse = fwd.sparse;
     // h_{t-1} of every row, transposed (`[hidden, rows]`), and a dense input transposed
     // (`[input, rows]`): the left operands of the weight gradients, each thread filling
     // its share of their rows.
@@ -317,7 +320,7 @@ pub fn backward(
         // dh_{t-1}[j] = Σ_k dG_t[k] · W_h[j, k]: B[k, j] = W_h[j, k] for this thread's units
         // (units split), or the whole, each thread packing a share (batch split).
         let (j0, j1) = if sync { (u0, u1) } else { panel_share(h, q, threads) };
-        let piece = Packed::from_rows(gh, j1 - j0, &gemm::transpose(&w.wh[j0 * gh..j1 * gh], j1 - j0, gh), j1 - j0);
+        let piece = Packed::from_columns(gh, j1 - j0, &w.wh[j0 * gh..j1 * gh], gh);
         let pieces = pieces_for(&back_pieces, piece, q, sync, &barrier);
         let ldc = pieces.iter().map(|(p, _)| p.padded_width()).sum();
         let mut c = vec![0.0f32; (b1 - b0) * ldc];
@@ -394,7 +397,7 @@ pub fn backward(
                         p.write(row - first, g * nu, &gx[g * h + u0..][..nu]);
                     }
                 }
-                let nonzero = sparse.as_ref().map_or(&[][..], |s| &s[row][..]);
+                let nonzero = sparse.map_or(&[][..], |s| s.row(row));
                 let gr = if gru { Some(gr) } else { None };
                 sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
@@ -458,7 +461,7 @@ pub fn backward(
             (c, width)
         };
         // SAFETY: every thread finished its part of the transposed operands.
-        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len(&sparse, d) * rows)) };
+        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len(sparse, d) * rows)) };
         // SAFETY (the `set`s below): each element of a gradient is set by one thread.
         let ks = rows_of(h);
         let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh);
@@ -491,8 +494,7 @@ pub fn backward(
             pool::give(p.into_buffer());
         }
     }
-    let dx = need_dx
-        .then(|| gemm::product(isa, rows, &dgx, gh, &Packed::new(gh, d.input, |k, i| w.wx[i * gh + k]), d.input));
+    let dx = need_dx.then(|| gemm::product(isa, rows, &dgx, gh, &Packed::from_columns(gh, d.input, w.wx, gh), d.input));
     for buffer in [dgx, steps, h_prev_t, x_t] {
         pool::give(buffer);
     }
@@ -579,7 +581,7 @@ impl Columns {
 }
 
 /// Columns of the transposed dense input (none for a sparse one).
-fn x_t_len(sparse: &Option<Vec<Vec<(usize, f32)>>>, d: Dims) -> usize {
+fn x_t_len(sparse: Option<&SparseRows>, d: Dims) -> usize {
     if sparse.is_some() { 0 } else { d.input }
 }
 
@@ -895,20 +897,45 @@ vectorised! {
     }
 }
 
-/// The nonzero entries of each row when fewer than one in eight are nonzero (a
-/// piano-roll's frames), else `None`: then a dense product is faster.
-fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<Vec<Vec<(usize, f32)>>> {
-    let nonzero = x.iter().filter(|v| **v != 0.0).count();
-    if nonzero * 8 > x.len() || input == 0 {
+/// The nonzero entries `(column, value)` of each row of an input, row after row.
+pub struct SparseRows {
+    /// Row `r`'s entries are `entries[starts[r]..starts[r + 1]]`.
+    starts: Vec<usize>,
+    entries: Vec<(usize, f32)>,
+}
+
+impl SparseRows {
+    fn row(&self, r: usize) -> &[(usize, f32)] {
+        &self.entries[self.starts[r]..self.starts[r + 1]]
+    }
+}
+
+/// The nonzero entries of each row when at most one in eight is nonzero (a piano-roll's
+/// frames), else `None`: then a dense product is faster.
+fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
+    let most = x.len() / 8;
+    if input == 0 {
         return None;
     }
-    Some(
-        (0..rows)
-            .map(|r| {
-                x[r * input..][..input].iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i, *v)).collect()
-            })
-            .collect(),
-    )
+    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(most) };
+    sparse.starts.push(0);
+    for r in 0..rows {
+        let row = &x[r * input..][..input];
+        // Sixteen at a time: most runs of a piano-roll's frame are all zero.
+        for (c, chunk) in row.chunks(16).enumerate() {
+            if !chunk.iter().fold(false, |any, v| any | (*v != 0.0)) {
+                continue;
+            }
+            for (i, &v) in chunk.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+                if sparse.entries.len() == most {
+                    return None;
+                }
+                sparse.entries.push((c * 16 + i, v));
+            }
+        }
+        sparse.starts.push(sparse.entries.len());
+    }
+    Some(sparse)
 }
 
 /// One thread's share of a layer: batch rows `b0..b1`, hidden units `u0..u1`.

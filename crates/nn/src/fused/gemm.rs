@@ -60,11 +60,38 @@ impl Packed {
     /// Packs the row-major `[k × n]` matrix `src` (row stride `ld`).
     pub fn from_rows(k: usize, n: usize, src: &[f32], ld: usize) -> Packed {
         let panels = n.div_ceil(NR);
-        let mut data = vec![0.0; panels * k * NR];
+        // Filled in order, so never zeroed first.
+        let mut data = Vec::with_capacity(panels * k * NR);
         for p in 0..panels {
             let cols = (n - p * NR).min(NR);
             for row in 0..k {
-                data[(p * k + row) * NR..][..cols].copy_from_slice(&src[row * ld + p * NR..][..cols]);
+                data.extend_from_slice(&src[row * ld + p * NR..][..cols]);
+                data.resize(data.len() + NR - cols, 0.0);
+            }
+        }
+        Packed { k, panels, data }
+    }
+
+    /// Packs the transpose of the row-major `[n × k]` matrix `src` (row stride `ld`):
+    /// element `(row, col)` is `src[col·ld + row]`.
+    pub fn from_columns(k: usize, n: usize, src: &[f32], ld: usize) -> Packed {
+        let panels = n.div_ceil(NR);
+        let mut data = Vec::with_capacity(panels * k * NR);
+        const BLOCK: usize = 64;
+        for p in 0..panels {
+            let cols = (n - p * NR).min(NR);
+            // 64 rows at a time: each source row's run of four cache lines is read once, in
+            // order (so the prefetcher follows), into a block (8 KiB) that stays in L1.
+            for r0 in (0..k).step_by(BLOCK) {
+                let rows = (k - r0).min(BLOCK);
+                let at = data.len();
+                data.resize(at + rows * NR, 0.0);
+                let block = &mut data[at..];
+                for j in 0..cols {
+                    for (i, v) in src[(p * NR + j) * ld + r0..][..rows].iter().enumerate() {
+                        block[i * NR + j] = *v;
+                    }
+                }
             }
         }
         Packed { k, panels, data }
@@ -382,16 +409,18 @@ mod tests {
             let a = values(m * k, 3);
             let b = values(k * n, 4);
             let expected = naive(m, n, k, &a, &b);
-            let packed = Packed::from_rows(k, n, &b, n);
-            for isa in [Isa::Portable, Isa::detect()] {
-                let c = product(isa, m, &a, k, &packed, n);
-                assert_eq!(c.len(), m * n);
-                for (got, want) in c.iter().zip(&expected) {
-                    assert!((got - want).abs() < 1e-3, "{m}x{n}x{k}: {got} vs {want}");
+            let bt = transpose(&b, k, n);
+            assert!((0..k * n).all(|i| bt[(i % n) * k + i / n] == b[i]));
+            // The same matrix packed from its rows and from its transpose's.
+            for packed in [Packed::from_rows(k, n, &b, n), Packed::from_columns(k, n, &bt, k)] {
+                for isa in [Isa::Portable, Isa::detect()] {
+                    let c = product(isa, m, &a, k, &packed, n);
+                    assert_eq!(c.len(), m * n);
+                    for (got, want) in c.iter().zip(&expected) {
+                        assert!((got - want).abs() < 1e-3, "{m}x{n}x{k}: {got} vs {want}");
+                    }
                 }
             }
-            let t = transpose(&a, m, k);
-            assert!((0..m * k).all(|i| t[(i % k) * m + i / k] == a[i]));
         }
     }
 }

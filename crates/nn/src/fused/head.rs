@@ -225,7 +225,7 @@ fn gradients(
     width: usize,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let isa = Isa::detect();
-    let wt = Packed::new(units, d, |k, j| w[j * units + k]);
+    let wt = Packed::from_columns(units, d, w, units);
     let dh_width = wt.padded_width();
     let mut dh = vec![0.0f32; rows * dh_width];
     let per = gemm::rows_per_thread(rows, 3 * d * units);

@@ -137,14 +137,16 @@ impl Host<8> {
                 hs.zip(fwd.c.chunks_exact(d.hidden)).flat_map(|(h, c)| h.iter().chain(c)).copied().collect();
             flex(both, [d.batch, d.time, 2 * d.hidden])
         };
-        (out, h, Buffers { c: fwd.c, saved: fwd.saved })
+        (out, h, Buffers { c: fwd.c, saved: fwd.saved, sparse: fwd.sparse })
     }
 }
 
-/// The LSTM's c and the gate activations of a forward pass, in buffers from the pool.
+/// The LSTM's c and the gate activations of a forward pass, in buffers from the pool,
+/// and a sparse input's nonzero entries.
 struct Buffers {
     c: Vec<f32>,
     saved: Vec<f32>,
+    sparse: Option<cell::SparseRows>,
 }
 
 impl Buffers {
@@ -205,6 +207,7 @@ impl Backward<Flex, 8> for RecurrenceBackward {
                 h: h.as_slice::<f32>().expect("f32 values"),
                 c: &activations.c,
                 saved: &activations.saved,
+                sparse: activations.sparse.as_ref(),
             },
             dout.as_slice::<f32>().expect("f32 gradient"),
             spec.width(d.hidden),
