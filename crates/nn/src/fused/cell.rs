@@ -330,7 +330,7 @@ pub fn backward(
         // This thread's gate columns (gate g, unit u0 + j is column g·nu + j) of its rows:
         // the recurrent part packed for dW_h, the input part for a dense input's dW_x, and
         // the running sums of the biases' and a sparse input's weight gradients.
-        let gate_columns = || Packed::overwritten(mine, gates * nu, pool::take(Packed::floats(mine, gates * nu)));
+        let gate_columns = || Packed::overwritten(isa, mine, gates * nu, pool::take(Packed::floats(mine, gates * nu)));
         let mut packed_gh = gate_columns();
         let mut packed_gx = (gru && sparse.is_none()).then(gate_columns);
         let mut sum_gx = vec![0.0f32; gates * nu];
@@ -433,6 +433,9 @@ pub fn backward(
                 }
             }
         }
+        gemm::fence();
+        // The packed gate gradients were streamed past the cache.
+        gemm::fence();
         let _ = shares[q].set(Share { gh: packed_gh, gx: packed_gx, sum_gx, sum_gh, sparse_dwx, dp });
         // Past this barrier every thread's share and transposed operands are finished.
         barrier.wait();

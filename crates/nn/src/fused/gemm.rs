@@ -39,7 +39,15 @@ pub struct Packed {
     k: usize,
     panels: usize,
     data: Vec<f32>,
+    /// Where the matrix starts in `data`.
+    start: usize,
+    /// Whether [`Packed::write`] streams whole panel rows past the cache (then `start`
+    /// aligns every panel row to a cache line).
+    streamed: bool,
 }
+
+/// Floats of slack a streamed matrix's buffer needs to align its start to a cache line.
+const ALIGN_SLACK: usize = 15;
 
 impl Packed {
     /// Packs the `k × n` matrix whose element `(row, col)` is `at(row, col)`.
@@ -54,7 +62,7 @@ impl Packed {
                 }
             }
         }
-        Packed { k, panels, data }
+        Packed { k, panels, data, start: 0, streamed: false }
     }
 
     /// Packs the row-major `[k × n]` matrix `src` (row stride `ld`).
@@ -69,7 +77,7 @@ impl Packed {
                 data.resize(data.len() + NR - cols, 0.0);
             }
         }
-        Packed { k, panels, data }
+        Packed { k, panels, data, start: 0, streamed: false }
     }
 
     /// Packs the transpose of the row-major `[n × k]` matrix `src` (row stride `ld`):
@@ -94,26 +102,35 @@ impl Packed {
                 }
             }
         }
-        Packed { k, panels, data }
+        Packed { k, panels, data, start: 0, streamed: false }
     }
 
     /// A `k × n` matrix of zeros, to be filled with [`Packed::write`].
     pub fn zeroed(k: usize, n: usize) -> Packed {
         let panels = n.div_ceil(NR);
-        Packed { k, panels, data: vec![0.0; panels * k * NR] }
+        Packed { k, panels, data: vec![0.0; panels * k * NR], start: 0, streamed: false }
     }
 
     /// A `k × n` matrix in `buffer` (resized), its values whatever `buffer` held: every
     /// one of the `k × n` must be set with [`Packed::write`] before a product reads it
     /// (the padding past `n` only reaches the product's padding).
-    pub fn overwritten(k: usize, n: usize, mut buffer: Vec<f32>) -> Packed {
+    ///
+    /// For a matrix written once and read much later (a layer's gate gradients, read by
+    /// the weight gradients' products after the whole sequence): with AVX-512, whole
+    /// panel rows are written with streaming stores, which skip reading each cache line
+    /// before overwriting it and keep the rest of the cache for the sequence's other
+    /// work. Another thread may read it only after this one's [`fence`].
+    pub fn overwritten(isa: Isa, k: usize, n: usize, mut buffer: Vec<f32>) -> Packed {
         buffer.resize(Packed::floats(k, n), 0.0);
-        Packed { k, panels: n.div_ceil(NR), data: buffer }
+        // Floats from the buffer's start to the next 64-byte boundary.
+        let start = (buffer.as_ptr() as usize / 4).wrapping_neg() % 16;
+        Packed { k, panels: n.div_ceil(NR), data: buffer, start, streamed: isa != Isa::Portable }
     }
 
-    /// Floats that a packed `k × n` matrix holds (padding included).
+    /// Floats that [`Packed::overwritten`] needs for a `k × n` matrix (padding and
+    /// alignment included).
     pub fn floats(k: usize, n: usize) -> usize {
-        n.div_ceil(NR) * k * NR
+        n.div_ceil(NR) * k * NR + ALIGN_SLACK
     }
 
     /// The buffer, for reuse.
@@ -127,7 +144,17 @@ impl Packed {
         while !values.is_empty() {
             let (p, j) = (col / NR, col % NR);
             let run = values.len().min(NR - j);
-            self.data[(p * self.k + row) * NR + j..][..run].copy_from_slice(&values[..run]);
+            let dst = &mut self.data[self.start + (p * self.k + row) * NR + j..][..run];
+            #[cfg(target_arch = "x86_64")]
+            if self.streamed && run == NR {
+                debug_assert_eq!(dst.as_ptr() as usize % 64, 0, "a streamed panel row starts a cache line");
+                // SAFETY: `streamed` only with AVX-512; a whole panel row (j = 0) of a
+                // streamed matrix starts a cache line (`start` aligns them).
+                unsafe { stream_row(dst, values) };
+                (col, values) = (col + run, &values[run..]);
+                continue;
+            }
+            dst.copy_from_slice(&values[..run]);
             (col, values) = (col + run, &values[run..]);
         }
     }
@@ -136,6 +163,32 @@ impl Packed {
     pub fn padded_width(&self) -> usize {
         self.panels * NR
     }
+}
+
+/// One panel row (`NR` floats) into `dst`, past the cache.
+///
+/// # Safety
+/// The CPU must have AVX-512, and `dst` must start a cache line.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn stream_row(dst: &mut [f32], src: &[f32]) {
+    use std::arch::x86_64::*;
+    let (dst, src) = (&mut dst[..NR], &src[..NR]);
+    // SAFETY: both hold NR floats; dst is aligned (the caller's promise).
+    unsafe {
+        _mm512_stream_ps(dst.as_mut_ptr(), _mm512_loadu_ps(src.as_ptr()));
+        _mm512_stream_ps(dst.as_mut_ptr().add(16), _mm512_loadu_ps(src.as_ptr().add(16)));
+    }
+}
+
+/// Makes this thread's streaming stores (see [`Packed::overwritten`]) visible to other
+/// threads before its later stores (an SFENCE).
+pub fn fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
 }
 
 /// `C[m × padded] = A[m × k] · B`: `a` has row stride `lda`, `c` row stride `ldc`.
@@ -167,7 +220,7 @@ pub unsafe fn multiply_range(
 ) {
     let k = k1 - k0;
     for p in 0..b.panels {
-        let panel = unsafe { b.data.as_ptr().add((p * b.k + k0) * NR) };
+        let panel = unsafe { b.data.as_ptr().add(b.start + (p * b.k + k0) * NR) };
         let mut row = 0;
         while row < m {
             let rows = (m - row).min(MR);
