@@ -916,11 +916,12 @@ impl SparseRows {
 /// The nonzero entries of each row when at most one in eight is nonzero (a piano-roll's
 /// frames), else `None`: then a dense product is faster.
 fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
-    let most = x.len() / 8;
-    if input == 0 {
+    // Counted first (a vectorised pass), so a dense input costs no more than that.
+    let nonzero = x.iter().fold(0usize, |n, v| n + usize::from(*v != 0.0));
+    if input == 0 || nonzero > x.len() / 8 {
         return None;
     }
-    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(most) };
+    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(nonzero) };
     sparse.starts.push(0);
     for r in 0..rows {
         let row = &x[r * input..][..input];
@@ -930,9 +931,6 @@ fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
                 continue;
             }
             for (i, &v) in chunk.iter().enumerate().filter(|(_, v)| **v != 0.0) {
-                if sparse.entries.len() == most {
-                    return None;
-                }
                 sparse.entries.push((c * 16 + i, v));
             }
         }
