@@ -433,7 +433,6 @@ pub fn backward(
                 }
             }
         }
-        gemm::fence();
         // The packed gate gradients were streamed past the cache.
         gemm::fence();
         let _ = shares[q].set(Share { gh: packed_gh, gx: packed_gx, sum_gx, sum_gh, sparse_dwx, dp });
