@@ -105,17 +105,14 @@ impl TrainConfig {
     }
 
     pub(crate) fn optimizer(&self) -> ModuleOptimizer {
-        let clip = (self.clip > 0.0).then_some(GradientClippingConfig::Norm(self.clip as f32));
-        let decay = (self.weight_decay > 0.0).then_some(WeightDecayConfig::new(self.weight_decay as f32));
+        let clip = (self.clip > 0.0).then_some(self.clip as f32);
+        let decay = (self.weight_decay > 0.0).then_some(self.weight_decay as f32);
         match self.optimizer {
-            OptimizerKind::Adam => crate::fused::FusedAdam::module_optimizer(
-                (self.clip > 0.0).then_some(self.clip as f32),
-                (self.weight_decay > 0.0).then_some(self.weight_decay as f32),
-            ),
+            OptimizerKind::Adam => crate::fused::FusedAdam::module_optimizer(clip, decay),
             OptimizerKind::Sgd => SgdConfig::new()
                 .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
-                .with_gradient_clipping(clip)
-                .with_weight_decay(decay)
+                .with_gradient_clipping(clip.map(GradientClippingConfig::Norm))
+                .with_weight_decay(decay.map(WeightDecayConfig::new))
                 .init(),
         }
     }

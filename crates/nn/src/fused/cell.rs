@@ -46,7 +46,7 @@ impl Cell {
         }
     }
 
-    /// Values per unit and step in the output: `h`, and `c` for the LSTM.
+    /// Values per unit in the state: `h`, and `c` for the LSTM.
     pub fn outputs(self) -> usize {
         if self == Cell::Lstm { 2 } else { 1 }
     }
@@ -293,7 +293,7 @@ pub fn backward(
     let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
     let (dwx_p, dwh_p, dbx_p, dbh_p) =
         (Shared(dwx.as_mut_ptr()), Shared(dwh.as_mut_ptr()), Shared(dbx.as_mut_ptr()), Shared(dbh.as_mut_ptr()));
-    let (h_prev_t_p, x_t_p) = (Shared(h_prev_t.as_mut_ptr()), Shared(x_t.as_mut_ptr()));
+    let (h_prev_t_p, x_t_p, x_t_len) = (Shared(h_prev_t.as_mut_ptr()), Shared(x_t.as_mut_ptr()), x_t.len());
     let (out, cells, saved) = (fwd.h, fwd.c, fwd.saved);
     let threads = parts.len();
     // What each thread leaves for the weight gradients, read by all after the barrier.
@@ -463,7 +463,7 @@ pub fn backward(
             (c, width)
         };
         // SAFETY: every thread finished its part of the transposed operands.
-        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len(sparse, d) * rows)) };
+        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len)) };
         // SAFETY (the `set`s below): each element of a gradient is set by one thread.
         let ks = rows_of(h);
         let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh);
@@ -580,11 +580,6 @@ impl Columns {
             }
         }
     }
-}
-
-/// Columns of the transposed dense input (none for a sparse one).
-fn x_t_len(sparse: Option<&SparseRows>, d: Dims) -> usize {
-    if sparse.is_some() { 0 } else { d.input }
 }
 
 // The gate arithmetic of one batch row and one thread's `nu` units. `pre` holds the

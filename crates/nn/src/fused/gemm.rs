@@ -349,13 +349,18 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
         // `chunk` holds `rows` rows of `width`.
         unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width, false) };
     });
+    without_padding(&mut c, m, width, n);
+    c
+}
+
+/// Drops the padding columns of a `[rows × width]` product: its rows become `n` apart.
+pub fn without_padding(c: &mut Vec<f32>, rows: usize, width: usize, n: usize) {
     if n < width {
-        for row in 1..m {
+        for row in 1..rows {
             c.copy_within(row * width..row * width + n, row * n);
         }
-        c.truncate(m * n);
+        c.truncate(rows * n);
     }
-    c
 }
 
 /// Rows per thread for `rows` of `work` multiply-adds each: all on one thread when the

@@ -259,12 +259,7 @@ fn gradients(
         }
         db.iter_mut().zip(pdb).for_each(|(s, v)| *s += v);
     }
-    if dh_width != d {
-        for row in 1..rows {
-            dh.copy_within(row * dh_width..row * dh_width + d, row * d);
-        }
-        dh.truncate(rows * d);
-    }
+    gemm::without_padding(&mut dh, rows, dh_width, d);
     (dh, dw, db)
 }
 

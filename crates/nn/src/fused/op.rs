@@ -43,7 +43,7 @@ pub struct Spec {
 impl Spec {
     /// Values per step and unit in the output.
     fn width(self, hidden: usize) -> usize {
-        if self.with_cell && self.cell == Cell::Lstm { 2 * hidden } else { hidden }
+        if self.with_cell { self.cell.outputs() * hidden } else { hidden }
     }
 }
 

@@ -123,19 +123,24 @@ impl Layer {
     /// - `x`: `[batch, time, d_input]`
     /// - returns `[batch, time, d_hidden]` and the state after the last step.
     pub fn forward(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
-        if fused::supported(&x.device()) && x.dims()[1] > 0 {
-            return self.forward_fused(x, state);
-        }
-        self.forward_op_by_op(x, state)
+        let (out, last) = self.run(x, state, true);
+        (out, last.expect("asked for the final state"))
     }
 
     /// [`Layer::forward`]'s output alone, `[batch, time, d_hidden]`: the fused LSTM then
     /// hands over h without c (no copy).
     pub fn outputs(&self, x: Tensor<3>, state: LayerState) -> Tensor<3> {
+        self.run(x, state, false).0
+    }
+
+    /// The fused kernels where the device has them, else op by op; the final state where
+    /// asked for (op by op always has it).
+    fn run(&self, x: Tensor<3>, state: LayerState, final_state: bool) -> (Tensor<3>, Option<LayerState>) {
         if fused::supported(&x.device()) && x.dims()[1] > 0 {
-            return self.fused(x, state, false).0;
+            return self.fused(x, state, final_state);
         }
-        self.forward_op_by_op(x, state).0
+        let (out, last) = self.forward_op_by_op(x, state);
+        (out, Some(last))
     }
 
     /// The layer's weights as plain `f32`, for stepping at batch 1 ([`fused::step`]).
@@ -161,13 +166,8 @@ impl Layer {
         }
     }
 
-    /// [`Layer::forward`] through the fused CPU kernels ([`crate::fused`]).
-    pub fn forward_fused(&self, x: Tensor<3>, state: LayerState) -> (Tensor<3>, LayerState) {
-        let (out, state) = self.fused(x, state, true);
-        (out, state.expect("asked for the final state"))
-    }
-
-    /// The fused layer's output and, if `final_state`, its state after the last step.
+    /// [`Layer::forward`] through the fused CPU kernels ([`crate::fused`]): the output and,
+    /// if `final_state`, the state after the last step.
     fn fused(&self, x: Tensor<3>, state: LayerState, final_state: bool) -> (Tensor<3>, Option<LayerState>) {
         let [_, time, _] = x.dims();
         let h = self.d_hidden;
