@@ -40,32 +40,17 @@ mod head;
 mod op;
 mod pool;
 pub mod step;
+mod workers;
 
 pub use adam::FusedAdam;
 pub use head::bernoulli_nll;
 pub use op::{Spec, recurrence, supported};
+use workers::in_blocks;
 
 /// A tensor's values, row-major, as `f32` (without a copy where the tensor's memory is
 /// its own and already `f32`).
 pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
-}
-
-/// Runs `work(i, block)` on every block, the first on this thread and each other on a
-/// thread of its own, and returns the results in order.
-pub(super) fn in_blocks<T: Send, R: Send>(
-    blocks: impl Iterator<Item = T>,
-    work: impl Fn(usize, T) -> R + Sync,
-) -> Vec<R> {
-    std::thread::scope(|s| {
-        let mut blocks = blocks.enumerate();
-        let first = blocks.next();
-        let work = &work;
-        let others: Vec<_> = blocks.map(|(i, block)| s.spawn(move || work(i, block))).collect();
-        let mut results: Vec<R> = first.into_iter().map(|(i, block)| work(i, block)).collect();
-        results.extend(others.into_iter().map(|t| t.join().expect("a fused kernel's thread")));
-        results
-    })
 }
 
 /// Tests' measure of agreement between a fused result and burn's: max |a − b| over
