@@ -5,6 +5,9 @@
 //!     cargo run --release -p fugato-nn --example rnn_bench -- [STEPS] [RUNS] [FILTER]
 //!
 //! Prints one JSON object per line, like the reference.
+//!
+//! Built with `--features phase-timers`, it also prints each training workload's time per
+//! step in each phase of the fused kernels ([`fugato_nn::fused::timers`]).
 
 use std::time::Instant;
 
@@ -12,7 +15,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
 use fugato_nn::data::Sequences;
-use fugato_nn::fused::FusedAdam;
+use fugato_nn::fused::{FusedAdam, timers};
 use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
 use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};
 use rand::{Rng, SeedableRng};
@@ -82,6 +85,7 @@ fn train(name: &str, model: ModelConfig, steps: usize, runs: usize) {
         model
     };
     model = run_steps(model, 5);
+    timers::reset();
     let mut values = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -89,6 +93,12 @@ fn train(name: &str, model: ModelConfig, steps: usize, runs: usize) {
         values.push((BATCH * SEQ * steps) as f64 / start.elapsed().as_secs_f64());
     }
     emit(name, "train", values, "frames/s");
+    if timers::ENABLED {
+        let per_step = |d: std::time::Duration| d.as_secs_f64() * 1e3 / (steps * runs) as f64;
+        let phases: Vec<String> =
+            timers::totals().into_iter().map(|(phase, d)| format!("{phase} {:.2} ms", per_step(d))).collect();
+        println!("{name}, per step, first thread: {}", phases.join(", "));
+    }
 }
 
 fn sample(name: &str, model: ModelConfig, runs: usize) {

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::gemm::{self, Isa, Packed};
 use super::pool;
+use super::timers::{self, Phase};
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,9 +172,12 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             };
             // SAFETY: h_{t-1} of these rows was written by this thread or before the last
             // barrier; c is this thread's.
+            let products = timers::span(Phase::ForwardProducts, q);
             for &(piece, col) in &pieces {
                 unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
             }
+            products.end();
+            let gates = timers::span(Phase::ForwardGates, q);
             for b in b0..b1 {
                 let row = b * d.time + t;
                 let cr = &c[(b - b0) * ldc..][..ldc];
@@ -221,6 +225,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                     }
                 }
             }
+            gates.end();
             if sync {
                 barrier.wait();
             }
@@ -300,6 +305,7 @@ pub fn backward(
     let shares: Vec<OnceLock<Share>> = (0..threads).map(|_| OnceLock::new()).collect();
     let back_pieces: Vec<OnceLock<Packed>> = (0..threads).map(|_| OnceLock::new()).collect();
     let run = |q: usize, part: Part| {
+        let setup = timers::span(Phase::BackwardSetup, q);
         let Part { b0, b1, u0, u1 } = part;
         let nu = u1 - u0;
         // This thread's rows of the sequence are first .. first + mine.
@@ -338,7 +344,9 @@ pub fn backward(
         let mut sparse_dwx = vec![0.0f32; if sparse.is_some() { d.input * gates * nu } else { 0 }];
         // The GRU's input part of a row when nobody keeps it.
         let mut scratch = vec![0.0f32; if gru && !need_dx { gh } else { 0 }];
+        setup.end();
         for t in (0..d.time).rev() {
+            let gates_span = timers::span(Phase::BackwardGates, q);
             for b in b0..b1 {
                 let row = b * d.time + t;
                 let dor = &dout[row * width..][..h];
@@ -401,6 +409,7 @@ pub fn backward(
                 let gr = if gru { Some(gr) } else { None };
                 sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
+            gates_span.end();
             if sync {
                 barrier.wait();
             }
@@ -413,6 +422,7 @@ pub fn backward(
             };
             // SAFETY: these rows of step t's gate gradients were finished by this thread or
             // before the barrier.
+            let _products = timers::span(Phase::BackwardProducts, q);
             for &(piece, col) in &pieces {
                 unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
             }
@@ -438,6 +448,7 @@ pub fn backward(
         let _ = shares[q].set(Share { gh: packed_gh, gx: packed_gx, sum_gx, sum_gh, sparse_dwx, dp });
         // Past this barrier every thread's share and transposed operands are finished.
         barrier.wait();
+        let _weights = timers::span(Phase::WeightProducts, q);
         // The weight gradients. Units split: this thread's columns, from its own share.
         // Batch split: every column of this thread's share of the weights' rows, summed
         // over every thread's share.

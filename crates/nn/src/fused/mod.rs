@@ -40,6 +40,7 @@ mod head;
 mod op;
 mod pool;
 pub mod step;
+pub mod timers;
 mod workers;
 
 pub use adam::FusedAdam;

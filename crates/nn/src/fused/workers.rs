@@ -4,16 +4,17 @@
 //! A training step runs a handful of parallel operations (each layer's forward and
 //! backward pass, the head's). A thread spawned for each started late (on its creator's
 //! CPU until the scheduler moved it), and the calling thread, done with its own block,
-//! waited for it at the join: over LSTM-256's 25 ms step (`bench/rnn`), the spawned
-//! threads started 0.5 ms late in all and the caller waited 0.6 ms. A kept worker is
-//! already running on its own CPU: it spins a little after each block, so the next
-//! operation of the step finds it awake, and sleeps when no work comes.
+//! waited for it at the join. A kept worker is already running on its own CPU: it spins
+//! a little after each block, so the next operation of the step finds it awake, and
+//! sleeps when no work comes. (`timers` measures what waiting is left: `Phase::Wait`.)
 
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::thread::Thread;
+
+use super::timers::{self, Phase};
 
 /// Runs `work(i, block)` on every block, the first on this thread and each other on a
 /// worker, and returns the results in order. Where the workers are busy (another thread's
@@ -56,6 +57,7 @@ fn spawned<T: Send, R: Send>(blocks: Vec<T>, work: impl Fn(usize, T) -> R + Sync
         let work = &work;
         let others: Vec<_> = blocks.map(|(i, block)| s.spawn(move || work(i, block))).collect();
         let mut results: Vec<R> = first.into_iter().map(|(i, block)| work(i, block)).collect();
+        let _wait = timers::span(Phase::Wait, 0);
         results.extend(others.into_iter().map(|t| t.join().expect("a fused kernel's thread")));
         results
     })
@@ -145,6 +147,7 @@ impl Team {
             worker.unpark();
         }
         let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
+        let _wait = timers::span(Phase::Wait, 0);
         let mut spins = 0u32;
         while s.pending.load(Ordering::Acquire) != 0 {
             spins += 1;
