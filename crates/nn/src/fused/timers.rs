@@ -3,7 +3,9 @@
 //! Compiled in only with the `phase-timers` feature; without it a [`Span`] is empty and
 //! costs nothing.
 //!
-//!     cargo run --release -p fugato-nn --features phase-timers --example rnn_bench -- 100 1 "train LSTM-256"
+//! ```text
+//! cargo run --release -p fugato-nn --features phase-timers --example rnn_bench -- 100 1 "train LSTM-256"
+//! ```
 
 /// A part of the fused kernels' work.
 #[derive(Clone, Copy, Debug)]
