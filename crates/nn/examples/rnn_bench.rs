@@ -92,12 +92,13 @@ fn train(name: &str, model: ModelConfig, steps: usize, runs: usize) {
         model = run_steps(model, steps);
         values.push((BATCH * SEQ * steps) as f64 / start.elapsed().as_secs_f64());
     }
+    let step = values.iter().map(|v| 1e3 * (BATCH * SEQ) as f64 / v).sum::<f64>() / runs as f64;
     emit(name, "train", values, "frames/s");
     if timers::ENABLED {
         let per_step = |d: std::time::Duration| d.as_secs_f64() * 1e3 / (steps * runs) as f64;
         let phases: Vec<String> =
             timers::totals().into_iter().map(|(phase, d)| format!("{phase} {:.2} ms", per_step(d))).collect();
-        println!("{name}, per step, first thread: {}", phases.join(", "));
+        println!("{name}, per step, first thread: {}; the step {step:.2} ms", phases.join(", "));
     }
 }
 

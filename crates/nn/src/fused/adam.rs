@@ -12,7 +12,9 @@ use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRa
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::gemm::Isa;
+use super::timers::{self, Phase};
 use super::values;
+use super::{in_blocks, pool};
 
 /// Adam (β₁ 0.9, β₂ 0.999, ε 1e-5, burn's defaults), each gradient clipped to `clip` in
 /// L2 norm and `weight_decay`·θ added to it, as `AdamConfig` with the same settings does.
@@ -60,6 +62,7 @@ impl Optimizer for FusedAdam {
             };
             return self.burn.step(lr, tensor, grad, state);
         }
+        let _whole = timers::span(Phase::Optimizer, 0);
         let shape = tensor.shape();
         let mut theta = values(tensor);
         let mut g = values(grad);
@@ -83,7 +86,12 @@ impl Optimizer for FusedAdam {
             epsilon: self.epsilon * correction_2,
             lr: lr as f32,
         };
-        update(isa, step, &mut theta, &g, &mut m, &mut v);
+        // Large parameters in a block per thread (each element's update is independent).
+        let n = theta.len();
+        let per = if n < PER_THREAD { n } else { n.div_ceil(super::cell::threads()) }.max(1);
+        let blocks = theta.chunks_mut(per).zip(g.chunks(per)).zip(m.chunks_mut(per)).zip(v.chunks_mut(per));
+        in_blocks(blocks, |_, (((theta, g), m), v)| update(isa, step, theta, g, m, v));
+        pool::give(g);
         let tensor = |values: Vec<f32>| Tensor::from_data(TensorData::new(values, shape.clone()), &device);
         let state = AdamState::new(AdaptiveMomentumState::new(time, tensor(m), tensor(v)));
         (tensor(theta), Some(state))
@@ -93,6 +101,9 @@ impl Optimizer for FusedAdam {
         <Adam as Optimizer>::to_device(state, device)
     }
 }
+
+/// Elements of a parameter below which its update runs on one thread.
+const PER_THREAD: usize = 1 << 16;
 
 /// One step's constants.
 #[derive(Clone, Copy)]
@@ -166,15 +177,18 @@ mod tests {
     }
 
     /// Against burn's Adam with the same settings, over steps whose gradients are clipped
-    /// (norms above the limit) or not, with and without weight decay; then a checkpoint
-    /// round trip of its state, continued on both.
+    /// (norms above the limit) or not, with and without weight decay, on a parameter
+    /// updated on one thread and one split between threads; then a checkpoint round trip
+    /// of its state, continued on both.
     #[test]
     fn fused_adam_follows_burns_adam() {
         let device = Device::flex().autodiff();
-        for (clip, decay) in [(Some(1.0f32), None), (None, Some(0.01f32)), (Some(50.0), Some(0.1))] {
+        // The last layer's weights are enough to split the update between threads.
+        let cases = [(Some(1.0f32), None, 37, 19), (None, Some(0.01f32), 37, 19), (Some(50.0), Some(0.1), 37, 19)];
+        for (clip, decay, inputs, outputs) in cases.into_iter().chain([(Some(1.0), None, 300, 257)]) {
             device.seed(4);
-            let start = LinearConfig::new(37, 19).init(&device);
-            let x = Tensor::<2>::random([8, 37], Distribution::Normal(0.0, 1.0), &device);
+            let start = LinearConfig::new(inputs, outputs).init(&device);
+            let x = Tensor::<2>::random([8, inputs], Distribution::Normal(0.0, 1.0), &device);
             let burn_config = AdamConfig::new()
                 .with_grad_clipping(clip.map(GradientClippingConfig::Norm))
                 .with_weight_decay(decay.map(WeightDecayConfig::new));

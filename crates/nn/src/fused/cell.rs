@@ -113,6 +113,7 @@ pub struct Grads {
     pub dwh: Vec<f32>,
     pub dbh: Option<Vec<f32>>,
     pub dpeep: Option<Vec<f32>>,
+    /// Zero unless asked for (`need_dh0`).
     pub dh0: Vec<f32>,
     pub dc0: Vec<f32>,
 }
@@ -128,13 +129,16 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
     // its own columns; a dense one is one large product here.
     let sparse = sparse_rows(x, rows, d.input);
     let dense_proj = sparse.is_none().then(|| project_dense(isa, rows, d.input, gh, x, w.wx, w.bx));
-    // Every value of these is written below (h goes to burn; the others come back to the
-    // pool after the backward pass).
-    let mut out = vec![0.0f32; rows * h];
+    // Every value of these is written below (h goes to burn, and back to the pool where
+    // the backward pass holds the last reference; the others come back to the pool after
+    // the backward pass).
+    let mut out = pool::take(rows * h);
     let mut cells = pool::take(if cell == Cell::Lstm { rows * h } else { 0 });
     let mut saved = pool::take(if keep { rows * cell.saved() * h } else { 0 });
     let zeros = vec![0.0f32; 3 * h];
     let peep = w.peep.unwrap_or(&zeros);
+    // A starting state of zeros (a training window's) adds nothing at the first step.
+    let h0_zero = h0.iter().all(|v| *v == 0.0);
     let zeros_gh = vec![0.0f32; gh];
     let bh = w.bh.unwrap_or(&zeros_gh);
     let parts = partition(d, gh, threads());
@@ -173,8 +177,12 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             // SAFETY: h_{t-1} of these rows was written by this thread or before the last
             // barrier; c is this thread's.
             let products = timers::span(Phase::ForwardProducts, q);
-            for &(piece, col) in &pieces {
-                unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
+            if t == 0 && h0_zero {
+                c.fill(0.0);
+            } else {
+                for &(piece, col) in &pieces {
+                    unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
+                }
             }
             products.end();
             let gates = timers::span(Phase::ForwardGates, q);
@@ -241,7 +249,8 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
 /// The backward pass. `dout`: the gradient of the outputs, `[batch, time, width]` where
 /// each row holds h's (`width` = hidden) or h's then c's (the LSTM, `width` = 2·hidden);
 /// `need_dx`: whether the input needs its gradient (not for the first layer of a model
-/// that reads data).
+/// that reads data); `need_dh0`: whether the starting state h0 needs its gradient (else
+/// `Grads::dh0` is left zero and the first step's product skipped).
 ///
 /// Each thread runs the gate gradients of its part (batch rows, units) back through time,
 /// summing the bias and sparse input gradients as it goes and packing the gate gradients
@@ -258,6 +267,7 @@ pub fn backward(
     dout: &[f32],
     width: usize,
     need_dx: bool,
+    need_dh0: bool,
 ) -> Grads {
     check(cell, d, w, x, h0);
     let (h, gh) = (d.hidden, cell.gates() * d.hidden);
@@ -281,8 +291,9 @@ pub fn backward(
     let mut dh0 = vec![0.0f32; d.batch * h];
     let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
     let mut dpeep = vec![0.0f32; 3 * h];
-    let mut dwx = vec![0.0f32; d.input * gh];
-    let mut dwh = vec![0.0f32; h * gh];
+    // Every element of these is set once below.
+    let mut dwx = pool::take(d.input * gh);
+    let mut dwh = pool::take(h * gh);
     let mut dbx = vec![0.0f32; gh];
     let mut dbh = vec![0.0f32; if gru { gh } else { 0 }];
     let sparse = fwd.sparse;
@@ -410,6 +421,10 @@ pub fn backward(
                 sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
             gates_span.end();
+            if t == 0 && !need_dh0 {
+                // The last product would give h0's gradient, which nobody asked for.
+                break;
+            }
             if sync {
                 barrier.wait();
             }
@@ -436,7 +451,9 @@ pub fn backward(
             for j in 0..nu {
                 // SAFETY: own rows and units only.
                 unsafe {
-                    *dh0_p.at((b0 + b) * h + u0 + j) = dh_rec[b * nu + j];
+                    if need_dh0 {
+                        *dh0_p.at((b0 + b) * h + u0 + j) = dh_rec[b * nu + j];
+                    }
                     if cell == Cell::Lstm {
                         *dc0_p.at((b0 + b) * h + u0 + j) = dc[b * nu + j];
                     }
@@ -919,29 +936,48 @@ impl SparseRows {
 }
 
 /// The nonzero entries of each row when at most one in eight is nonzero (a piano-roll's
-/// frames), else `None`: then a dense product is faster.
+/// frames), else `None`: then a dense product is faster. One pass, sixteen values at a
+/// time (a compare and a bit mask), given up as soon as the entries pass one in eight.
 fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
-    // Counted first (a vectorised pass), so a dense input costs no more than that.
-    let nonzero = x.iter().fold(0usize, |n, v| n + usize::from(*v != 0.0));
-    if input == 0 || nonzero > x.len() / 8 {
+    let limit = x.len() / 8;
+    if input == 0 {
         return None;
     }
-    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(nonzero) };
+    let isa = Isa::detect();
+    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(limit) };
     sparse.starts.push(0);
+    let mut masks = vec![0u32; input.div_ceil(16)];
     for r in 0..rows {
         let row = &x[r * input..][..input];
-        // Sixteen at a time: most runs of a piano-roll's frame are all zero.
-        for (c, chunk) in row.chunks(16).enumerate() {
-            if !chunk.iter().fold(false, |any, v| any | (*v != 0.0)) {
-                continue;
+        nonzero_masks(isa, row, &mut masks);
+        for (c, &mask) in masks.iter().enumerate() {
+            let mut mask = mask;
+            while mask != 0 {
+                let i = c * 16 + mask.trailing_zeros() as usize;
+                sparse.entries.push((i, row[i]));
+                mask &= mask - 1;
             }
-            for (i, &v) in chunk.iter().enumerate().filter(|(_, v)| **v != 0.0) {
-                sparse.entries.push((c * 16 + i, v));
-            }
+        }
+        if sparse.entries.len() > limit {
+            return None;
         }
         sparse.starts.push(sparse.entries.len());
     }
     Some(sparse)
+}
+
+vectorised! {
+    /// Bit i of `masks[c]`: whether `x[16·c + i]` is nonzero.
+    fn nonzero_masks(x: &[f32], masks: &mut [u32]) {
+        let mut chunks = x.chunks_exact(16);
+        for (m, chunk) in masks.iter_mut().zip(&mut chunks) {
+            *m = chunk.iter().enumerate().fold(0u32, |m, (i, v)| m | u32::from(*v != 0.0) << i);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            masks[x.len() / 16] = rest.iter().enumerate().fold(0u32, |m, (i, v)| m | u32::from(*v != 0.0) << i);
+        }
+    }
 }
 
 /// One thread's share of a layer: batch rows `b0..b1`, hidden units `u0..u1`.
@@ -1183,6 +1219,32 @@ mod tests {
             }
             assert!(seen.iter().all(|&n| n == 1), "{d:?} on {cores} cores: {parts:?}");
         }
+    }
+
+    /// Each row's nonzero entries in order, across the sixteen-value chunks and the short
+    /// last chunk; a matrix with more than one in eight nonzero has none.
+    #[test]
+    fn sparse_rows_list_each_rows_nonzero_entries() {
+        let (rows, input) = (3, 88);
+        let mut x = vec![0.0f32; rows * input];
+        let expected: [&[(usize, f32)]; 3] =
+            [&[(0, 1.0), (15, 0.5), (16, -2.0), (87, 3.0)], &[], &[(80, 1.0), (81, 1.0)]];
+        for (r, entries) in expected.iter().enumerate() {
+            for &(i, v) in entries.iter() {
+                x[r * input + i] = v;
+            }
+        }
+        let sparse = sparse_rows(&x, rows, input).expect("six of 264 values are nonzero");
+        for (r, entries) in expected.iter().enumerate() {
+            assert_eq!(sparse.row(r), *entries, "row {r}");
+        }
+        // 33 of 264 nonzero is one in eight: still sparse; one more is not.
+        let mut x = vec![0.0f32; rows * input];
+        x[..33].fill(1.0);
+        assert!(sparse_rows(&x, rows, input).is_some());
+        x[200] = 1.0;
+        assert!(sparse_rows(&x, rows, input).is_none());
+        assert!(sparse_rows(&[], 0, 0).is_none());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use burn::backend::{Autodiff, Backend, ExtensionType, Flex, TensorMetadata, back
 use burn::tensor::{Tensor, TensorData};
 
 use super::gemm::{self, Isa, Packed};
+use super::timers::{self, Phase};
 use super::{in_blocks, pool};
 
 /// The head's tensors: `h [rows, d]`, `w [d, units]`, `b [units]`, targets `x [rows, units]`.
@@ -55,6 +56,7 @@ impl Host {
     /// The logits (`[rows, width]`, `units` used, the rest zero) and each row's loss,
     /// the rows split between threads.
     fn forward(&self) -> (Logits, FlexTensor) {
+        let _whole = timers::span(Phase::HeadForward, 0);
         let (rows, d, units) = self.dims();
         let isa = Isa::detect();
         let w = Packed::from_rows(d, units, self.slice(1), units);
@@ -175,6 +177,7 @@ impl Backward<Flex, 4> for HeadBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let _whole = timers::span(Phase::HeadBackward, 0);
         let Saved { host, logits } = ops.state;
         let g = grads.consume::<Flex>(&ops.node);
         let g = if g.is_contiguous() { g } else { g.to_contiguous() };
@@ -227,7 +230,7 @@ fn gradients(
     let isa = Isa::detect();
     let wt = Packed::from_columns(units, d, w, units);
     let dh_width = wt.padded_width();
-    let mut dh = vec![0.0f32; rows * dh_width];
+    let mut dh = pool::take(rows * dh_width); // every row written whole by the product
     let per = gemm::rows_per_thread(rows, 3 * d * units);
     let work = |r0: usize, l: &mut [f32], dh: &mut [f32]| -> (Vec<f32>, Vec<f32>) {
         let n = dh.len() / dh_width;

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::cell::{self, Cell, Dims, Weights};
 use super::pool;
+use super::timers::{self, Phase};
 
 /// The tensors of one layer's recurrence. `bh` and `peep` are one-element placeholders
 /// where the cell has none (`Spec` says which).
@@ -126,6 +127,7 @@ impl Host<8> {
     /// The output, and what the backward pass needs: h at every step (sharing the
     /// output's memory where that is h alone), the LSTM's c and the gate activations.
     fn forward(&self, spec: Spec, keep: bool) -> (FlexTensor, FlexTensor, Buffers) {
+        let _whole = timers::span(Phase::RecurrenceForward, 0);
         let d = self.dims();
         let fwd = cell::forward(spec.cell, d, &self.weights(spec), self.slice(0), self.slice(6), self.slice(7), keep);
         let h = flex(fwd.h, [d.batch, d.time, d.hidden]);
@@ -192,6 +194,7 @@ impl Backward<Flex, 8> for RecurrenceBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let _whole = timers::span(Phase::RecurrenceBackward, 0);
         let Saved { spec, host, h, activations } = ops.state;
         let dout = grads.consume::<Flex>(&ops.node);
         let dout = if dout.is_contiguous() { dout } else { dout.to_contiguous() };
@@ -212,11 +215,15 @@ impl Backward<Flex, 8> for RecurrenceBackward {
             dout.as_slice::<f32>().expect("f32 gradient"),
             spec.width(d.hidden),
             ops.parents[0].is_some(),
+            ops.parents[6].is_some(),
         );
-        // The last use of the activations (unless a graph is walked backward twice).
+        // The last use of the activations and the output's gradient (unless a graph is
+        // walked backward twice).
         if let Ok(activations) = Arc::try_unwrap(activations) {
             activations.release();
         }
+        pool::reclaim(dout);
+        pool::reclaim(h);
         let gh = spec.cell.gates() * d.hidden;
         let computed = [
             g.dx.map(|v| (v, vec![d.batch, d.time, d.input])),

@@ -46,6 +46,18 @@ impl Pool {
     }
 }
 
+/// Keeps the memory of a tensor that is the only owner of it (a gradient or an
+/// activation burn would free at its last use) for a later [`take`].
+pub fn reclaim(t: burn::backend::flex::FlexTensor) {
+    if t.is_unique()
+        && t.is_contiguous()
+        && t.dtype() == burn::tensor::DType::F32
+        && let Ok(values) = t.into_data().try_into_vec::<f32>()
+    {
+        give(values);
+    }
+}
+
 fn pool() -> MutexGuard<'static, Pool> {
     // A panic elsewhere cannot leave the list half-changed: every change is one push,
     // swap or remove.

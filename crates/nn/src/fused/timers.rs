@@ -24,9 +24,20 @@ pub enum Phase {
     WeightProducts,
     /// The calling thread, done with its block, waiting for the others.
     Wait,
+    /// A recurrence's forward pass, whole, as its caller sees it (the phases above and
+    /// what surrounds them).
+    RecurrenceForward,
+    /// A recurrence's backward pass, whole.
+    RecurrenceBackward,
+    /// The sigmoid head and its loss, forward.
+    HeadForward,
+    /// The sigmoid head and its loss, backward.
+    HeadBackward,
+    /// The optimizer's step, every parameter.
+    Optimizer,
 }
 
-const PHASES: [(Phase, &str); 7] = [
+const PHASES: [(Phase, &str); 12] = [
     (Phase::ForwardProducts, "forward step products"),
     (Phase::ForwardGates, "forward gate loops"),
     (Phase::BackwardSetup, "backward setup"),
@@ -34,10 +45,15 @@ const PHASES: [(Phase, &str); 7] = [
     (Phase::BackwardProducts, "backward step products"),
     (Phase::WeightProducts, "weight gradients' products"),
     (Phase::Wait, "waiting for the other threads"),
+    (Phase::RecurrenceForward, "recurrence forward, whole"),
+    (Phase::RecurrenceBackward, "recurrence backward, whole"),
+    (Phase::HeadForward, "head forward"),
+    (Phase::HeadBackward, "head backward"),
+    (Phase::Optimizer, "optimizer"),
 ];
 
 #[cfg(feature = "phase-timers")]
-static NANOS: [std::sync::atomic::AtomicU64; 7] = [const { std::sync::atomic::AtomicU64::new(0) }; 7];
+static NANOS: [std::sync::atomic::AtomicU64; 12] = [const { std::sync::atomic::AtomicU64::new(0) }; 12];
 
 /// Times its phase from [`span`] until dropped.
 pub struct Span {
