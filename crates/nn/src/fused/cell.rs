@@ -936,20 +936,26 @@ impl SparseRows {
 }
 
 /// The nonzero entries of each row when at most one in eight is nonzero (a piano-roll's
-/// frames), else `None`: then a dense product is faster. One pass, sixteen values at a
-/// time (a compare and a bit mask), given up as soon as the entries pass one in eight.
+/// frames), else `None`: then a dense product is faster. The values are read once, sixteen
+/// at a time (a compare and a bit mask per sixteen), and the entries listed from the masks
+/// only when there are few enough.
 fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
-    let limit = x.len() / 8;
     if input == 0 {
         return None;
     }
     let isa = Isa::detect();
-    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(limit) };
+    let per_row = input.div_ceil(16);
+    let mut masks = vec![0u32; rows * per_row];
+    for (row, masks) in x.chunks_exact(input).zip(masks.chunks_exact_mut(per_row)) {
+        nonzero_masks(isa, row, masks);
+    }
+    let nonzero = masks.iter().map(|m| m.count_ones() as usize).sum::<usize>();
+    if nonzero > x.len() / 8 {
+        return None;
+    }
+    let mut sparse = SparseRows { starts: Vec::with_capacity(rows + 1), entries: Vec::with_capacity(nonzero) };
     sparse.starts.push(0);
-    let mut masks = vec![0u32; input.div_ceil(16)];
-    for r in 0..rows {
-        let row = &x[r * input..][..input];
-        nonzero_masks(isa, row, &mut masks);
+    for (row, masks) in x.chunks_exact(input).zip(masks.chunks_exact(per_row)) {
         for (c, &mask) in masks.iter().enumerate() {
             let mut mask = mask;
             while mask != 0 {
@@ -957,9 +963,6 @@ fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
                 sparse.entries.push((i, row[i]));
                 mask &= mask - 1;
             }
-        }
-        if sparse.entries.len() > limit {
-            return None;
         }
         sparse.starts.push(sparse.entries.len());
     }
