@@ -11,7 +11,7 @@ use burn::optim::grad_clipping::GradientClipping;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::gemm::Isa;
+use super::gemm::{self, Isa};
 use super::timers::{self, Phase};
 use super::values;
 use super::{in_blocks, pool};
@@ -87,8 +87,7 @@ impl Optimizer for FusedAdam {
             lr: lr as f32,
         };
         // Large parameters in a block per thread (each element's update is independent).
-        let n = theta.len();
-        let per = if n < PER_THREAD { n } else { n.div_ceil(super::cell::threads()) }.max(1);
+        let per = gemm::rows_per_thread(theta.len(), UPDATE_WORK);
         let blocks = theta.chunks_mut(per).zip(g.chunks(per)).zip(m.chunks_mut(per)).zip(v.chunks_mut(per));
         in_blocks(blocks, |_, (((theta, g), m), v)| update(isa, step, theta, g, m, v));
         pool::give(g);
@@ -102,8 +101,9 @@ impl Optimizer for FusedAdam {
     }
 }
 
-/// Elements of a parameter below which its update runs on one thread.
-const PER_THREAD: usize = 1 << 16;
+/// An element's update as work for `gemm::rows_per_thread` (about a row of sixteen
+/// multiply-adds): a parameter of 65,536 elements or more is split between threads.
+const UPDATE_WORK: usize = 16;
 
 /// One step's constants.
 #[derive(Clone, Copy)]

@@ -113,8 +113,8 @@ pub struct Grads {
     pub dwh: Vec<f32>,
     pub dbh: Option<Vec<f32>>,
     pub dpeep: Option<Vec<f32>>,
-    /// Zero unless asked for (`need_dh0`).
-    pub dh0: Vec<f32>,
+    /// Where asked for (`need_dh0`).
+    pub dh0: Option<Vec<f32>>,
     pub dc0: Vec<f32>,
 }
 
@@ -250,7 +250,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
 /// each row holds h's (`width` = hidden) or h's then c's (the LSTM, `width` = 2·hidden);
 /// `need_dx`: whether the input needs its gradient (not for the first layer of a model
 /// that reads data); `need_dh0`: whether the starting state h0 needs its gradient (else
-/// `Grads::dh0` is left zero and the first step's product skipped).
+/// the first step's product is skipped).
 ///
 /// Each thread runs the gate gradients of its part (batch rows, units) back through time,
 /// summing the bias and sparse input gradients as it goes and packing the gate gradients
@@ -288,7 +288,7 @@ pub fn backward(
     let mut dgx = pool::take(if need_dx { rows * gh } else { 0 });
     let in_dgx = need_dx && !gru;
     let mut steps = pool::take(if in_dgx { 0 } else { 2 * d.batch * gh });
-    let mut dh0 = vec![0.0f32; d.batch * h];
+    let mut dh0 = vec![0.0f32; if need_dh0 { d.batch * h } else { 0 }];
     let mut dc0 = vec![0.0f32; if cell == Cell::Lstm { d.batch * h } else { 0 }];
     let mut dpeep = vec![0.0f32; 3 * h];
     // Every element of these is set once below.
@@ -528,7 +528,16 @@ pub fn backward(
     for buffer in [dgx, steps, h_prev_t, x_t] {
         pool::give(buffer);
     }
-    Grads { dx, dwx, dbx, dwh, dbh: gru.then_some(dbh), dpeep: w.peep.map(|_| dpeep), dh0, dc0 }
+    Grads {
+        dx,
+        dwx,
+        dbx,
+        dwh,
+        dbh: gru.then_some(dbh),
+        dpeep: w.peep.map(|_| dpeep),
+        dh0: need_dh0.then_some(dh0),
+        dc0,
+    }
 }
 
 /// Rows `r0..r1`, columns `s0..s1` of the transpose (`[…, rows]`) of the `[rows × …]`
@@ -972,13 +981,14 @@ fn sparse_rows(x: &[f32], rows: usize, input: usize) -> Option<SparseRows> {
 vectorised! {
     /// Bit i of `masks[c]`: whether `x[16·c + i]` is nonzero.
     fn nonzero_masks(x: &[f32], masks: &mut [u32]) {
+        let mask = |chunk: &[f32]| chunk.iter().enumerate().fold(0u32, |m, (i, v)| m | u32::from(*v != 0.0) << i);
+        // Whole chunks of sixteen (a compare each), then the short rest.
         let mut chunks = x.chunks_exact(16);
         for (m, chunk) in masks.iter_mut().zip(&mut chunks) {
-            *m = chunk.iter().enumerate().fold(0u32, |m, (i, v)| m | u32::from(*v != 0.0) << i);
+            *m = mask(chunk);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            masks[x.len() / 16] = rest.iter().enumerate().fold(0u32, |m, (i, v)| m | u32::from(*v != 0.0) << i);
+        if !chunks.remainder().is_empty() {
+            masks[x.len() / 16] = mask(chunks.remainder());
         }
     }
 }
@@ -1152,15 +1162,11 @@ impl Barrier {
             self.generation.fetch_add(1, Ordering::Release);
             return;
         }
-        let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
-            spins += 1;
-            if spins < self.spins {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        super::workers::spin_until(
+            self.spins,
+            || self.generation.load(Ordering::Acquire) != generation,
+            std::thread::yield_now,
+        );
     }
 }
 

@@ -232,7 +232,7 @@ impl Backward<Flex, 8> for RecurrenceBackward {
             Some((g.dwh, vec![d.hidden, gh])),
             g.dbh.map(|v| (v, vec![gh])),
             g.dpeep.map(|v| (v, vec![3, d.hidden])),
-            Some((g.dh0, vec![d.batch, d.hidden])),
+            g.dh0.map(|v| (v, vec![d.batch, d.hidden])),
             (spec.cell == Cell::Lstm).then_some((g.dc0, vec![d.batch, d.hidden])),
         ];
         for (node, grad) in ops.parents.into_iter().zip(computed) {

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 
 use super::cell::{Barrier, Cell, gru_forward_row, lstm_forward_row, rnn_forward_row, threads};
 use super::gemm::Isa;
+use super::workers::spin_until;
 
 /// What the first layer reads at one step.
 #[derive(Clone, Copy, Debug)]
@@ -423,21 +424,16 @@ fn avoid_cpu(cpu: Option<usize>) {
 fn work(shared: &Shared, parts: &mut [Part]) {
     let mut seen = 0;
     loop {
-        let mut spins = 0u32;
-        while shared.epoch.load(Ordering::Acquire) == seen {
-            if shared.stop.load(Ordering::Acquire) {
-                return;
+        let started = || shared.epoch.load(Ordering::Acquire) != seen || shared.stop.load(Ordering::Acquire);
+        spin_until(50_000, started, || {
+            shared.parked.store(true, Ordering::SeqCst);
+            if shared.epoch.load(Ordering::SeqCst) == seen && !shared.stop.load(Ordering::SeqCst) {
+                std::thread::park();
             }
-            spins += 1;
-            if spins < 50_000 {
-                std::hint::spin_loop();
-            } else {
-                shared.parked.store(true, Ordering::SeqCst);
-                if shared.epoch.load(Ordering::SeqCst) == seen && !shared.stop.load(Ordering::SeqCst) {
-                    std::thread::park();
-                }
-                shared.parked.store(false, Ordering::SeqCst);
-            }
+            shared.parked.store(false, Ordering::SeqCst);
+        });
+        if shared.epoch.load(Ordering::Acquire) == seen {
+            return; // stopped
         }
         shared.run(parts, seen);
         seen += 1;

@@ -99,6 +99,23 @@ struct Shared {
 unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
+/// Waits until `done()`: spinning for the first `spins` checks, then calling `rest()` (a
+/// yield of the time slice, or a sleep until woken) between the checks. Every spin-then-
+/// wait of the fused kernels' threads is this: the barriers of a layer's steps, the kept
+/// workers, the sampler's second thread.
+#[inline(always)]
+pub(super) fn spin_until(spins: u32, done: impl Fn() -> bool, rest: impl Fn()) {
+    let mut spun = 0u32;
+    while !done() {
+        if spun < spins {
+            spun += 1;
+            std::hint::spin_loop();
+        } else {
+            rest();
+        }
+    }
+}
+
 /// Spins before a waiting thread sleeps: long enough for the gaps between one training
 /// step's operations, short enough not to hold a core when the work stops.
 const SPINS: u32 = 100_000;
@@ -148,15 +165,7 @@ impl Team {
         }
         let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
         let _wait = timers::span(Phase::Wait, 0);
-        let mut spins = 0u32;
-        while s.pending.load(Ordering::Acquire) != 0 {
-            spins += 1;
-            if spins < SPINS {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        spin_until(SPINS, || s.pending.load(Ordering::Acquire) == 0, std::thread::yield_now);
         if let Err(panic) = mine {
             resume_unwind(panic);
         }
@@ -169,21 +178,9 @@ impl Team {
 fn serve(s: &Shared, k: usize) {
     let mut seen = 0;
     loop {
-        let mut spins = 0u32;
-        let epoch = loop {
-            let epoch = s.epoch.load(Ordering::Acquire);
-            if epoch != seen {
-                break epoch;
-            }
-            spins += 1;
-            if spins < SPINS {
-                std::hint::spin_loop();
-            } else {
-                // An unpark between the load and here makes this return at once.
-                std::thread::park();
-            }
-        };
-        seen = epoch;
+        // An unpark between a check and the park makes the park return at once.
+        spin_until(SPINS, || s.epoch.load(Ordering::Acquire) != seen, std::thread::park);
+        seen = s.epoch.load(Ordering::Acquire);
         if k < s.wanted.load(Ordering::Relaxed) {
             // SAFETY: published before `epoch` (acquired above) and kept until `pending`
             // reaches zero, which needs this worker's decrement below.
