@@ -3,7 +3,8 @@
 //! its own kernels, instead of a dozen tensor operations per time step.
 //!
 //! [`cell`] holds the arithmetic on `f32` buffers, [`gemm`] the small packed products of
-//! each step, `head` the sigmoid head with its loss (one more fused operation), and `op`
+//! each step, `head` the sigmoid head with its loss and `dropout` the dropout masks (two
+//! more fused operations), and `op`
 //! the burn glue (a backend extension for the CPU backend, with a
 //! hand-written backward pass for autodiff). [`crate::model::Layer`] uses it wherever
 //! [`supported`] says the device allows; elsewhere (CUDA) it runs op by op.
@@ -35,6 +36,7 @@ macro_rules! vectorised {
 
 mod adam;
 pub mod cell;
+mod dropout;
 pub mod gemm;
 mod head;
 mod op;
@@ -44,6 +46,7 @@ pub mod timers;
 mod workers;
 
 pub use adam::FusedAdam;
+pub use dropout::{Mask, dropout};
 pub use head::bernoulli_nll;
 pub use op::{Spec, recurrence, supported};
 use workers::in_blocks;

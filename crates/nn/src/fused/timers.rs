@@ -35,10 +35,12 @@ pub enum Phase {
     HeadBackward,
     /// The optimizer's step, every parameter.
     Optimizer,
+    /// Dropout's masks, forward and backward.
+    Dropout,
 }
 
 /// Every phase with its name as `rnn_bench` prints it.
-const PHASES: [(Phase, &str); 12] = [
+const PHASES: [(Phase, &str); 13] = [
     (Phase::ForwardProducts, "forward step products"),
     (Phase::ForwardGates, "forward gate loops"),
     (Phase::BackwardSetup, "backward setup"),
@@ -51,6 +53,7 @@ const PHASES: [(Phase, &str); 12] = [
     (Phase::HeadForward, "head forward"),
     (Phase::HeadBackward, "head backward"),
     (Phase::Optimizer, "optimizer"),
+    (Phase::Dropout, "dropout"),
 ];
 
 /// Each phase's nanoseconds (zero without the feature), by the phase's number.

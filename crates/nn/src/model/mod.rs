@@ -8,9 +8,9 @@ mod stepper;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use crate::fused;
 
 pub use cells::{CellKind, Layer, LayerConfig, LayerState};
 pub use heads::{Head, HeadKind, Nade, Target};
@@ -116,44 +116,29 @@ impl ModelConfig {
 }
 
 /// burn's [`Dropout`] (every model in this crate calls this instead of its `forward`)
-/// with the mask drawn faster: one seed per call from the device's
-/// random stream (so a seeded run stays reproducible), then a ChaCha8 stream compared with
-/// the keep probability, and the mask already scaled by 1 / keep. burn draws a Bernoulli
-/// variable per element, about an eighth of a 3 × LSTM-128 training step in a profile.
+/// with the mask drawn faster: one seed per call from the device's random stream (so a
+/// seeded run stays reproducible), then [`fused::Mask`]'s ChaCha8 stream compared with
+/// the keep probability, the mask already scaled by 1 / keep; on the CPU as one fused
+/// operation split between the threads ([`fused::dropout`]), elsewhere multiplied in.
+/// burn draws a Bernoulli variable per element, about an eighth of a 3 × LSTM-128
+/// training step in a profile.
 pub(crate) fn dropout<const D: usize>(d: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob == 0.0 {
         return x;
     }
     let device = x.device();
-    let keep = 1.0 - d.prob;
     let seed: Vec<f32> = Tensor::<1>::random([2], Distribution::Default, &device)
         .into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()
         .expect("f32 draws");
-    let shape = x.shape();
-    let seed = u64::from(seed[0].to_bits()) << 32 | u64::from(seed[1].to_bits());
-    x * Tensor::from_data(TensorData::new(dropout_mask(seed, shape.num_elements(), keep), shape), &device)
-}
-
-/// `n` values, each 1 / keep with probability `keep` and else 0, from `seed`: value `i`
-/// keeps when the stream's `i`-th `u32` is below keep·2³². The stream is drawn a block at
-/// a time and compared in a loop that vectorises (one `next_u32` per value cost more than
-/// the rest of the dropout).
-fn dropout_mask(seed: u64, n: usize, keep: f64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let threshold = (keep * 4_294_967_296.0) as u64;
-    let scale = (1.0 / keep) as f32;
-    let mut mask = vec![0.0f32; n];
-    let mut draws = [0u32; 1024];
-    for chunk in mask.chunks_mut(draws.len()) {
-        let draws = &mut draws[..chunk.len()];
-        rng.fill(draws);
-        for (m, d) in chunk.iter_mut().zip(draws.iter()) {
-            *m = if u64::from(*d) < threshold { scale } else { 0.0 };
-        }
+    let mask =
+        fused::Mask { seed: u64::from(seed[0].to_bits()) << 32 | u64::from(seed[1].to_bits()), keep: 1.0 - d.prob };
+    if fused::supported(&device) {
+        return fused::dropout(x, mask);
     }
-    mask
+    let shape = x.shape();
+    x * Tensor::from_data(TensorData::new(mask.values(shape.num_elements()), shape), &device)
 }
 
 /// What a model reads: frames `[batch, time, units]` or token ids `[batch, time]`, with
@@ -228,27 +213,8 @@ impl SequenceModel {
 #[cfg(test)]
 mod tests {
     use burn::nn::DropoutConfig;
-    use rand::RngCore;
 
     use super::*;
-
-    /// The mask: about 1 − keep of the values dropped, the rest 1 / keep, the same from the
-    /// same seed.
-    #[test]
-    fn the_dropout_mask_drops_scales_and_follows_the_seed() {
-        let a = dropout_mask(1, 10_000, 0.7);
-        let dropped = a.iter().filter(|v| **v == 0.0).count() as f64 / a.len() as f64;
-        assert!((dropped - 0.3).abs() < 0.02, "dropped {dropped}");
-        assert!(a.iter().all(|v| *v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
-        assert_eq!(a, dropout_mask(1, 10_000, 0.7));
-        assert_ne!(a, dropout_mask(2, 10_000, 0.7));
-        // The stream's u32s in order, one per value, as trained models' masks were drawn.
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let one_by_one: Vec<f32> = (0..10_000)
-            .map(|_| if f64::from(rng.next_u32()) < 0.7 * 4_294_967_296.0 { 1.0 / 0.7 } else { 0.0 })
-            .collect();
-        assert_eq!(a, one_by_one);
-    }
 
     /// Dropout masks while training (an autodiff device) and passes the input through
     /// otherwise.
