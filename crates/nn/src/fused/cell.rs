@@ -654,8 +654,34 @@ fn gru_gates(x: [f32; 3], rec: [f32; 3]) -> (f32, f32, f32, f32) {
     (r, z, tanh(x[2] + r * rec[2]), rec[2])
 }
 
+/// The (peephole) LSTM's step for one row: h and c from the recurrent products `pre`,
+/// the input's projection `proj` and c_{t-1}; the gate activations into `saved` unless it
+/// is empty. With AVX-512 the whole vectors go to `simd.rs`'s kernel, the rest (and
+/// everything elsewhere) to the portable loop.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn lstm_forward_row(
+    isa: Isa,
+    pre: &[f32],
+    proj: &[f32],
+    hidden: usize,
+    peep: &[f32],
+    c_prev: &[f32],
+    h: &mut [f32],
+    c: &mut [f32],
+    saved: &mut [f32],
+) {
+    let done = match isa {
+        // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { super::simd::lstm_forward_row(pre, proj, hidden, peep, c_prev, h, c, saved) },
+        Isa::Portable => 0,
+    };
+    lstm_forward_units(isa, pre, proj, hidden, peep, c_prev, h, c, saved, done);
+}
+
 vectorised! {
-    pub(super) fn lstm_forward_row(
+    /// [`lstm_forward_row`]'s portable loop, for units `from..`.
+    fn lstm_forward_units(
         pre: &[f32],
         proj: &[f32],
         hidden: usize,
@@ -664,6 +690,7 @@ vectorised! {
         h: &mut [f32],
         c: &mut [f32],
         saved: &mut [f32],
+        from: usize,
     ) {
         let nu = h.len();
         let (c_prev, c) = (&c_prev[..nu], &mut c[..nu]);
@@ -672,7 +699,7 @@ vectorised! {
         let (pg, po) = (&proj[2 * hidden..2 * hidden + nu], &proj[3 * hidden..3 * hidden + nu]);
         let (wi, wf, wo) = (&peep[..nu], &peep[hidden..hidden + nu], &peep[2 * hidden..2 * hidden + nu]);
         if saved.is_empty() {
-            for j in 0..nu {
+            for j in from..nu {
                 let (_, _, _, o, cn) = lstm_gates(
                     [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
                     [wi[j], wf[j], wo[j]],
@@ -686,7 +713,7 @@ vectorised! {
             let (sf, rest) = rest.split_at_mut(hidden);
             let (sg, so) = rest.split_at_mut(hidden);
             let (si, sf, sg, so) = (&mut si[..nu], &mut sf[..nu], &mut sg[..nu], &mut so[..nu]);
-            for j in 0..nu {
+            for j in from..nu {
                 let (i, f, g, o, cn) = lstm_gates(
                     [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
                     [wi[j], wf[j], wo[j]],
@@ -752,10 +779,38 @@ vectorised! {
     }
 }
 
+/// Gate gradients of the (peephole) LSTM; `dc` carries dL/dc_t back to c_{t-1}, `dp`
+/// sums the peepholes' gradients (i, f, o, `nu` apart). With AVX-512 the whole vectors go
+/// to `simd.rs`'s kernel, as in [`lstm_forward_row`].
+#[allow(clippy::too_many_arguments)]
+fn lstm_backward_row(
+    isa: Isa,
+    saved: &[f32],
+    hidden: usize,
+    c: &[f32],
+    c_prev: &[f32],
+    dout_h: &[f32],
+    dout_c: &[f32],
+    dh_rec: &[f32],
+    dc: &mut [f32],
+    peep: &[f32],
+    gx: &mut [f32],
+    dp: &mut [f32],
+) {
+    let done = match isa {
+        // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe {
+            super::simd::lstm_backward_row(saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp)
+        },
+        Isa::Portable => 0,
+    };
+    lstm_backward_units(isa, saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp, done);
+}
+
 vectorised! {
-    /// Gate gradients of the (peephole) LSTM; `dc` carries dL/dc_t back to c_{t-1}, `dp`
-    /// sums the peepholes' gradients (i, f, o, `nu` apart).
-    fn lstm_backward_row(
+    /// [`lstm_backward_row`]'s portable loop, for units `from..`.
+    fn lstm_backward_units(
         saved: &[f32],
         hidden: usize,
         c: &[f32],
@@ -767,6 +822,7 @@ vectorised! {
         peep: &[f32],
         gx: &mut [f32],
         dp: &mut [f32],
+        from: usize,
     ) {
         let nu = dc.len();
         let (c, c_prev, dout_h, dout_c, dh_rec) = (&c[..nu], &c_prev[..nu], &dout_h[..nu], &dout_c[..nu], &dh_rec[..nu]);
@@ -780,7 +836,7 @@ vectorised! {
         let (dpi, rest) = dp.split_at_mut(nu);
         let (dpf, dpo) = rest.split_at_mut(nu);
         let (dpi, dpf, dpo) = (&mut dpi[..nu], &mut dpf[..nu], &mut dpo[..nu]);
-        for j in 0..nu {
+        for j in from..nu {
             let (i, f, g, o) = (si[j], sf[j], sg[j], so[j]);
             let (cn, cp) = (c[j], c_prev[j]);
             let tc = tanh(cn);
@@ -862,11 +918,34 @@ fn project_dense(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: 
     proj
 }
 
+/// This thread's columns of a sparse input row's projection, `b_x + Σ v·W_x[i]` over the
+/// row's nonzero `(i, v)`, into `p` (`[gates·hidden]`; columns `g·hidden + u0 ..` `+ nu`
+/// of every gate g). With AVX-512 the whole vectors go to `simd.rs`, which sums each in
+/// registers over all the entries (a pass over the row per entry cost about twice as
+/// long); the same sums in the same order.
+#[allow(clippy::too_many_arguments)]
+fn project_sparse_row(
+    isa: Isa,
+    nonzero: &[(usize, f32)],
+    wx: &[f32],
+    bx: &[f32],
+    hidden: usize,
+    u0: usize,
+    nu: usize,
+    p: &mut [f32],
+) {
+    let done = match isa {
+        // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { super::simd::project_sparse_row(nonzero, wx, bx, hidden, u0, nu, p) },
+        Isa::Portable => 0,
+    };
+    project_sparse_units(isa, nonzero, wx, bx, hidden, u0 + done, nu - done, p);
+}
+
 vectorised! {
-    /// This thread's columns of a sparse input row's projection, `b_x + Σ v·W_x[i]` over
-    /// the row's nonzero `(i, v)`, into `p` (`[gates·hidden]`; columns `g·hidden + u0 ..`
-    /// `+ nu` of every gate g).
-    fn project_sparse_row(nonzero: &[(usize, f32)], wx: &[f32], bx: &[f32], hidden: usize, u0: usize, nu: usize, p: &mut [f32]) {
+    /// [`project_sparse_row`]'s portable loop.
+    fn project_sparse_units(nonzero: &[(usize, f32)], wx: &[f32], bx: &[f32], hidden: usize, u0: usize, nu: usize, p: &mut [f32]) {
         let gh = p.len();
         for c0 in (u0..gh).step_by(hidden) {
             let p = &mut p[c0..c0 + nu];

@@ -41,6 +41,8 @@ pub mod gemm;
 mod head;
 mod op;
 mod pool;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 pub mod step;
 pub mod timers;
 mod workers;
