@@ -87,13 +87,24 @@ pub struct Weights<'a> {
 pub struct Forward {
     /// `[batch, time, hidden]`: h at every step.
     pub h: Vec<f32>,
-    /// `[batch, time, hidden]`: the LSTM's c at every step (empty for other cells).
+    /// `[time, batch, hidden]` (rows placed by [`step_major`]): the LSTM's c at every step
+    /// (empty for other cells).
     pub c: Vec<f32>,
-    /// `[batch, time, 4·hidden]` gate activations (LSTM i, f, c̃, o; GRU r, z, n and the
-    /// recurrent part of n); empty for the RNN or when not kept.
+    /// `[time, batch, 4·hidden]` (rows placed by [`step_major`]) gate activations (LSTM i,
+    /// f, c̃, o; GRU r, z, n and the recurrent part of n); empty for the RNN or when not
+    /// kept.
     pub saved: Vec<f32>,
     /// A sparse input's nonzero entries.
     pub sparse: Option<SparseRows>,
+}
+
+/// Where row `row` (= b·time + t) of the sequence sits in the LSTM's c and the saved gate
+/// activations, which are kept step after step: the rows a thread writes at one step (its
+/// batch rows) are neighbours in memory, and the backward pass, walking the steps in
+/// reverse, streams through them (kept row after row, a thread's next row was 64 rows
+/// away, and the backward gate loop waited on memory).
+pub fn step_major(d: Dims, row: usize) -> usize {
+    (row % d.time) * d.batch + row / d.time
 }
 
 /// The forward pass's activations, as the backward pass reads them.
@@ -206,15 +217,17 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                         let c_prev: &[f32] = if t == 0 {
                             &c0[b * h + u0..][..nu]
                         } else {
-                            unsafe { cells_p.read((row - 1) * h + u0, nu) }
+                            unsafe { cells_p.read(step_major(d, row - 1) * h + u0, nu) }
                         };
                         let s: &mut [f32] = if keep {
-                            unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h + u0), 4 * h - u0) }
+                            unsafe {
+                                std::slice::from_raw_parts_mut(saved_p.at(step_major(d, row) * 4 * h + u0), 4 * h - u0)
+                            }
                         } else {
                             &mut []
                         };
                         // SAFETY: as for `o`.
-                        let o_c = unsafe { cells_p.slice(row * h + u0, nu) };
+                        let o_c = unsafe { cells_p.slice(step_major(d, row) * h + u0, nu) };
                         lstm_forward_row(isa, cr, &pr[u0..], h, &peep[u0..], c_prev, o, o_c, s);
                     }
                     Cell::Gru => {
@@ -225,7 +238,9 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                             unsafe { out_p.read((row - 1) * h + u0, nu) }
                         };
                         let s: &mut [f32] = if keep {
-                            unsafe { std::slice::from_raw_parts_mut(saved_p.at(row * 4 * h + u0), 4 * h - u0) }
+                            unsafe {
+                                std::slice::from_raw_parts_mut(saved_p.at(step_major(d, row) * 4 * h + u0), 4 * h - u0)
+                            }
                         } else {
                             &mut []
                         };
@@ -375,12 +390,13 @@ pub fn backward(
                         rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, &mut gx[u0..u1])
                     }
                     Cell::Lstm => {
-                        let c_prev: &[f32] = if t == 0 { &c0[b * h..][..h] } else { &cells[(row - 1) * h..][..h] };
+                        let c_prev: &[f32] =
+                            if t == 0 { &c0[b * h..][..h] } else { &cells[step_major(d, row - 1) * h..][..h] };
                         lstm_backward_row(
                             isa,
-                            &saved[row * 4 * h + u0..],
+                            &saved[step_major(d, row) * 4 * h + u0..],
                             h,
-                            &cells[row * h + u0..row * h + u1],
+                            &cells[step_major(d, row) * h + u0..][..nu],
                             &c_prev[u0..u1],
                             &dor[u0..u1],
                             &dor_c[u0..u1],
@@ -397,7 +413,7 @@ pub fn backward(
                         let gr = unsafe { steps_p.slice(step_row + u0, gh - u0) };
                         gru_backward_row(
                             isa,
-                            &saved[row * 4 * h + u0..],
+                            &saved[step_major(d, row) * 4 * h + u0..],
                             h,
                             &h_prev[u0..u1],
                             &dor[u0..u1],

@@ -135,8 +135,8 @@ impl Host<8> {
             h.clone()
         } else {
             let hs = h.as_slice::<f32>().expect("f32 values").chunks_exact(d.hidden);
-            let both: Vec<f32> =
-                hs.zip(fwd.c.chunks_exact(d.hidden)).flat_map(|(h, c)| h.iter().chain(c)).copied().collect();
+            let c_of = |row: usize| &fwd.c[cell::step_major(d, row) * d.hidden..][..d.hidden];
+            let both: Vec<f32> = hs.enumerate().flat_map(|(row, h)| h.iter().chain(c_of(row))).copied().collect();
             flex(both, [d.batch, d.time, 2 * d.hidden])
         };
         (out, h, Buffers { c: fwd.c, saved: fwd.saved, sparse: fwd.sparse })
