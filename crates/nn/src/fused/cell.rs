@@ -320,6 +320,11 @@ pub fn backward(
     let isa = Isa::detect();
     let parts = partition(d, gh, threads());
     let (barrier, sync) = (Barrier::new(parts.len()), splits_units(&parts, d));
+    // A sparse input's dW_x: with the batch split (and but for the GRU, whose input part
+    // is not packed), summed from the packed gate gradients while the dW_h product has
+    // them in cache, each thread its share of the columns; else row by row in the step
+    // loop, each thread its own rows.
+    let dwx_in_product = sparse.is_some() && !sync && !gru;
     let (dgx_p, steps_p) = (Shared(dgx.as_mut_ptr()), Shared(steps.as_mut_ptr()));
     let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
     let (dwx_p, dwh_p, dbx_p, dbh_p) =
@@ -367,7 +372,7 @@ pub fn backward(
         let mut packed_gx = (gru && sparse.is_none()).then(gate_columns);
         let mut sum_gx = vec![0.0f32; gates * nu];
         let mut sum_gh = vec![0.0f32; if gru { gates * nu } else { 0 }];
-        let mut sparse_dwx = vec![0.0f32; if sparse.is_some() { d.input * gates * nu } else { 0 }];
+        let mut sparse_dwx = vec![0.0f32; if sparse.is_some() && !dwx_in_product { d.input * gates * nu } else { 0 }];
         // The GRU's input part of a row when nobody keeps it.
         let mut scratch = vec![0.0f32; if gru && !need_dx { gh } else { 0 }];
         setup.end();
@@ -432,7 +437,7 @@ pub fn backward(
                         p.write(row - first, g * nu, &gx[g * h + u0..][..nu]);
                     }
                 }
-                let nonzero = sparse.map_or(&[][..], |s| s.row(row));
+                let nonzero = sparse.filter(|_| !dwx_in_product).map_or(&[][..], |s| s.row(row));
                 let gr = if gru { Some(gr) } else { None };
                 sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
@@ -493,32 +498,69 @@ pub fn backward(
         let columns = Columns { hidden: h, gates, u0, nu };
         // Rows k0..k1 of A·G summed over the sources, where A (`[…, rows]`) is transposed
         // and G a source's packed gate gradients (its rows of the sequence).
-        let product = |(k0, k1): (usize, usize), a: &[f32], packed: &dyn Fn(&Share) -> &Packed| {
-            let width = packed(sources[0].0).padded_width();
-            let mut c = pool::take((k1 - k0) * width);
-            for (n, &(source, first)) in sources.iter().enumerate() {
-                // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
-                // sequence; `c` holds k1 − k0 rows of the padded width.
-                unsafe {
-                    let a = a.as_ptr().add(k0 * rows + first);
-                    gemm::multiply_blocked(isa, k1 - k0, a, rows, packed(source), c.as_mut_ptr(), width, n > 0);
+        // `visit(row, panel, block)`, where given, sees each block of the visited panels of
+        // every source's G (its first row of the sequence `row`) while the product has it in
+        // cache.
+        type Visitor<'v> = (std::ops::Range<usize>, &'v mut dyn FnMut(usize, usize, &[f32]));
+        let product =
+            |(k0, k1): (usize, usize), a: &[f32], packed: &dyn Fn(&Share) -> &Packed, mut visit: Option<Visitor>| {
+                let width = packed(sources[0].0).padded_width();
+                let mut c = pool::take((k1 - k0) * width);
+                for (n, &(source, first)) in sources.iter().enumerate() {
+                    let panels = visit.as_ref().map_or(0..0, |(panels, _)| panels.clone());
+                    let mut at_row = |p: usize, k: usize, block: &[f32]| {
+                        if let Some((_, f)) = visit.as_mut() {
+                            f(first + k, p, block);
+                        }
+                    };
+                    let mut visitor: gemm::Visit = (panels, &mut at_row);
+                    // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
+                    // sequence; `c` holds k1 − k0 rows of the padded width.
+                    unsafe {
+                        let a = a.as_ptr().add(k0 * rows + first);
+                        let (b, c) = (packed(source), c.as_mut_ptr());
+                        gemm::multiply_blocked_visiting(isa, k1 - k0, a, rows, b, c, width, n > 0, Some(&mut visitor));
+                    }
                 }
-            }
-            (c, width)
-        };
+                (c, width)
+            };
         // SAFETY: every thread finished its part of the transposed operands.
         let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len)) };
         // SAFETY (the `set`s below): each element of a gradient is set by one thread.
         let ks = rows_of(h);
-        let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh);
+        // A sparse input's dW_x, this thread's panels of it, panel after panel (`[input,
+        // NR]` each, in L1 while a block is summed in).
+        let (p0, p1) = if dwx_in_product {
+            (q * gh.div_ceil(gemm::NR) / threads, (q + 1) * gh.div_ceil(gemm::NR) / threads)
+        } else {
+            (0, 0)
+        };
+        let mut panels_dwx = vec![0.0f32; (p1 - p0) * d.input * gemm::NR];
+        let mut sum_panel = |row: usize, p: usize, block: &[f32]| {
+            let nonzero = sparse.expect("a sparse input");
+            let dwx = &mut panels_dwx[(p - p0) * d.input * gemm::NR..][..d.input * gemm::NR];
+            sparse_panel(isa, nonzero, row, block, dwx);
+        };
+        let visit: Option<Visitor> =
+            dwx_in_product.then_some((p0..p1, &mut sum_panel as &mut dyn FnMut(usize, usize, &[f32])));
+        let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh, visit);
         unsafe { columns.set(dwh_p, ks, &[&dwh_part], width) };
         pool::give(dwh_part);
+        for (p, panel) in (p0..p1).zip(panels_dwx.chunks_exact(d.input * gemm::NR)) {
+            let cols = (gh - p * gemm::NR).min(gemm::NR);
+            for (i, row) in panel.chunks_exact(gemm::NR).enumerate() {
+                // SAFETY: panel p's columns are this thread's alone.
+                unsafe { dwx_p.slice(i * gh + p * gemm::NR, cols) }.copy_from_slice(&row[..cols]);
+            }
+        }
         let ks = rows_of(d.input);
-        if sparse.is_some() {
+        if dwx_in_product {
+            // Done above.
+        } else if sparse.is_some() {
             let parts: Vec<&[f32]> = sources.iter().map(|(s, _)| &s.sparse_dwx[ks.0 * gates * nu..]).collect();
             unsafe { columns.set(dwx_p, ks, &parts, gates * nu) };
         } else if ks.1 > ks.0 {
-            let (dwx_part, width) = product(ks, x_t, &|s| s.gx.as_ref().unwrap_or(&s.gh));
+            let (dwx_part, width) = product(ks, x_t, &|s| s.gx.as_ref().unwrap_or(&s.gh), None);
             unsafe { columns.set(dwx_p, ks, &[&dwx_part], width) };
             pool::give(dwx_part);
         }
@@ -1010,6 +1052,23 @@ vectorised! {
                 let d = &mut dwx[(i * gates + g) * nu..][..nu];
                 for j in 0..nu {
                     d[j] += v * ax[j];
+                }
+            }
+        }
+    }
+}
+
+vectorised! {
+    /// Adds one block of a panel of packed gate gradients (rows of `NR` floats, the first
+    /// being row `first` of the sequence) to the panel's columns of a sparse input's dW_x
+    /// (`dwx`, `[input, NR]`): `v·g_r` to row `i` for each nonzero `(i, v)` of row r.
+    fn sparse_panel(rows: &SparseRows, first: usize, block: &[f32], dwx: &mut [f32]) {
+        for (r, g) in block.chunks_exact(gemm::NR).enumerate() {
+            let g: &[f32; gemm::NR] = g.try_into().expect("a panel row");
+            for &(i, v) in rows.row(first + r) {
+                let d: &mut [f32; gemm::NR] = (&mut dwx[i * gemm::NR..][..gemm::NR]).try_into().expect("a panel row");
+                for j in 0..gemm::NR {
+                    d[j] += v * g[j];
                 }
             }
         }

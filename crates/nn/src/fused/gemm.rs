@@ -220,6 +220,32 @@ pub unsafe fn multiply_range(
     ldc: usize,
     accumulate: bool,
 ) {
+    unsafe { multiply_range_visiting(isa, m, a, lda, b, k0, k1, c, ldc, accumulate, None) }
+}
+
+/// A visitor of a packed operand's blocks: the panels it wants, and what it does with
+/// panel `p`'s rows `k0..` (`NR` floats each, row after row).
+pub type Visit<'a> = (std::ops::Range<usize>, &'a mut dyn FnMut(usize, usize, &[f32]));
+
+/// [`multiply_range`], and `visit` on each block of the visitor's panels right after the
+/// tiles that read it, while it is in cache.
+///
+/// # Safety
+/// As [`multiply_range`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn multiply_range_visiting(
+    isa: Isa,
+    m: usize,
+    a: *const f32,
+    lda: usize,
+    b: &Packed,
+    k0: usize,
+    k1: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    mut visit: Option<&mut Visit>,
+) {
     let k = k1 - k0;
     for p in 0..b.panels {
         let panel = unsafe { b.data.as_ptr().add(b.start + (p * b.k + k0) * NR) };
@@ -240,6 +266,12 @@ pub unsafe fn multiply_range(
                 }
             }
             row += rows;
+        }
+        if let Some((panels, f)) = visit.as_deref_mut()
+            && panels.contains(&p)
+        {
+            // SAFETY: the panel holds rows k0..k1 of NR floats from `panel`.
+            f(p, k0, unsafe { std::slice::from_raw_parts(panel, k * NR) });
         }
     }
 }
@@ -389,9 +421,30 @@ pub unsafe fn multiply_blocked(
     ldc: usize,
     accumulate: bool,
 ) {
+    unsafe { multiply_blocked_visiting(isa, m, a, lda, b, c, ldc, accumulate, None) }
+}
+
+/// [`multiply_blocked`], and `visit` on each block of the visitor's panels while it is
+/// in cache (every block of those panels once, whatever `m`).
+///
+/// # Safety
+/// As [`multiply`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn multiply_blocked_visiting(
+    isa: Isa,
+    m: usize,
+    a: *const f32,
+    lda: usize,
+    b: &Packed,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    mut visit: Option<&mut Visit>,
+) {
     for k0 in (0..b.k).step_by(KC) {
         let k1 = (k0 + KC).min(b.k);
-        unsafe { multiply_range(isa, m, a, lda, b, k0, k1, c, ldc, accumulate || k0 > 0) };
+        let visit = visit.as_deref_mut();
+        unsafe { multiply_range_visiting(isa, m, a, lda, b, k0, k1, c, ldc, accumulate || k0 > 0, visit) };
     }
 }
 
