@@ -13,10 +13,15 @@
 //!   new state to the others. Nothing is allocated per step.
 //! - The backward pass runs the steps in reverse the same way (gate gradients, then one
 //!   product with the transposed recurrent weights per step). Each thread sums its
-//!   biases' and sparse input's gradients as the steps go and packs its gate gradients;
-//!   after one barrier, the weight gradients are large products over the whole sequence,
-//!   each thread computing its units' columns (units split) or its share of the rows from
-//!   every thread's packed gradients (batch split), so nothing is left for one core.
+//!   biases' gradients as the steps go and packs its gate gradients; after one barrier,
+//!   the weight gradients are large products over the whole sequence, each thread
+//!   computing its units' columns (units split) or its share of the rows from every
+//!   thread's packed gradients (batch split), so nothing is left for one core. A sparse
+//!   input's dW_x is summed from the packed gradients while the dW_h product has them in
+//!   cache, each thread its share of the columns (batch split, but for the GRU), else row
+//!   by row in the step loop.
+//! - The LSTM's c and the saved gate activations are kept step after step
+//!   ([`step_major`]); h, the output, stays batch first.
 //!
 //! Layouts (row-major, batch first, as burn hands them over): `x [batch, time, input]`,
 //! `W_x [input, gates·hidden]`, `W_h [hidden, gates·hidden]`, gates in the order of
