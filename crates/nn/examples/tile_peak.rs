@@ -76,7 +76,7 @@ fn real_sizes(isa: Isa) {
                 // `dw` holds `share` rows of gh.
                 unsafe {
                     let a = h_prev_t.as_ptr().add(n * rows / 2);
-                    multiply_blocked(isa, share, a, rows, source, dw.as_mut_ptr(), gh, n > 0)
+                    multiply_blocked(isa, share, a, rows, source, dw.as_mut_ptr(), gh, n > 0, None)
                 };
             }
         }

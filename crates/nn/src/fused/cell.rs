@@ -233,7 +233,9 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                         };
                         // SAFETY: as for `o`.
                         let o_c = unsafe { cells_p.slice(step_major(d, row) * h + u0, nu) };
-                        lstm_forward_row(isa, cr, &pr[u0..], h, &peep[u0..], c_prev, o, o_c, s);
+                        let (pre, proj, peep) = (cr, &pr[u0..], &peep[u0..]);
+                        let step = LstmStep { pre, proj, hidden: h, peep, c_prev, h: o, c: o_c, saved: s };
+                        lstm_forward_row(isa, step);
                     }
                     Cell::Gru => {
                         // SAFETY: h_{t-1} of these units was written by this thread.
@@ -404,17 +406,19 @@ pub fn backward(
                             if t == 0 { &c0[b * h..][..h] } else { &cells[step_major(d, row - 1) * h..][..h] };
                         lstm_backward_row(
                             isa,
-                            &saved[step_major(d, row) * 4 * h + u0..],
-                            h,
-                            &cells[step_major(d, row) * h + u0..][..nu],
-                            &c_prev[u0..u1],
-                            &dor[u0..u1],
-                            &dor_c[u0..u1],
-                            dhr,
-                            &mut dc[(b - b0) * nu..][..nu],
-                            &peep[u0..],
-                            &mut gx[u0..],
-                            &mut dp,
+                            LstmBackStep {
+                                saved: &saved[step_major(d, row) * 4 * h + u0..],
+                                hidden: h,
+                                c: &cells[step_major(d, row) * h + u0..][..nu],
+                                c_prev: &c_prev[u0..u1],
+                                dout_h: &dor[u0..u1],
+                                dout_c: &dor_c[u0..u1],
+                                dh_rec: dhr,
+                                dc: &mut dc[(b - b0) * nu..][..nu],
+                                peep: &peep[u0..],
+                                gx: &mut gx[u0..],
+                                dp: &mut dp,
+                            },
                         );
                     }
                     Cell::Gru => {
@@ -506,47 +510,45 @@ pub fn backward(
         // `visit(row, panel, block)`, where given, sees each block of the visited panels of
         // every source's G (its first row of the sequence `row`) while the product has it in
         // cache.
-        type Visitor<'v> = (std::ops::Range<usize>, &'v mut dyn FnMut(usize, usize, &[f32]));
-        let product =
-            |(k0, k1): (usize, usize), a: &[f32], packed: &dyn Fn(&Share) -> &Packed, mut visit: Option<Visitor>| {
-                let width = packed(sources[0].0).padded_width();
-                let mut c = pool::take((k1 - k0) * width);
-                for (n, &(source, first)) in sources.iter().enumerate() {
-                    let panels = visit.as_ref().map_or(0..0, |(panels, _)| panels.clone());
-                    let mut at_row = |p: usize, k: usize, block: &[f32]| {
-                        if let Some((_, f)) = visit.as_mut() {
-                            f(first + k, p, block);
-                        }
-                    };
-                    let mut visitor: gemm::Visit = (panels, &mut at_row);
-                    // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
-                    // sequence; `c` holds k1 − k0 rows of the padded width.
-                    unsafe {
-                        let a = a.as_ptr().add(k0 * rows + first);
-                        let (b, c) = (packed(source), c.as_mut_ptr());
-                        gemm::multiply_blocked_visiting(isa, k1 - k0, a, rows, b, c, width, n > 0, Some(&mut visitor));
+        let product = |(k0, k1): (usize, usize),
+                       a: &[f32],
+                       packed: &dyn Fn(&Share) -> &Packed,
+                       mut visit: Option<gemm::Visit>| {
+            let width = packed(sources[0].0).padded_width();
+            let mut c = pool::take((k1 - k0) * width);
+            for (n, &(source, first)) in sources.iter().enumerate() {
+                let panels = visit.as_ref().map_or(0..0, |(panels, _)| panels.clone());
+                let mut at_row = |p: usize, k: usize, block: &[f32]| {
+                    if let Some((_, f)) = visit.as_mut() {
+                        f(first + k, p, block);
                     }
+                };
+                let mut visitor: gemm::Visit = (panels, &mut at_row);
+                // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
+                // sequence; `c` holds k1 − k0 rows of the padded width.
+                unsafe {
+                    let a = a.as_ptr().add(k0 * rows + first);
+                    let (b, c) = (packed(source), c.as_mut_ptr());
+                    gemm::multiply_blocked(isa, k1 - k0, a, rows, b, c, width, n > 0, Some(&mut visitor));
                 }
-                (c, width)
-            };
+            }
+            (c, width)
+        };
         // SAFETY: every thread finished its part of the transposed operands.
         let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len)) };
         // SAFETY (the `set`s below): each element of a gradient is set by one thread.
         let ks = rows_of(h);
         // A sparse input's dW_x, this thread's panels of it, panel after panel (`[input,
         // NR]` each, in L1 while a block is summed in).
-        let (p0, p1) = if dwx_in_product {
-            (q * gh.div_ceil(gemm::NR) / threads, (q + 1) * gh.div_ceil(gemm::NR) / threads)
-        } else {
-            (0, 0)
-        };
+        let (c0, c1) = if dwx_in_product { panel_share(gh, q, threads) } else { (0, 0) };
+        let (p0, p1) = (c0 / gemm::NR, c1.div_ceil(gemm::NR));
         let mut panels_dwx = vec![0.0f32; (p1 - p0) * d.input * gemm::NR];
         let mut sum_panel = |row: usize, p: usize, block: &[f32]| {
             let nonzero = sparse.expect("a sparse input");
             let dwx = &mut panels_dwx[(p - p0) * d.input * gemm::NR..][..d.input * gemm::NR];
             sparse_panel(isa, nonzero, row, block, dwx);
         };
-        let visit: Option<Visitor> =
+        let visit: Option<gemm::Visit> =
             dwx_in_product.then_some((p0..p1, &mut sum_panel as &mut dyn FnMut(usize, usize, &[f32])));
         let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh, visit);
         unsafe { columns.set(dwh_p, ks, &[&dwh_part], width) };
@@ -717,44 +719,38 @@ fn gru_gates(x: [f32; 3], rec: [f32; 3]) -> (f32, f32, f32, f32) {
     (r, z, tanh(x[2] + r * rec[2]), rec[2])
 }
 
-/// The (peephole) LSTM's step for one row: h and c from the recurrent products `pre`,
+/// One batch row of the (peephole) LSTM's step, for one thread's units (`h.len()` of
+/// them): h and c from the recurrent products `pre` (gate after gate, `h.len()` apart),
 /// the input's projection `proj` and c_{t-1}; the gate activations into `saved` unless it
-/// is empty. With AVX-512 the whole vectors go to `simd.rs`'s kernel, the rest (and
-/// everything elsewhere) to the portable loop.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn lstm_forward_row(
-    isa: Isa,
-    pre: &[f32],
-    proj: &[f32],
-    hidden: usize,
-    peep: &[f32],
-    c_prev: &[f32],
-    h: &mut [f32],
-    c: &mut [f32],
-    saved: &mut [f32],
-) {
+/// is empty. `proj`, `peep` and `saved` have their gates `hidden` apart.
+pub(super) struct LstmStep<'a> {
+    pub pre: &'a [f32],
+    pub proj: &'a [f32],
+    pub hidden: usize,
+    pub peep: &'a [f32],
+    pub c_prev: &'a [f32],
+    pub h: &'a mut [f32],
+    pub c: &'a mut [f32],
+    pub saved: &'a mut [f32],
+}
+
+/// The LSTM's step for one row. With AVX-512 the whole vectors go to `simd.rs`'s kernel,
+/// the rest (and everything elsewhere) to the portable loop.
+pub(super) fn lstm_forward_row(isa: Isa, mut row: LstmStep) {
     let done = match isa {
         // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { super::simd::lstm_forward_row(pre, proj, hidden, peep, c_prev, h, c, saved) },
+        Isa::Avx512 => unsafe { super::simd::lstm_forward_row(&mut row) },
         Isa::Portable => 0,
     };
-    lstm_forward_units(isa, pre, proj, hidden, peep, c_prev, h, c, saved, done);
+    lstm_forward_units(isa, &mut row, done);
 }
 
 vectorised! {
     /// [`lstm_forward_row`]'s portable loop, for units `from..`.
-    fn lstm_forward_units(
-        pre: &[f32],
-        proj: &[f32],
-        hidden: usize,
-        peep: &[f32],
-        c_prev: &[f32],
-        h: &mut [f32],
-        c: &mut [f32],
-        saved: &mut [f32],
-        from: usize,
-    ) {
+    fn lstm_forward_units(row: &mut LstmStep, from: usize) {
+        let LstmStep { pre, proj, hidden, peep, c_prev, h, c, saved } = row;
+        let hidden = *hidden;
         let nu = h.len();
         let (c_prev, c) = (&c_prev[..nu], &mut c[..nu]);
         let (xi, xf, xg, xo) = (&pre[..nu], &pre[nu..2 * nu], &pre[2 * nu..3 * nu], &pre[3 * nu..4 * nu]);
@@ -842,51 +838,42 @@ vectorised! {
     }
 }
 
-/// Gate gradients of the (peephole) LSTM; `dc` carries dL/dc_t back to c_{t-1}, `dp`
-/// sums the peepholes' gradients (i, f, o, `nu` apart). With AVX-512 the whole vectors go
-/// to `simd.rs`'s kernel, as in [`lstm_forward_row`].
-#[allow(clippy::too_many_arguments)]
-fn lstm_backward_row(
-    isa: Isa,
-    saved: &[f32],
-    hidden: usize,
-    c: &[f32],
-    c_prev: &[f32],
-    dout_h: &[f32],
-    dout_c: &[f32],
-    dh_rec: &[f32],
-    dc: &mut [f32],
-    peep: &[f32],
-    gx: &mut [f32],
-    dp: &mut [f32],
-) {
+/// One batch row of the (peephole) LSTM's backward step, for one thread's units
+/// (`dc.len()` of them): the gate gradients into `gx` from the output's gradients
+/// (`dout_h`, `dout_c`) and the recurrent one (`dh_rec`); `dc` carries dL/dc_t back to
+/// c_{t-1}, `dp` sums the peepholes' gradients (i, f, o, `dc.len()` apart). `saved`,
+/// `peep` and `gx` have their gates `hidden` apart.
+pub(super) struct LstmBackStep<'a> {
+    pub saved: &'a [f32],
+    pub hidden: usize,
+    pub c: &'a [f32],
+    pub c_prev: &'a [f32],
+    pub dout_h: &'a [f32],
+    pub dout_c: &'a [f32],
+    pub dh_rec: &'a [f32],
+    pub dc: &'a mut [f32],
+    pub peep: &'a [f32],
+    pub gx: &'a mut [f32],
+    pub dp: &'a mut [f32],
+}
+
+/// The LSTM's backward step for one row; with AVX-512 the whole vectors go to `simd.rs`'s
+/// kernel, as in [`lstm_forward_row`].
+fn lstm_backward_row(isa: Isa, mut row: LstmBackStep) {
     let done = match isa {
         // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe {
-            super::simd::lstm_backward_row(saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp)
-        },
+        Isa::Avx512 => unsafe { super::simd::lstm_backward_row(&mut row) },
         Isa::Portable => 0,
     };
-    lstm_backward_units(isa, saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp, done);
+    lstm_backward_units(isa, &mut row, done);
 }
 
 vectorised! {
     /// [`lstm_backward_row`]'s portable loop, for units `from..`.
-    fn lstm_backward_units(
-        saved: &[f32],
-        hidden: usize,
-        c: &[f32],
-        c_prev: &[f32],
-        dout_h: &[f32],
-        dout_c: &[f32],
-        dh_rec: &[f32],
-        dc: &mut [f32],
-        peep: &[f32],
-        gx: &mut [f32],
-        dp: &mut [f32],
-        from: usize,
-    ) {
+    fn lstm_backward_units(row: &mut LstmBackStep, from: usize) {
+        let LstmBackStep { saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp } = row;
+        let hidden = *hidden;
         let nu = dc.len();
         let (c, c_prev, dout_h, dout_c, dh_rec) = (&c[..nu], &c_prev[..nu], &dout_h[..nu], &dout_c[..nu], &dh_rec[..nu]);
         let (si, sf) = (&saved[..nu], &saved[hidden..hidden + nu]);
@@ -984,8 +971,8 @@ fn project_dense(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: 
 /// This thread's columns of a sparse input row's projection, `b_x + Σ v·W_x[i]` over the
 /// row's nonzero `(i, v)`, into `p` (`[gates·hidden]`; columns `g·hidden + u0 ..` `+ nu`
 /// of every gate g). With AVX-512 the whole vectors go to `simd.rs`, which sums each in
-/// registers over all the entries (a pass over the row per entry cost about twice as
-/// long); the same sums in the same order.
+/// registers over all the entries instead of a pass over the row per entry; the same
+/// sums in the same order.
 #[allow(clippy::too_many_arguments)]
 fn project_sparse_row(
     isa: Isa,

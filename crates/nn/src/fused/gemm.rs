@@ -199,41 +199,21 @@ pub fn fence() {
 /// `a` must be readable for `m` rows of `k` floats at stride `lda`, and `c` writable for
 /// `m` rows of `b.padded_width()` floats at stride `ldc`.
 pub unsafe fn multiply(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
-    unsafe { multiply_range(isa, m, a, lda, b, 0, b.k, c, ldc, false) }
-}
-
-/// `C (+)= A[:, k0..k1] · B[k0..k1, :]`: one block of the inner dimension, added to `C`
-/// when `accumulate`.
-///
-/// # Safety
-/// As [`multiply`], with `k1 ≤ b.k`.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn multiply_range(
-    isa: Isa,
-    m: usize,
-    a: *const f32,
-    lda: usize,
-    b: &Packed,
-    k0: usize,
-    k1: usize,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
-    unsafe { multiply_range_visiting(isa, m, a, lda, b, k0, k1, c, ldc, accumulate, None) }
+    unsafe { multiply_range(isa, m, a, lda, b, 0, b.k, c, ldc, false, None) }
 }
 
 /// A visitor of a packed operand's blocks: the panels it wants, and what it does with
 /// panel `p`'s rows `k0..` (`NR` floats each, row after row).
 pub type Visit<'a> = (std::ops::Range<usize>, &'a mut dyn FnMut(usize, usize, &[f32]));
 
-/// [`multiply_range`], and `visit` on each block of the visitor's panels right after the
-/// tiles that read it, while it is in cache.
+/// `C (+)= A[:, k0..k1] · B[k0..k1, :]`: one block of the inner dimension, added to `C`
+/// when `accumulate`; and `visit`, where given, on each block of its panels right after
+/// the tiles that read it, while it is in cache.
 ///
 /// # Safety
-/// As [`multiply_range`].
+/// As [`multiply`], with `k1 ≤ b.k`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn multiply_range_visiting(
+unsafe fn multiply_range(
     isa: Isa,
     m: usize,
     a: *const f32,
@@ -381,7 +361,7 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
         let a = &a[i * per * lda..];
         // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above), and
         // `chunk` holds `rows` rows of `width`.
-        unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width, false) };
+        unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width, false, None) };
     });
     without_padding(&mut c, m, width, n);
     c
@@ -406,7 +386,8 @@ pub fn rows_per_thread(rows: usize, work: usize) -> usize {
 
 /// `C[m × padded] (+)= A[m × k] · B` on this thread (added to `C` when `accumulate`), for
 /// products too large for one step's [`multiply`]: blocks of [`KC`] of the inner dimension
-/// keep a panel's block in L2.
+/// keep a panel's block in L2. `visit`, where given, sees each block of its panels while
+/// it is in cache (every block of those panels once, whatever `m`).
 ///
 /// # Safety
 /// As [`multiply`].
@@ -420,31 +401,12 @@ pub unsafe fn multiply_blocked(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
-) {
-    unsafe { multiply_blocked_visiting(isa, m, a, lda, b, c, ldc, accumulate, None) }
-}
-
-/// [`multiply_blocked`], and `visit` on each block of the visitor's panels while it is
-/// in cache (every block of those panels once, whatever `m`).
-///
-/// # Safety
-/// As [`multiply`].
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn multiply_blocked_visiting(
-    isa: Isa,
-    m: usize,
-    a: *const f32,
-    lda: usize,
-    b: &Packed,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
     mut visit: Option<&mut Visit>,
 ) {
     for k0 in (0..b.k).step_by(KC) {
         let k1 = (k0 + KC).min(b.k);
         let visit = visit.as_deref_mut();
-        unsafe { multiply_range_visiting(isa, m, a, lda, b, k0, k1, c, ldc, accumulate || k0 > 0, visit) };
+        unsafe { multiply_range(isa, m, a, lda, b, k0, k1, c, ldc, accumulate || k0 > 0, visit) };
     }
 }
 

@@ -247,7 +247,7 @@ fn gradients(
         let mut dw = vec![0.0f32; d * packed.padded_width()];
         // SAFETY: `ht` holds `d` rows of `n` floats, `dw` `d` rows of the padded width.
         unsafe {
-            gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width(), false)
+            gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width(), false, None)
         };
         (dw, db)
     };

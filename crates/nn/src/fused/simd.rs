@@ -2,17 +2,19 @@
 //! two vectors (32 units) at a time.
 //!
 //! Written per unit, as in `cell.rs`, one unit's work is a chain of dependent steps (the
-//! gates' rational tanh, then c, then o and tanh(c)) about a hundred cycles long, and the
-//! vectorised loop ran at one vector per chain: the core waited on each step's latency.
-//! Here every step is issued for two independent vectors before the next, and the
-//! polynomials use fused multiply-adds, so the same row takes about half the time (in
-//! `cell.rs`'s tests). The results agree with the portable code's to a few ulp, not bit
-//! for bit (the fused multiply-adds round once).
+//! gates' rational tanh, then c, then o and tanh(c)), and the vectorised loop ran one
+//! vector through the chain at a time: the core waited on each step's latency. Here
+//! every step is issued for two independent vectors before the next, and the polynomials
+//! use fused multiply-adds (the whole step's gain: `bench/ab 3538d46 87fab70`, in
+//! BENCHMARKS.md). The results agree with the portable code's to a few ulp, not bit for
+//! bit (the fused multiply-adds round once).
 //!
 //! Each kernel does the whole 16-unit vectors of its row and returns how many units that
 //! was; the caller does the rest with the portable code.
 
 use std::arch::x86_64::*;
+
+use super::cell::{LstmBackStep, LstmStep};
 
 /// Vectors per step.
 const N: usize = 2;
@@ -113,24 +115,14 @@ unsafe fn sigmoid(x: V) -> V {
     }
 }
 
-/// `cell::lstm_forward_row` for the whole vectors of the row: the same arguments (`pre`
-/// gate after gate `nu` = `h.len()` apart, the rest `hidden` apart; `saved` empty or
-/// kept). Returns the units done.
+/// `cell::lstm_forward_row` for the whole vectors of the row. Returns the units done.
 ///
 /// # Safety
-/// AVX-512, and the slices as long as the portable code needs them.
+/// AVX-512.
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn lstm_forward_row(
-    pre: &[f32],
-    proj: &[f32],
-    hidden: usize,
-    peep: &[f32],
-    c_prev: &[f32],
-    h: &mut [f32],
-    c: &mut [f32],
-    saved: &mut [f32],
-) -> usize {
+pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
+    let LstmStep { pre, proj, hidden, peep, c_prev, h, c, saved } = row;
+    let hidden = *hidden;
     let nu = h.len();
     let whole = nu / (16 * N) * (16 * N);
     let keep = !saved.is_empty();
@@ -159,26 +151,14 @@ pub(super) unsafe fn lstm_forward_row(
     whole
 }
 
-/// `cell::lstm_backward_row` for the whole vectors of the row (same arguments). Returns
-/// the units done.
+/// `cell::lstm_backward_row` for the whole vectors of the row. Returns the units done.
 ///
 /// # Safety
-/// AVX-512, and the slices as long as the portable code needs them.
+/// AVX-512.
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn lstm_backward_row(
-    saved: &[f32],
-    hidden: usize,
-    c: &[f32],
-    c_prev: &[f32],
-    dout_h: &[f32],
-    dout_c: &[f32],
-    dh_rec: &[f32],
-    dc: &mut [f32],
-    peep: &[f32],
-    gx: &mut [f32],
-    dp: &mut [f32],
-) -> usize {
+pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
+    let LstmBackStep { saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp } = row;
+    let hidden = *hidden;
     let nu = dc.len();
     let whole = nu / (16 * N) * (16 * N);
     assert!(saved.len() >= 3 * hidden + nu && peep.len() >= 2 * hidden + nu && gx.len() >= 3 * hidden + nu);

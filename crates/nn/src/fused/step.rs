@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use super::cell::{Barrier, Cell, gru_forward_row, lstm_forward_row, rnn_forward_row, threads};
+use super::cell::{Barrier, Cell, LstmStep, gru_forward_row, lstm_forward_row, rnn_forward_row, threads};
 use super::gemm::Isa;
 use super::workers::spin_until;
 
@@ -166,7 +166,9 @@ impl Part {
             Cell::Rnn => rnn_forward_row(isa, &self.pre, &self.proj, next_h),
             Cell::Lstm => {
                 let c_prev = &prev[h..][units];
-                lstm_forward_row(isa, &self.pre, &self.proj, nu, &self.peep, c_prev, next_h, next_c, &mut []);
+                let (pre, proj, peep) = (&self.pre[..], &self.proj[..], &self.peep[..]);
+                let step = LstmStep { pre, proj, hidden: nu, peep, c_prev, h: next_h, c: next_c, saved: &mut [] };
+                lstm_forward_row(isa, step);
             }
             Cell::Gru => gru_forward_row(isa, &self.pre, &self.proj, nu, &self.bh, &prev[units], next_h, &mut []),
         }
