@@ -749,8 +749,8 @@ pub(super) fn lstm_forward_row(isa: Isa, mut row: LstmStep) {
 vectorised! {
     /// [`lstm_forward_row`]'s portable loop, for units `from..`.
     fn lstm_forward_units(row: &mut LstmStep, from: usize) {
-        let LstmStep { pre, proj, hidden, peep, c_prev, h, c, saved } = row;
-        let hidden = *hidden;
+        let (pre, proj, hidden, peep, c_prev) = (row.pre, row.proj, row.hidden, row.peep, row.c_prev);
+        let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut *row.saved);
         let nu = h.len();
         let (c_prev, c) = (&c_prev[..nu], &mut c[..nu]);
         let (xi, xf, xg, xo) = (&pre[..nu], &pre[nu..2 * nu], &pre[2 * nu..3 * nu], &pre[3 * nu..4 * nu]);
@@ -872,8 +872,9 @@ fn lstm_backward_row(isa: Isa, mut row: LstmBackStep) {
 vectorised! {
     /// [`lstm_backward_row`]'s portable loop, for units `from..`.
     fn lstm_backward_units(row: &mut LstmBackStep, from: usize) {
-        let LstmBackStep { saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp } = row;
-        let hidden = *hidden;
+        let (saved, hidden, c, c_prev, peep) = (row.saved, row.hidden, row.c, row.c_prev, row.peep);
+        let (dout_h, dout_c, dh_rec) = (row.dout_h, row.dout_c, row.dh_rec);
+        let (dc, gx, dp) = (&mut *row.dc, &mut *row.gx, &mut *row.dp);
         let nu = dc.len();
         let (c, c_prev, dout_h, dout_c, dh_rec) = (&c[..nu], &c_prev[..nu], &dout_h[..nu], &dout_c[..nu], &dh_rec[..nu]);
         let (si, sf) = (&saved[..nu], &saved[hidden..hidden + nu]);

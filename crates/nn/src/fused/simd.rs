@@ -121,8 +121,8 @@ unsafe fn sigmoid(x: V) -> V {
 /// AVX-512.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
-    let LstmStep { pre, proj, hidden, peep, c_prev, h, c, saved } = row;
-    let hidden = *hidden;
+    let (pre, proj, hidden, peep, c_prev) = (row.pre, row.proj, row.hidden, row.peep, row.c_prev);
+    let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut *row.saved);
     let nu = h.len();
     let whole = nu / (16 * N) * (16 * N);
     let keep = !saved.is_empty();
@@ -157,8 +157,9 @@ pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
 /// AVX-512.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
-    let LstmBackStep { saved, hidden, c, c_prev, dout_h, dout_c, dh_rec, dc, peep, gx, dp } = row;
-    let hidden = *hidden;
+    let (saved, hidden, c, c_prev, peep) = (row.saved, row.hidden, row.c, row.c_prev, row.peep);
+    let (dout_h, dout_c, dh_rec) = (row.dout_h, row.dout_c, row.dh_rec);
+    let (dc, gx, dp) = (&mut *row.dc, &mut *row.gx, &mut *row.dp);
     let nu = dc.len();
     let whole = nu / (16 * N) * (16 * N);
     assert!(saved.len() >= 3 * hidden + nu && peep.len() >= 2 * hidden + nu && gx.len() >= 3 * hidden + nu);
