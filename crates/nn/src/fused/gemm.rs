@@ -13,7 +13,7 @@ pub const NR: usize = 32;
 const MR: usize = 8;
 /// Inner-dimension block of the large products: a panel's block (128 KiB) stays in L2,
 /// and each tile's sums stay in registers for 1,024 steps before they are added to C
-/// (faster than 256 on the whole training step: BENCHMARKS.md).
+/// (against 256: no clear difference on the whole training step, BENCHMARKS.md).
 const KC: usize = 1024;
 
 /// Which instruction set the tile uses.
