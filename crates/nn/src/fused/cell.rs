@@ -551,10 +551,16 @@ pub fn backward(
         let (c0, c1) = if dwx_in_product { panel_share(gh, q, threads) } else { (0, 0) };
         let (p0, p1) = (c0 / gemm::NR, c1.div_ceil(gemm::NR));
         let mut panels_dwx = vec![0.0f32; (p1 - p0) * d.input * gemm::NR];
+        // The block's entries by input, listed once for all of the block's panels.
+        let mut by_input: Option<ByInput> = None;
         let mut sum_panel = |row: usize, p: usize, block: &[f32]| {
-            let nonzero = sparse.expect("a sparse input");
+            let rows = block.len() / gemm::NR;
+            if by_input.as_ref().is_none_or(|b| (b.first, b.rows) != (row, rows)) {
+                by_input = Some(ByInput::new(sparse.expect("a sparse input"), d.input, row, rows));
+            }
+            let entries = by_input.as_ref().expect("listed above");
             let dwx = &mut panels_dwx[(p - p0) * d.input * gemm::NR..][..d.input * gemm::NR];
-            sparse_panel(isa, nonzero, row, block, dwx);
+            sparse_panel(isa, entries, block, dwx);
         };
         let visit: Option<gemm::Visit> =
             dwx_in_product.then_some((p0..p1, &mut sum_panel as &mut dyn FnMut(usize, usize, &[f32])));
@@ -1060,19 +1066,78 @@ vectorised! {
 }
 
 vectorised! {
-    /// Adds one block of a panel of packed gate gradients (rows of `NR` floats, the first
-    /// being row `first` of the sequence) to the panel's columns of a sparse input's dW_x
-    /// (`dwx`, `[input, NR]`): `v·g_r` to row `i` for each nonzero `(i, v)` of row r.
-    fn sparse_panel(rows: &SparseRows, first: usize, block: &[f32], dwx: &mut [f32]) {
-        for (r, g) in block.chunks_exact(gemm::NR).enumerate() {
-            let g: &[f32; gemm::NR] = g.try_into().expect("a panel row");
-            for &(i, v) in rows.row(first + r) {
-                let d: &mut [f32; gemm::NR] = (&mut dwx[i * gemm::NR..][..gemm::NR]).try_into().expect("a panel row");
+    /// Adds one block of a panel of packed gate gradients (rows of `NR` floats, listed by
+    /// input in `entries`) to the panel's columns of a sparse input's dW_x (`dwx`,
+    /// `[input, NR]`): row `i` gets `Σ v·g_r` over the nonzero `(i, v)` of each row r,
+    /// summed in registers (two sums, for two independent chains) before it is added.
+    /// (Row after row, each entry's add went through memory, and an input on in one row
+    /// and the next waited on the last store.)
+    fn sparse_panel(entries: &ByInput, block: &[f32], dwx: &mut [f32]) {
+        for (i, d) in dwx.chunks_exact_mut(gemm::NR).enumerate() {
+            let list = entries.of(i);
+            if list.is_empty() {
+                continue;
+            }
+            let g = |r: usize| -> &[f32; gemm::NR] { block[r * gemm::NR..][..gemm::NR].try_into().expect("a panel row") };
+            let (mut a, mut b) = ([0.0f32; gemm::NR], [0.0f32; gemm::NR]);
+            let mut pairs = list.chunks_exact(2);
+            for pair in &mut pairs {
+                let ((r0, v0), (r1, v1)) = (pair[0], pair[1]);
+                let (g0, g1) = (g(r0), g(r1));
                 for j in 0..gemm::NR {
-                    d[j] += v * g[j];
+                    a[j] += v0 * g0[j];
+                    b[j] += v1 * g1[j];
                 }
             }
+            if let [(r, v)] = pairs.remainder() {
+                let g0 = g(*r);
+                for j in 0..gemm::NR {
+                    a[j] += v * g0[j];
+                }
+            }
+            for j in 0..gemm::NR {
+                d[j] += a[j] + b[j];
+            }
         }
+    }
+}
+
+/// A block of rows of a sparse input, its nonzero entries listed by input: input `i`'s
+/// `(row, value)` pairs, rows counted from the block's first, in row order.
+pub struct ByInput {
+    /// The block's first row of the sequence, and its rows.
+    first: usize,
+    rows: usize,
+    /// Input `i`'s entries are `entries[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    entries: Vec<(usize, f32)>,
+}
+
+impl ByInput {
+    /// Rows `first .. first + rows` of `sparse`, whose rows have `inputs` columns.
+    fn new(sparse: &SparseRows, inputs: usize, first: usize, rows: usize) -> ByInput {
+        let mut starts = vec![0usize; inputs + 1];
+        for r in first..first + rows {
+            for &(i, _) in sparse.row(r) {
+                starts[i + 1] += 1;
+            }
+        }
+        for i in 0..inputs {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut entries = vec![(0, 0.0); starts[inputs]];
+        for r in 0..rows {
+            for &(i, v) in sparse.row(first + r) {
+                entries[next[i]] = (r, v);
+                next[i] += 1;
+            }
+        }
+        ByInput { first, rows, starts, entries }
+    }
+
+    fn of(&self, i: usize) -> &[(usize, f32)] {
+        &self.entries[self.starts[i]..self.starts[i + 1]]
     }
 }
 
