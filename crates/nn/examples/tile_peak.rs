@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use fugato_nn::fused::gemm::{Isa, Packed, multiply, multiply_blocked};
+use fugato_nn::fused::gemm::{Isa, Left, Packed, multiply, multiply_blocked};
 
 fn main() {
     let isa = Isa::detect();
@@ -76,7 +76,7 @@ fn real_sizes(isa: Isa) {
                 // `dw` holds `share` rows of gh.
                 unsafe {
                     let a = h_prev_t.as_ptr().add(n * rows / 2);
-                    multiply_blocked(isa, share, a, rows, source, dw.as_mut_ptr(), gh, n > 0, None)
+                    multiply_blocked(isa, share, Left::rows(a, rows), source, dw.as_mut_ptr(), gh, n > 0, None)
                 };
             }
         }

@@ -537,7 +537,16 @@ pub fn backward(
                 unsafe {
                     let a = a.as_ptr().add(k0 * rows + first);
                     let (b, c) = (packed(source), c.as_mut_ptr());
-                    gemm::multiply_blocked(isa, k1 - k0, a, rows, b, c, width, n > 0, Some(&mut visitor));
+                    gemm::multiply_blocked(
+                        isa,
+                        k1 - k0,
+                        gemm::Left::rows(a, rows),
+                        b,
+                        c,
+                        width,
+                        n > 0,
+                        Some(&mut visitor),
+                    );
                 }
             }
             (c, width)

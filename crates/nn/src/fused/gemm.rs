@@ -199,7 +199,27 @@ pub fn fence() {
 /// `a` must be readable for `m` rows of `k` floats at stride `lda`, and `c` writable for
 /// `m` rows of `b.padded_width()` floats at stride `ldc`.
 pub unsafe fn multiply(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
-    unsafe { multiply_range(isa, m, a, lda, b, 0, b.k, c, ldc, false, None) }
+    unsafe { multiply_range::<false>(isa, m, a, lda, b, 0, b.k, c, ldc, false, None) }
+}
+
+/// A product's left operand `A[m × k]` as [`multiply_blocked`] reads it: row after row
+/// (element `(r, kk)` at `at[r·ld + kk]`), or stored transposed (at `at[kk·ld + r]`), as
+/// a layer's states are for its weight gradient, which then needs no transposed copy.
+#[derive(Clone, Copy)]
+pub struct Left {
+    pub at: *const f32,
+    pub ld: usize,
+    pub transposed: bool,
+}
+
+impl Left {
+    pub fn rows(at: *const f32, ld: usize) -> Left {
+        Left { at, ld, transposed: false }
+    }
+
+    pub fn transposed(at: *const f32, ld: usize) -> Left {
+        Left { at, ld, transposed: true }
+    }
 }
 
 /// A visitor of a packed operand's blocks: the panels it wants, and what it does with
@@ -211,9 +231,9 @@ pub type Visit<'a> = (std::ops::Range<usize>, &'a mut dyn FnMut(usize, usize, &[
 /// the tiles that read it, while it is in cache.
 ///
 /// # Safety
-/// As [`multiply`], with `k1 ≤ b.k`.
+/// As [`multiply`], with `k1 ≤ b.k`; `T`: `a` holds A transposed (see [`Left`]).
 #[allow(clippy::too_many_arguments)]
-unsafe fn multiply_range(
+unsafe fn multiply_range<const T: bool>(
     isa: Isa,
     m: usize,
     a: *const f32,
@@ -232,17 +252,18 @@ unsafe fn multiply_range(
         let mut row = 0;
         while row < m {
             let rows = (m - row).min(MR);
-            let (a, c) = unsafe { (a.add(row * lda + k0), c.add(row * ldc + p * NR)) };
+            let first = if T { k0 * lda + row } else { row * lda + k0 };
+            let (a, c) = unsafe { (a.add(first), c.add(row * ldc + p * NR)) };
             unsafe {
                 match rows {
-                    8 => tile::<8>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    7 => tile::<7>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    6 => tile::<6>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    5 => tile::<5>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    4 => tile::<4>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    3 => tile::<3>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    2 => tile::<2>(isa, a, lda, k, panel, c, ldc, accumulate),
-                    _ => tile::<1>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    8 => tile::<8, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    7 => tile::<7, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    6 => tile::<6, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    5 => tile::<5, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    4 => tile::<4, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    3 => tile::<3, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    2 => tile::<2, T>(isa, a, lda, k, panel, c, ldc, accumulate),
+                    _ => tile::<1, T>(isa, a, lda, k, panel, c, ldc, accumulate),
                 }
             }
             row += rows;
@@ -259,7 +280,7 @@ unsafe fn multiply_range(
 /// One tile: `R` rows of `A` times one panel.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const R: usize>(
+unsafe fn tile<const R: usize, const T: bool>(
     isa: Isa,
     a: *const f32,
     lda: usize,
@@ -271,13 +292,13 @@ unsafe fn tile<const R: usize>(
 ) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { tile_avx512::<R>(a, lda, k, panel, c, ldc, accumulate) },
-        Isa::Portable => unsafe { tile_portable::<R>(a, lda, k, panel, c, ldc, accumulate) },
+        Isa::Avx512 => unsafe { tile_avx512::<R, T>(a, lda, k, panel, c, ldc, accumulate) },
+        Isa::Portable => unsafe { tile_portable::<R, T>(a, lda, k, panel, c, ldc, accumulate) },
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_portable<const R: usize>(
+unsafe fn tile_portable<const R: usize, const T: bool>(
     a: *const f32,
     lda: usize,
     k: usize,
@@ -290,7 +311,7 @@ unsafe fn tile_portable<const R: usize>(
     for kk in 0..k {
         let b = unsafe { std::slice::from_raw_parts(panel.add(kk * NR), NR) };
         for (r, acc) in acc.iter_mut().enumerate() {
-            let x = unsafe { *a.add(r * lda + kk) };
+            let x = unsafe { *a.add(if T { kk * lda + r } else { r * lda + kk }) };
             for (acc, b) in acc.iter_mut().zip(b) {
                 *acc += x * b;
             }
@@ -309,7 +330,7 @@ unsafe fn tile_portable<const R: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_avx512<const R: usize>(
+unsafe fn tile_avx512<const R: usize, const T: bool>(
     a: *const f32,
     lda: usize,
     k: usize,
@@ -325,7 +346,7 @@ unsafe fn tile_avx512<const R: usize>(
             let b0 = _mm512_loadu_ps(panel.add(kk * NR));
             let b1 = _mm512_loadu_ps(panel.add(kk * NR + 16));
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = _mm512_set1_ps(*a.add(r * lda + kk));
+                let x = _mm512_set1_ps(*a.add(if T { kk * lda + r } else { r * lda + kk }));
                 acc[0] = _mm512_fmadd_ps(x, b0, acc[0]);
                 acc[1] = _mm512_fmadd_ps(x, b1, acc[1]);
             }
@@ -361,7 +382,7 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
         let a = &a[i * per * lda..];
         // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above), and
         // `chunk` holds `rows` rows of `width`.
-        unsafe { multiply_blocked(isa, rows, a.as_ptr(), lda, b, chunk.as_mut_ptr(), width, false, None) };
+        unsafe { multiply_blocked(isa, rows, Left::rows(a.as_ptr(), lda), b, chunk.as_mut_ptr(), width, false, None) };
     });
     without_padding(&mut c, m, width, n);
     c
@@ -390,13 +411,12 @@ pub fn rows_per_thread(rows: usize, work: usize) -> usize {
 /// it is in cache (every block of those panels once, whatever `m`).
 ///
 /// # Safety
-/// As [`multiply`].
+/// As [`multiply`], `a` readable as [`Left`] says.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn multiply_blocked(
     isa: Isa,
     m: usize,
-    a: *const f32,
-    lda: usize,
+    a: Left,
     b: &Packed,
     c: *mut f32,
     ldc: usize,
@@ -406,33 +426,13 @@ pub unsafe fn multiply_blocked(
     for k0 in (0..b.k).step_by(KC) {
         let k1 = (k0 + KC).min(b.k);
         let visit = visit.as_deref_mut();
-        unsafe { multiply_range(isa, m, a, lda, b, k0, k1, c, ldc, accumulate || k0 > 0, visit) };
-    }
-}
-
-/// The transpose of the row-major `[rows × cols]` matrix `src`.
-pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    assert_eq!(src.len(), rows * cols, "matrix size");
-    let mut out = vec![0.0f32; rows * cols];
-    // Sixteen rows at a time: each output row gets a run of sixteen (one cache line),
-    // read from sixteen source rows that stay in L1 while the columns sweep.
-    const BLOCK: usize = 16;
-    let whole = rows / BLOCK * BLOCK;
-    for r0 in (0..whole).step_by(BLOCK) {
-        let block = &src[r0 * cols..(r0 + BLOCK) * cols];
-        for c in 0..cols {
-            let dst: &mut [f32; BLOCK] = (&mut out[c * rows + r0..][..BLOCK]).try_into().expect("a block");
-            for (i, d) in dst.iter_mut().enumerate() {
-                *d = block[i * cols + c];
-            }
+        let (at, ld, accumulate) = (a.at, a.ld, accumulate || k0 > 0);
+        if a.transposed {
+            unsafe { multiply_range::<true>(isa, m, at, ld, b, k0, k1, c, ldc, accumulate, visit) };
+        } else {
+            unsafe { multiply_range::<false>(isa, m, at, ld, b, k0, k1, c, ldc, accumulate, visit) };
         }
     }
-    for r in whole..rows {
-        for c in 0..cols {
-            out[c * rows + r] = src[r * cols + c];
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -472,6 +472,47 @@ mod tests {
                     for j in 0..n {
                         let (got, want) = (c[i * ldc + j], expected[i * n + j]);
                         assert!((got - want).abs() < 1e-4, "{isa:?} {m}x{n}x{k} at ({i},{j}): {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transpose of the row-major `[rows × cols]` matrix `src`.
+    fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                out[c * rows + r] = src[r * cols + c];
+            }
+        }
+        out
+    }
+
+    /// A left operand stored transposed gives the product of the operand itself, across
+    /// inner blocks and added to C where asked.
+    #[test]
+    fn products_of_a_transposed_left_operand_match_the_naive_product() {
+        for (m, n, k) in [(3, 5, 7), (256, 96, 1100), (13, 40, 2100)] {
+            let (a, b) = (values(m * k, 5), values(k * n, 6));
+            let expected = naive(m, n, k, &a, &b);
+            let at = transpose(&a, m, k);
+            let packed = Packed::from_rows(k, n, &b, n);
+            let ldc = packed.padded_width();
+            for isa in [Isa::Portable, Isa::detect()] {
+                for accumulate in [false, true] {
+                    let mut c = vec![if accumulate { 1.0 } else { f32::NAN }; m * ldc];
+                    // SAFETY: `at` holds k rows of m floats (A transposed); `c` m rows of ldc.
+                    unsafe {
+                        let left = Left::transposed(at.as_ptr(), m);
+                        multiply_blocked(isa, m, left, &packed, c.as_mut_ptr(), ldc, accumulate, None)
+                    };
+                    for i in 0..m {
+                        for j in 0..n {
+                            let want = expected[i * n + j] + if accumulate { 1.0 } else { 0.0 };
+                            let got = c[i * ldc + j];
+                            assert!((got - want).abs() < 1e-3, "{isa:?} {m}x{n}x{k} at ({i},{j}): {got} vs {want}");
+                        }
                     }
                 }
             }

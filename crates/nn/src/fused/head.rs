@@ -53,65 +53,80 @@ impl Host {
         (h[0], h[1], w[1])
     }
 
-    /// The logits (`[rows, width]`, `units` used, the rest zero) and each row's loss,
-    /// the rows split between threads.
-    fn forward(&self) -> (Logits, FlexTensor) {
+    /// Each row's loss and, in place of its logits (`[rows, width]`, `units` used), the
+    /// loss's gradient by each logit but for the row's weight, σ(l_u) − x_u; also the
+    /// logits themselves where `keep_logits` (the targets' gradient needs them). The rows
+    /// split between threads.
+    fn forward(&self, keep_logits: bool) -> (Residuals, Option<Vec<f32>>, FlexTensor) {
         let _whole = timers::span(Phase::HeadForward, 0);
         let (rows, d, units) = self.dims();
         let isa = Isa::detect();
         let w = Packed::from_rows(d, units, self.slice(1), units);
         let width = w.padded_width();
         let (h, b, x) = (self.slice(0), self.slice(2), self.slice(3));
-        let mut logits = pool::take(rows * width); // every value written by the product
+        let mut values = pool::take(rows * width); // every value written by the product
+        let mut logits = vec![0.0f32; if keep_logits { rows * units } else { 0 }];
         let mut nll = vec![0.0f32; rows];
         let per = gemm::rows_per_thread(rows, d * units);
-        let work = |r0: usize, logits: &mut [f32], nll: &mut [f32]| {
-            // SAFETY: `h` holds these rows of `d` floats, `logits` as many of `width`.
-            unsafe { gemm::multiply(isa, nll.len(), h[r0 * d..].as_ptr(), d, &w, logits.as_mut_ptr(), width) };
+        let work = |r0: usize, l: &mut [f32], logits: &mut [f32], nll: &mut [f32]| {
+            // SAFETY: `h` holds these rows of `d` floats, `l` as many of `width`.
+            unsafe { gemm::multiply(isa, nll.len(), h[r0 * d..].as_ptr(), d, &w, l.as_mut_ptr(), width) };
             let mut terms = vec![0.0f32; units];
-            for ((l, x), nll) in logits.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).zip(nll) {
-                row_loss(isa, &mut l[..units], b, x, &mut terms);
-                *nll = terms.iter().sum();
+            for (i, (l, x)) in l.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).enumerate() {
+                let l = &mut l[..units];
+                if keep_logits {
+                    logits[i * units..][..units].iter_mut().zip(&*l).zip(b).for_each(|((k, l), b)| *k = l + b);
+                }
+                row_loss(isa, l, b, x, &mut terms);
+                nll[i] = terms.iter().sum();
             }
         };
-        in_blocks(logits.chunks_mut(per * width).zip(nll.chunks_mut(per)), |i, (l, n)| work(i * per, l, n));
-        (Logits { values: logits, width }, FlexTensor::from_data(TensorData::new(nll, [rows])))
+        let logit_rows =
+            logits.chunks_mut(if keep_logits { per * units } else { 1 }).chain(std::iter::repeat_with(|| &mut [][..]));
+        let blocks = values.chunks_mut(per * width).zip(logit_rows).zip(nll.chunks_mut(per));
+        in_blocks(blocks, |i, ((l, k), n)| work(i * per, l, k, n));
+        let logits = keep_logits.then_some(logits);
+        (Residuals { values, width }, logits, FlexTensor::from_data(TensorData::new(nll, [rows])))
     }
 }
 
-/// The logits of a forward pass, rows `width` apart (the product's padded width).
+/// σ(l) − x for every unit of every row (the forward pass's logits overwritten), rows
+/// `width` apart (the product's padded width).
 #[derive(Clone)]
-struct Logits {
+struct Residuals {
     values: Vec<f32>,
     width: usize,
 }
 
 vectorised! {
-    /// Adds the bias to one row of logits and writes each unit's loss,
-    /// softplus(l_u) − x_u·l_u, to `terms`.
+    /// Adds the bias to one row of logits, writes each unit's loss,
+    /// softplus(l_u) − x_u·l_u, to `terms`, and leaves σ(l_u) − x_u in the logit's place
+    /// (from the same e^−|l|: the backward pass then only scales it).
     fn row_loss(l: &mut [f32], b: &[f32], x: &[f32], terms: &mut [f32]) {
         for (((l, b), x), t) in l.iter_mut().zip(b).zip(x).zip(terms) {
-            *l += b;
-            *t = softplus(*l) - x * *l;
+            let v = *l + b;
+            let z = exp_negative(-v.abs());
+            *t = v.max(0.0) + log1p_unit(z) - x * v;
+            let p = if v >= 0.0 { 1.0 / (1.0 + z) } else { z / (1.0 + z) };
+            *l = p - x;
         }
     }
 }
 
 vectorised! {
-    /// One row's logit gradients: g·(σ(l_u) − x_u), written over the logits.
-    fn row_gradient(g: f32, l: &mut [f32], x: &[f32]) {
-        for (l, x) in l.iter_mut().zip(x) {
-            let z = exp_negative(-l.abs());
-            let p = if *l >= 0.0 { 1.0 / (1.0 + z) } else { z / (1.0 + z) };
-            *l = g * (p - x);
+    /// One row's logit gradients, g·(σ(l_u) − x_u), over its residuals, added to `db`.
+    fn row_gradient(g: f32, r: &mut [f32], db: &mut [f32]) {
+        for (r, s) in r.iter_mut().zip(db) {
+            *r *= g;
+            *s += *r;
         }
     }
 }
 
 /// softplus(l) = log(1 + e^l) = max(l, 0) + log1p(e^−|l|), vectorisable, within about
 /// 1e-7 relative.
-#[inline(always)]
-pub fn softplus(l: f32) -> f32 {
+#[cfg(test)]
+fn softplus(l: f32) -> f32 {
     l.max(0.0) + log1p_unit(exp_negative(-l.abs()))
 }
 
@@ -151,17 +166,19 @@ fn log1p_unit(z: f32) -> f32 {
 impl FusedBernoulli for Flex {
     fn bernoulli_nll(inputs: HeadInputs<Self>) -> FloatTensor<Self> {
         let HeadInputs { h, w, b, x } = inputs;
-        let (logits, nll) = Host::new([h, w, b, x]).forward();
-        pool::give(logits.values);
+        let (residuals, _, nll) = Host::new([h, w, b, x]).forward(false);
+        pool::give(residuals.values);
         nll
     }
 }
 
-/// What the backward pass needs: the inputs and the logits.
+/// What the backward pass needs: the inputs, the residuals, and the logits where the
+/// targets need their gradient.
 #[derive(Clone)]
 struct Saved {
     host: Host,
-    logits: Arc<Logits>,
+    residuals: Arc<Residuals>,
+    logits: Option<Arc<Vec<f32>>>,
 }
 
 impl std::fmt::Debug for Saved {
@@ -178,21 +195,19 @@ impl Backward<Flex, 4> for HeadBackward {
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let _whole = timers::span(Phase::HeadBackward, 0);
-        let Saved { host, logits } = ops.state;
+        let Saved { host, residuals, logits } = ops.state;
         let g = grads.consume::<Flex>(&ops.node);
         let g = if g.is_contiguous() { g } else { g.to_contiguous() };
         let g = g.as_slice::<f32>().expect("f32 gradient");
         let (rows, d, units) = host.dims();
-        let (h, w, x) = (host.slice(0), host.slice(1), host.slice(3));
-        let Logits { values: mut dl, width } = Arc::unwrap_or_clone(logits);
-        // The targets' gradient, −g·l, before the logits are overwritten.
+        let (h, w) = (host.slice(0), host.slice(1));
+        // The targets' gradient, −g·l.
         let dx = ops.parents[3].is_some().then(|| {
-            dl.chunks_exact(width)
-                .zip(g)
-                .flat_map(|(l, g)| l[..units].iter().map(move |l| -g * l))
-                .collect::<Vec<f32>>()
+            let logits = logits.expect("the logits, kept for the targets' gradient");
+            logits.chunks_exact(units).zip(g).flat_map(|(l, g)| l.iter().map(move |l| -g * l)).collect::<Vec<f32>>()
         });
-        let (dh, dw, db) = gradients(rows, d, units, h, w, x, g, &mut dl, width);
+        let Residuals { values: mut dl, width } = Arc::unwrap_or_clone(residuals);
+        let (dh, dw, db) = gradients(rows, d, units, h, w, g, &mut dl, width);
         pool::give(dl);
         let dh = ops.parents[0].is_some().then_some(dh);
         let dw = ops.parents[1].is_some().then_some(dw);
@@ -212,9 +227,9 @@ impl Backward<Flex, 4> for HeadBackward {
 }
 
 /// The gradients of `h` (`[rows, d]`), `W` (`[d, units]`) and `b` from each row's loss
-/// gradient `g`, with the logits `l` (overwritten by their gradients). Each thread takes
-/// a block of rows: their logits' gradients, their rows of dh, and its block's share of
-/// dW and db, summed at the end.
+/// gradient `g`, with the residuals `r` (overwritten by the logits' gradients). Each
+/// thread takes a block of rows: their logits' gradients, their rows of dh, and its
+/// block's share of dW (from `h` as it is, read transposed) and db, summed at the end.
 #[allow(clippy::too_many_arguments)]
 fn gradients(
     rows: usize,
@@ -222,9 +237,8 @@ fn gradients(
     units: usize,
     h: &[f32],
     w: &[f32],
-    x: &[f32],
     g: &[f32],
-    l: &mut [f32],
+    r: &mut [f32],
     width: usize,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let isa = Isa::detect();
@@ -235,24 +249,23 @@ fn gradients(
     let work = |r0: usize, l: &mut [f32], dh: &mut [f32]| -> (Vec<f32>, Vec<f32>) {
         let n = dh.len() / dh_width;
         let mut db = vec![0.0f32; units];
-        for ((l, x), g) in l.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).zip(&g[r0..]) {
-            let l = &mut l[..units];
-            row_gradient(isa, *g, l, x);
-            db.iter_mut().zip(&*l).for_each(|(s, v)| *s += v);
+        for (l, g) in l.chunks_exact_mut(width).zip(&g[r0..]) {
+            row_gradient(isa, *g, &mut l[..units], &mut db);
         }
         // SAFETY: `l` holds `n` rows of `width` ≥ `units` floats, `dh` `n` of `dh_width`.
         unsafe { gemm::multiply(isa, n, l.as_ptr(), width, &wt, dh.as_mut_ptr(), dh_width) };
-        let ht = gemm::transpose(&h[r0 * d..][..n * d], n, d);
         let packed = Packed::from_rows(n, units, l, width);
         let mut dw = vec![0.0f32; d * packed.padded_width()];
-        // SAFETY: `ht` holds `d` rows of `n` floats, `dw` `d` rows of the padded width.
+        // SAFETY: `h` holds these `n` rows of `d` floats: hᵀ is `d` rows of `n`, stored
+        // transposed with stride `d`; `dw` holds `d` rows of the padded width.
         unsafe {
-            gemm::multiply_blocked(isa, d, ht.as_ptr(), n, &packed, dw.as_mut_ptr(), packed.padded_width(), false, None)
+            let ht = gemm::Left::transposed(h[r0 * d..][..n * d].as_ptr(), d);
+            gemm::multiply_blocked(isa, d, ht, &packed, dw.as_mut_ptr(), packed.padded_width(), false, None)
         };
         (dw, db)
     };
     let partial =
-        in_blocks(l.chunks_mut(per * width).zip(dh.chunks_mut(per * dh_width)), |i, (l, dh)| work(i * per, l, dh));
+        in_blocks(r.chunks_mut(per * width).zip(dh.chunks_mut(per * dh_width)), |i, (l, dh)| work(i * per, l, dh));
     let mut dw = vec![0.0f32; d * units];
     let mut db = vec![0.0f32; units];
     for (pdw, pdb) in &partial {
@@ -269,16 +282,18 @@ fn gradients(
 impl<C: CheckpointStrategy> FusedBernoulli for Autodiff<Flex, C> {
     fn bernoulli_nll(inputs: HeadInputs<Self>) -> FloatTensor<Self> {
         let HeadInputs { h, w, b, x } = inputs;
+        let targets_tracked = x.is_tracked();
         let nodes = [h.node(), w.node(), b.node(), x.node()];
         let host = Host::new([h, w, b, x].map(|t| t.primitive().clone()));
         match HeadBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (logits, nll) = host.forward();
-                prep.finish(Saved { host, logits: Arc::new(logits) }, nll)
+                let (residuals, logits, nll) = host.forward(targets_tracked);
+                let (residuals, logits) = (Arc::new(residuals), logits.map(Arc::new));
+                prep.finish(Saved { host, residuals, logits }, nll)
             }
             OpsKind::UnTracked(prep) => {
-                let (logits, nll) = host.forward();
-                pool::give(logits.values);
+                let (residuals, _, nll) = host.forward(false);
+                pool::give(residuals.values);
                 prep.finish(nll)
             }
         }
@@ -294,7 +309,7 @@ mod tests {
     use crate::fused::relative_error;
 
     /// The fused head against burn's operations: each row's loss and the gradients of
-    /// the state, the weights and the bias, on shapes large enough to split the products
+    /// the state, the weights, the bias and (in two cases) the targets, on shapes large enough to split the products
     /// between threads and with logits far in both tails.
     #[test]
     fn fused_and_op_by_op_heads_agree_on_losses_and_gradients() {
@@ -307,11 +322,14 @@ mod tests {
             let h = (normal([rows, d]) * scale as f32).require_grad();
             let w = normal([d, units]).require_grad();
             let b = Tensor::<1>::random([units], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            // The targets' gradient only in some cases: the forward pass keeps the logits
+            // only for it.
             let x = Tensor::<2>::random([rows, units], Distribution::Bernoulli(0.1), &device);
+            let x = if seed % 2 == 1 { x.require_grad() } else { x };
 
             let fused = bernoulli_nll(h.clone(), w.clone(), b.clone(), x.clone());
             let logits = h.clone().matmul(w.clone()) + b.clone().unsqueeze::<2>();
-            let ll = x.clone() * log_sigmoid(logits.clone()) + (x.neg() + 1.0) * log_sigmoid(logits.neg());
+            let ll = x.clone() * log_sigmoid(logits.clone()) + (x.clone().neg() + 1.0) * log_sigmoid(logits.neg());
             let reference = ll.sum_dim(1).squeeze_dim::<1>(1).neg();
             let loss_error = relative_error(fused.clone(), reference.clone());
             assert!(loss_error < 1e-5, "case {seed}: losses differ by {loss_error}");
@@ -326,6 +344,10 @@ mod tests {
                 relative_error(b.grad(&fused_grads).unwrap(), b.grad(&reference_grads).unwrap()),
             ];
             assert!(errors.iter().all(|e| *e < 1e-4), "case {seed}: gradients (h, W, b) differ by {errors:?}");
+            if seed % 2 == 1 {
+                let error = relative_error(x.grad(&fused_grads).unwrap(), x.grad(&reference_grads).unwrap());
+                assert!(error < 1e-4, "case {seed}: the targets' gradients differ by {error}");
+            }
         }
     }
 
