@@ -4,7 +4,8 @@
 //! their real operand sizes, one thread's share at batch 32 × 64 frames: the step product
 //! (16 rows of h_{t-1} times the whole packed W_h, 1 MB, the 64 steps in turn) and the
 //! weight gradient's (128 rows of dW_h from both threads' packed gate gradients, 4 MB
-//! each), the best of 3 runs.
+//! each), and the sigmoid head's dW (hᵀ times the logits' gradients, 1,024 rows, h read
+//! transposed), the best of 3 runs.
 //!
 //!     cargo run --release -p fugato-nn --example tile_peak
 
@@ -82,4 +83,22 @@ fn real_sizes(isa: Isa) {
         }
     });
     println!("LSTM-256 weight gradient's product, real sizes: {weights:.1} GFLOP/s on one thread");
+    // The sigmoid head's dW = hᵀ·dl on one thread's rows: h read as it is, transposed.
+    let (units, width) = (88usize, 96usize);
+    let h: Vec<f32> = (0..rows / 2 * hidden).map(|i| (i % 7) as f32 * 0.1).collect();
+    let dl: Vec<f32> = (0..rows / 2 * width).map(|i| (i % 5) as f32 * 0.1).collect();
+    let packed = Packed::from_rows(rows / 2, units, &dl, width);
+    let mut dw = vec![0.0f32; hidden * packed.padded_width()];
+    let reps = 200;
+    let head = best_of_3(2 * hidden * rows / 2 * width * reps, || {
+        for _ in 0..reps {
+            // SAFETY: `h` holds rows/2 rows of `hidden` floats (hᵀ stored transposed);
+            // `dw` holds `hidden` rows of the padded width.
+            unsafe {
+                let left = Left::transposed(h.as_ptr(), hidden);
+                multiply_blocked(isa, hidden, left, &packed, dw.as_mut_ptr(), packed.padded_width(), false, None)
+            };
+        }
+    });
+    println!("the sigmoid head's dW product (h read transposed), real sizes: {head:.1} GFLOP/s on one thread");
 }

@@ -16,6 +16,12 @@ const MR: usize = 8;
 /// (against 256: no clear difference on the whole training step, BENCHMARKS.md).
 const KC: usize = 1024;
 
+/// The inner-dimension block where the left operand is stored transposed: a tile's rows
+/// take one cache line per step of the inner dimension, and the 128 lines of a block
+/// stay in L1 for the next tile, which reads the same lines (with 1,024 they had left L1
+/// by then; `tile_peak` prints what the fused head's dW product reaches).
+const KC_TRANSPOSED: usize = 128;
+
 /// Which instruction set the tile uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
@@ -423,8 +429,9 @@ pub unsafe fn multiply_blocked(
     accumulate: bool,
     mut visit: Option<&mut Visit>,
 ) {
-    for k0 in (0..b.k).step_by(KC) {
-        let k1 = (k0 + KC).min(b.k);
+    let kc = if a.transposed { KC_TRANSPOSED } else { KC };
+    for k0 in (0..b.k).step_by(kc) {
+        let k1 = (k0 + kc).min(b.k);
         let visit = visit.as_deref_mut();
         let (at, ld, accumulate) = (a.at, a.ld, accumulate || k0 > 0);
         if a.transposed {
