@@ -352,14 +352,16 @@ pub fn backward(
         // dense input's.
         // SAFETY: the threads fill disjoint parts, and read others' after the barrier.
         unsafe {
-            transpose_into(rows, (u0, u1), (first, first + mine), h_prev_t_p, |row| {
+            transpose_into(isa, rows, (u0, u1), (first, first + mine), h_prev_t_p, |row| {
                 if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * h..][..h] }
             })
         };
         if sparse.is_none() {
             let inputs = if sync { share(d.input, q, threads) } else { (0, d.input) };
             // SAFETY: as above.
-            unsafe { transpose_into(rows, inputs, (first, first + mine), x_t_p, |row| &x[row * d.input..][..d.input]) };
+            unsafe {
+                transpose_into(isa, rows, inputs, (first, first + mine), x_t_p, |row| &x[row * d.input..][..d.input])
+            };
         }
         // dh_{t-1}[j] = Σ_k dG_t[k] · W_h[j, k]: B[k, j] = W_h[j, k] for this thread's units
         // (units split), or the whole, each thread packing a share (batch split).
@@ -631,12 +633,13 @@ pub fn backward(
 /// Rows `r0..r1`, columns `s0..s1` of the transpose (`[…, rows]`) of the `[rows × …]`
 /// matrix whose row `row` is `row_of(row)`, into `dst`, sixteen source rows at a time:
 /// each destination row gets a run of sixteen (one cache line) from source rows that stay
-/// in L1 while the columns sweep.
+/// in L1 while the columns sweep; with AVX-512, sixteen columns at a time in registers.
 ///
 /// # Safety
 /// `dst` must hold `r1` rows of `rows` floats, and no other thread may touch these
 /// elements meanwhile.
 unsafe fn transpose_into<'a>(
+    isa: Isa,
     rows: usize,
     (r0, r1): (usize, usize),
     (s0, s1): (usize, usize),
@@ -647,7 +650,18 @@ unsafe fn transpose_into<'a>(
     for row0 in (s0..s1).step_by(BLOCK) {
         let n = (s1 - row0).min(BLOCK);
         let sources: [&[f32]; BLOCK] = std::array::from_fn(|i| if i < n { &row_of(row0 + i)[r0..r1] } else { &[] });
-        for r in 0..r1 - r0 {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx512 && n == BLOCK {
+            // Whole 16 × 16 blocks in registers.
+            done = (r1 - r0) / BLOCK * BLOCK;
+            for r in (0..done).step_by(BLOCK) {
+                let block: [*const f32; BLOCK] = std::array::from_fn(|i| sources[i][r..r + BLOCK].as_ptr());
+                // SAFETY: AVX-512; each source row holds columns r..r + 16; `dst` as below.
+                unsafe { super::simd::transpose16(&block, dst.at((r0 + r) * rows + row0), rows) };
+            }
+        }
+        for r in done..r1 - r0 {
             // SAFETY: in `dst`, and this thread's (the caller's promise).
             let line = unsafe { dst.slice((r0 + r) * rows + row0, n) };
             for (v, source) in line.iter_mut().zip(&sources) {

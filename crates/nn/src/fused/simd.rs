@@ -231,3 +231,66 @@ pub(super) unsafe fn project_sparse_row(
     }
     whole
 }
+
+/// Transposes a 16 × 16 block: row `i` of the block is 16 floats at `rows[i]`; column `j`
+/// goes to `dst + j·ldd` (in registers: three rounds of shuffles between 16 loads and 16
+/// stores).
+///
+/// # Safety
+/// AVX-512; each `rows[i]` readable for 16 floats, `dst` writable for 16 rows of 16
+/// floats at stride `ldd`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn transpose16(rows: &[*const f32; 16], dst: *mut f32, ldd: usize) {
+    unsafe {
+        let r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(rows[i]));
+        // Pairs of rows interleaved, then pairs of pairs, then 128-bit lanes twice.
+        let mut t = [_mm512_setzero_ps(); 16];
+        for i in 0..8 {
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        let mut u = [_mm512_setzero_ps(); 16];
+        for q in 0..4 {
+            let (a, b) = (4 * q, 4 * q + 2);
+            u[4 * q] = _mm512_shuffle_ps::<0x44>(t[a], t[b]);
+            u[4 * q + 1] = _mm512_shuffle_ps::<0xEE>(t[a], t[b]);
+            u[4 * q + 2] = _mm512_shuffle_ps::<0x44>(t[a + 1], t[b + 1]);
+            u[4 * q + 3] = _mm512_shuffle_ps::<0xEE>(t[a + 1], t[b + 1]);
+        }
+        for h in 0..2 {
+            for i in 0..4 {
+                let (a, b) = (8 * h + i, 8 * h + i + 4);
+                t[8 * h + i] = _mm512_shuffle_f32x4::<0x88>(u[a], u[b]);
+                t[8 * h + i + 4] = _mm512_shuffle_f32x4::<0xDD>(u[a], u[b]);
+            }
+        }
+        for i in 0..8 {
+            _mm512_storeu_ps(dst.add(i * ldd), _mm512_shuffle_f32x4::<0x88>(t[i], t[i + 8]));
+            _mm512_storeu_ps(dst.add((i + 8) * ldd), _mm512_shuffle_f32x4::<0xDD>(t[i], t[i + 8]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_transposes() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let src: Vec<f32> = (0..16 * 20).map(|i| i as f32).collect();
+        let rows: [*const f32; 16] = std::array::from_fn(|i| src[i * 20 + 3..].as_ptr());
+        let mut dst = vec![-1.0f32; 16 * 18];
+        // SAFETY: AVX-512 (checked above); each row holds 16 floats from column 3, `dst`
+        // 16 rows of 18.
+        unsafe { transpose16(&rows, dst.as_mut_ptr(), 18) };
+        for j in 0..16 {
+            for i in 0..16 {
+                assert_eq!(dst[j * 18 + i], src[i * 20 + 3 + j], "({i}, {j})");
+            }
+            assert_eq!(&dst[j * 18 + 16..j * 18 + 18], &[-1.0, -1.0]);
+        }
+    }
+}
