@@ -1127,7 +1127,7 @@ vectorised! {
 
 /// A block of rows of a sparse input, its nonzero entries listed by input: input `i`'s
 /// `(row, value)` pairs, rows counted from the block's first, in row order.
-pub struct ByInput {
+struct ByInput {
     /// The block's first row of the sequence, and its rows.
     first: usize,
     rows: usize,

@@ -54,10 +54,9 @@ impl Host {
     }
 
     /// Each row's loss and, in place of its logits (`[rows, width]`, `units` used), the
-    /// loss's gradient by each logit but for the row's weight, σ(l_u) − x_u; also the
-    /// logits themselves where `keep_logits` (the targets' gradient needs them). The rows
+    /// loss's gradient by each logit but for the row's weight, σ(l_u) − x_u. The rows
     /// split between threads.
-    fn forward(&self, keep_logits: bool) -> (Residuals, Option<Vec<f32>>, FlexTensor) {
+    fn forward(&self) -> (Residuals, FlexTensor) {
         let _whole = timers::span(Phase::HeadForward, 0);
         let (rows, d, units) = self.dims();
         let isa = Isa::detect();
@@ -65,28 +64,19 @@ impl Host {
         let width = w.padded_width();
         let (h, b, x) = (self.slice(0), self.slice(2), self.slice(3));
         let mut values = pool::take(rows * width); // every value written by the product
-        let mut logits = vec![0.0f32; if keep_logits { rows * units } else { 0 }];
         let mut nll = vec![0.0f32; rows];
         let per = gemm::rows_per_thread(rows, d * units);
-        let work = |r0: usize, l: &mut [f32], logits: &mut [f32], nll: &mut [f32]| {
+        let work = |r0: usize, l: &mut [f32], nll: &mut [f32]| {
             // SAFETY: `h` holds these rows of `d` floats, `l` as many of `width`.
             unsafe { gemm::multiply(isa, nll.len(), h[r0 * d..].as_ptr(), d, &w, l.as_mut_ptr(), width) };
             let mut terms = vec![0.0f32; units];
-            for (i, (l, x)) in l.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).enumerate() {
-                let l = &mut l[..units];
-                if keep_logits {
-                    logits[i * units..][..units].iter_mut().zip(&*l).zip(b).for_each(|((k, l), b)| *k = l + b);
-                }
-                row_loss(isa, l, b, x, &mut terms);
-                nll[i] = terms.iter().sum();
+            for ((l, x), nll) in l.chunks_exact_mut(width).zip(x[r0 * units..].chunks_exact(units)).zip(nll) {
+                row_loss(isa, &mut l[..units], b, x, &mut terms);
+                *nll = terms.iter().sum();
             }
         };
-        let logit_rows =
-            logits.chunks_mut(if keep_logits { per * units } else { 1 }).chain(std::iter::repeat_with(|| &mut [][..]));
-        let blocks = values.chunks_mut(per * width).zip(logit_rows).zip(nll.chunks_mut(per));
-        in_blocks(blocks, |i, ((l, k), n)| work(i * per, l, k, n));
-        let logits = keep_logits.then_some(logits);
-        (Residuals { values, width }, logits, FlexTensor::from_data(TensorData::new(nll, [rows])))
+        in_blocks(values.chunks_mut(per * width).zip(nll.chunks_mut(per)), |i, (l, n)| work(i * per, l, n));
+        (Residuals { values, width }, FlexTensor::from_data(TensorData::new(nll, [rows])))
     }
 }
 
@@ -166,19 +156,17 @@ fn log1p_unit(z: f32) -> f32 {
 impl FusedBernoulli for Flex {
     fn bernoulli_nll(inputs: HeadInputs<Self>) -> FloatTensor<Self> {
         let HeadInputs { h, w, b, x } = inputs;
-        let (residuals, _, nll) = Host::new([h, w, b, x]).forward(false);
+        let (residuals, nll) = Host::new([h, w, b, x]).forward();
         pool::give(residuals.values);
         nll
     }
 }
 
-/// What the backward pass needs: the inputs, the residuals, and the logits where the
-/// targets need their gradient.
+/// What the backward pass needs: the inputs and the residuals.
 #[derive(Clone)]
 struct Saved {
     host: Host,
     residuals: Arc<Residuals>,
-    logits: Option<Arc<Vec<f32>>>,
 }
 
 impl std::fmt::Debug for Saved {
@@ -195,16 +183,20 @@ impl Backward<Flex, 4> for HeadBackward {
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let _whole = timers::span(Phase::HeadBackward, 0);
-        let Saved { host, residuals, logits } = ops.state;
+        let Saved { host, residuals } = ops.state;
         let g = grads.consume::<Flex>(&ops.node);
         let g = if g.is_contiguous() { g } else { g.to_contiguous() };
         let g = g.as_slice::<f32>().expect("f32 gradient");
         let (rows, d, units) = host.dims();
         let (h, w) = (host.slice(0), host.slice(1));
-        // The targets' gradient, −g·l.
+        // The targets' gradient, −g·l, where asked for (targets are data in training): the
+        // logits computed again.
         let dx = ops.parents[3].is_some().then(|| {
-            let logits = logits.expect("the logits, kept for the targets' gradient");
-            logits.chunks_exact(units).zip(g).flat_map(|(l, g)| l.iter().map(move |l| -g * l)).collect::<Vec<f32>>()
+            let isa = Isa::detect();
+            let logits = gemm::product(isa, rows, h, d, &Packed::from_rows(d, units, w, units), units);
+            let b = host.slice(2);
+            let rows = logits.chunks_exact(units).zip(g);
+            rows.flat_map(|(l, g)| l.iter().zip(b).map(move |(l, b)| -g * (l + b))).collect::<Vec<f32>>()
         });
         let Residuals { values: mut dl, width } = Arc::unwrap_or_clone(residuals);
         let (dh, dw, db) = gradients(rows, d, units, h, w, g, &mut dl, width);
@@ -282,17 +274,15 @@ fn gradients(
 impl<C: CheckpointStrategy> FusedBernoulli for Autodiff<Flex, C> {
     fn bernoulli_nll(inputs: HeadInputs<Self>) -> FloatTensor<Self> {
         let HeadInputs { h, w, b, x } = inputs;
-        let targets_tracked = x.is_tracked();
         let nodes = [h.node(), w.node(), b.node(), x.node()];
         let host = Host::new([h, w, b, x].map(|t| t.primitive().clone()));
         match HeadBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (residuals, logits, nll) = host.forward(targets_tracked);
-                let (residuals, logits) = (Arc::new(residuals), logits.map(Arc::new));
-                prep.finish(Saved { host, residuals, logits }, nll)
+                let (residuals, nll) = host.forward();
+                prep.finish(Saved { host, residuals: Arc::new(residuals) }, nll)
             }
             OpsKind::UnTracked(prep) => {
-                let (residuals, _, nll) = host.forward(false);
+                let (residuals, nll) = host.forward();
                 pool::give(residuals.values);
                 prep.finish(nll)
             }
