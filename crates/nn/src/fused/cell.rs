@@ -207,7 +207,8 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                 let cr = &c[(b - b0) * ldc..][..ldc];
                 let pr: &[f32] = match (&sparse, &dense_proj) {
                     (Some(nonzero), _) => {
-                        project_sparse_row(isa, nonzero.row(row), w.wx, w.bx, h, u0, nu, &mut sparse_proj);
+                        let (nonzero, p) = (nonzero.row(row), &mut sparse_proj[..]);
+                        project_sparse_row(isa, ProjectRow { nonzero, wx: w.wx, bx: w.bx, hidden: h, u0, nu, p });
                         &sparse_proj
                     }
                     (None, Some(proj)) => &proj[row * gh..][..gh],
@@ -369,7 +370,11 @@ pub fn backward(
         let piece = Packed::from_columns(gh, j1 - j0, &w.wh[j0 * gh..j1 * gh], gh);
         let pieces = pieces_for(&back_pieces, piece, q, sync, &barrier);
         let ldc = pieces.iter().map(|(p, _)| p.padded_width()).sum();
-        let mut c = vec![0.0f32; if !gru && ldc == nu { 0 } else { (b1 - b0) * ldc }];
+        // Each step's dh product goes straight into dh_rec where it has the product's layout
+        // and nothing is added (copied element by element after each step's product, the
+        // copy took about 2% of an LSTM-256 training step in `perf`); else through `c`.
+        let direct = !gru && ldc == nu;
+        let mut c = vec![0.0f32; if direct { 0 } else { (b1 - b0) * ldc }];
         let mut dh_rec = vec![0.0f32; (b1 - b0) * nu];
         let mut dc = vec![0.0f32; (b1 - b0) * nu];
         let mut dp = vec![0.0f32; 3 * nu];
@@ -470,10 +475,6 @@ pub fn backward(
             // SAFETY: these rows of step t's gate gradients were finished by this thread or
             // before the barrier.
             let _products = timers::span(Phase::BackwardProducts, q);
-            // Straight into dh_rec where it has the product's layout and nothing is added
-            // (copied element by element after each step's product, the copy took about 2%
-            // of an LSTM-256 training step in `perf`).
-            let direct = !gru && ldc == nu;
             let out = if direct { &mut dh_rec } else { &mut c };
             for &(piece, col) in &pieces {
                 unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, out[col..].as_mut_ptr(), ldc) };
@@ -562,14 +563,15 @@ pub fn backward(
         let (c0, c1) = if dwx_in_product { panel_share(gh, q, threads) } else { (0, 0) };
         let (p0, p1) = (c0 / gemm::NR, c1.div_ceil(gemm::NR));
         let mut panels_dwx = vec![0.0f32; (p1 - p0) * d.input * gemm::NR];
-        // The block's entries by input, listed once for all of the block's panels.
-        let mut by_input: Option<ByInput> = None;
+        // The block's entries by input (its first row and rows with them), listed once for
+        // all of the block's panels.
+        let mut by_input: Option<((usize, usize), SparseRows)> = None;
         let mut sum_panel = |row: usize, p: usize, block: &[f32]| {
             let rows = block.len() / gemm::NR;
-            if by_input.as_ref().is_none_or(|b| (b.first, b.rows) != (row, rows)) {
-                by_input = Some(ByInput::new(sparse.expect("a sparse input"), d.input, row, rows));
+            if by_input.as_ref().is_none_or(|(listed, _)| *listed != (row, rows)) {
+                by_input = Some(((row, rows), sparse.expect("a sparse input").by_input(row, rows, d.input)));
             }
-            let entries = by_input.as_ref().expect("listed above");
+            let (_, entries) = by_input.as_ref().expect("listed above");
             let dwx = &mut panels_dwx[(p - p0) * d.input * gemm::NR..][..d.input * gemm::NR];
             sparse_panel(isa, entries, block, dwx);
         };
@@ -1008,39 +1010,44 @@ fn project_dense(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: 
 
 /// This thread's columns of a sparse input row's projection, `b_x + Σ v·W_x[i]` over the
 /// row's nonzero `(i, v)`, into `p` (`[gates·hidden]`; columns `g·hidden + u0 ..` `+ nu`
-/// of every gate g). With AVX-512 the whole vectors go to `simd.rs`, which sums each in
-/// registers over all the entries instead of a pass over the row per entry; the same
-/// sums in the same order.
-#[allow(clippy::too_many_arguments)]
-fn project_sparse_row(
-    isa: Isa,
-    nonzero: &[(usize, f32)],
-    wx: &[f32],
-    bx: &[f32],
-    hidden: usize,
-    u0: usize,
-    nu: usize,
-    p: &mut [f32],
-) {
+/// of every gate g).
+pub(super) struct ProjectRow<'a> {
+    pub nonzero: &'a [(usize, f32)],
+    pub wx: &'a [f32],
+    pub bx: &'a [f32],
+    pub hidden: usize,
+    pub u0: usize,
+    pub nu: usize,
+    pub p: &'a mut [f32],
+}
+
+/// The projection of one row. With AVX-512 the whole vectors go to `simd.rs`, which sums
+/// each in registers over all the entries instead of a pass over the row per entry; the
+/// same sums in the same order.
+fn project_sparse_row(isa: Isa, mut row: ProjectRow) {
     let done = match isa {
         // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { super::simd::project_sparse_row(nonzero, wx, bx, hidden, u0, nu, p) },
+        Isa::Avx512 => unsafe { super::simd::project_sparse_row(&mut row) },
         Isa::Portable => 0,
     };
-    project_sparse_units(isa, nonzero, wx, bx, hidden, u0 + done, nu - done, p);
+    project_sparse_units(isa, &mut row, done);
 }
 
 vectorised! {
-    /// [`project_sparse_row`]'s portable loop.
-    fn project_sparse_units(nonzero: &[(usize, f32)], wx: &[f32], bx: &[f32], hidden: usize, u0: usize, nu: usize, p: &mut [f32]) {
+    /// [`project_sparse_row`]'s portable loop, for each gate's columns `from..` of the
+    /// thread's.
+    fn project_sparse_units(row: &mut ProjectRow, from: usize) {
+        let (nonzero, wx, bx, hidden, u0, nu) = (row.nonzero, row.wx, row.bx, row.hidden, row.u0, row.nu);
+        let p = &mut *row.p;
         let gh = p.len();
-        for c0 in (u0..gh).step_by(hidden) {
-            let p = &mut p[c0..c0 + nu];
-            p.copy_from_slice(&bx[c0..c0 + nu]);
+        for c0 in (u0 + from..gh).step_by(hidden) {
+            let n = nu - from;
+            let p = &mut p[c0..c0 + n];
+            p.copy_from_slice(&bx[c0..c0 + n]);
             for &(i, v) in nonzero {
-                let w = &wx[i * gh + c0..][..nu];
-                for j in 0..nu {
+                let w = &wx[i * gh + c0..][..n];
+                for j in 0..n {
                     p[j] += v * w[j];
                 }
             }
@@ -1089,15 +1096,15 @@ vectorised! {
 }
 
 vectorised! {
-    /// Adds one block of a panel of packed gate gradients (rows of `NR` floats, listed by
-    /// input in `entries`) to the panel's columns of a sparse input's dW_x (`dwx`,
+    /// Adds one block of a panel of packed gate gradients (rows of `NR` floats; the
+    /// block's sparse input rows listed by input in `entries`, [`SparseRows::by_input`]) to the panel's columns of a sparse input's dW_x (`dwx`,
     /// `[input, NR]`): row `i` gets `Σ v·g_r` over the nonzero `(i, v)` of each row r,
     /// summed in registers (two sums, for two independent chains) before it is added.
     /// (Row after row, each entry's add went through memory, and an input on in one row
     /// and the next waited on the last store.)
-    fn sparse_panel(entries: &ByInput, block: &[f32], dwx: &mut [f32]) {
+    fn sparse_panel(entries: &SparseRows, block: &[f32], dwx: &mut [f32]) {
         for (i, d) in dwx.chunks_exact_mut(gemm::NR).enumerate() {
-            let list = entries.of(i);
+            let list = entries.row(i);
             if list.is_empty() {
                 continue;
             }
@@ -1125,45 +1132,6 @@ vectorised! {
     }
 }
 
-/// A block of rows of a sparse input, its nonzero entries listed by input: input `i`'s
-/// `(row, value)` pairs, rows counted from the block's first, in row order.
-struct ByInput {
-    /// The block's first row of the sequence, and its rows.
-    first: usize,
-    rows: usize,
-    /// Input `i`'s entries are `entries[starts[i]..starts[i + 1]]`.
-    starts: Vec<usize>,
-    entries: Vec<(usize, f32)>,
-}
-
-impl ByInput {
-    /// Rows `first .. first + rows` of `sparse`, whose rows have `inputs` columns.
-    fn new(sparse: &SparseRows, inputs: usize, first: usize, rows: usize) -> ByInput {
-        let mut starts = vec![0usize; inputs + 1];
-        for r in first..first + rows {
-            for &(i, _) in sparse.row(r) {
-                starts[i + 1] += 1;
-            }
-        }
-        for i in 0..inputs {
-            starts[i + 1] += starts[i];
-        }
-        let mut next = starts.clone();
-        let mut entries = vec![(0, 0.0); starts[inputs]];
-        for r in 0..rows {
-            for &(i, v) in sparse.row(first + r) {
-                entries[next[i]] = (r, v);
-                next[i] += 1;
-            }
-        }
-        ByInput { first, rows, starts, entries }
-    }
-
-    fn of(&self, i: usize) -> &[(usize, f32)] {
-        &self.entries[self.starts[i]..self.starts[i + 1]]
-    }
-}
-
 vectorised! {
     /// y += a·x
     fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
@@ -1184,6 +1152,30 @@ pub struct SparseRows {
 impl SparseRows {
     fn row(&self, r: usize) -> &[(usize, f32)] {
         &self.entries[self.starts[r]..self.starts[r + 1]]
+    }
+
+    /// Rows `first .. first + rows`, whose rows have `inputs` columns, listed by input
+    /// (the transpose): "row" `i` of the result holds input `i`'s `(row, value)` pairs,
+    /// rows counted from `first`, in row order.
+    fn by_input(&self, first: usize, rows: usize, inputs: usize) -> SparseRows {
+        let mut starts = vec![0usize; inputs + 1];
+        for r in first..first + rows {
+            for &(i, _) in self.row(r) {
+                starts[i + 1] += 1;
+            }
+        }
+        for i in 0..inputs {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut entries = vec![(0, 0.0); starts[inputs]];
+        for r in 0..rows {
+            for &(i, v) in self.row(first + r) {
+                entries[next[i]] = (r, v);
+                next[i] += 1;
+            }
+        }
+        SparseRows { starts, entries }
     }
 }
 

@@ -43,20 +43,9 @@ impl Mask {
     }
 
     /// `n` values, each 1 / keep where its draw is below keep·2³², else 0: the mask that
-    /// other backends multiply in, drawn on this thread.
+    /// other backends multiply in (the fused pass over ones).
     pub fn values(self, n: usize) -> Vec<f32> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let (threshold, scale) = (self.threshold(), self.scale());
-        let mut mask = vec![0.0f32; n];
-        let mut draws = [0u32; DRAWS];
-        for chunk in mask.chunks_mut(DRAWS) {
-            let draws = &mut draws[..chunk.len()];
-            rng.fill(draws);
-            for (m, d) in chunk.iter_mut().zip(draws.iter()) {
-                *m = if u64::from(*d) < threshold { scale } else { 0.0 };
-            }
-        }
-        mask
+        forward(self, &vec![1.0; n]).0
     }
 }
 
@@ -200,10 +189,11 @@ mod tests {
     use super::*;
 
     /// The mask: about 1 − keep of the values dropped, the rest 1 / keep, the same from the
-    /// same seed.
+    /// same seed, and the stream's draws in order though the threads each draw a block.
     #[test]
     fn the_mask_drops_scales_and_follows_the_seed() {
-        let mask = |seed| Mask { seed, keep: 0.7 }.values(10_000);
+        let n = 3 * ONE_THREAD + 1000;
+        let mask = |seed| Mask { seed, keep: 0.7 }.values(n);
         let a = mask(1);
         let dropped = a.iter().filter(|v| **v == 0.0).count() as f64 / a.len() as f64;
         assert!((dropped - 0.3).abs() < 0.02, "dropped {dropped}");
@@ -212,9 +202,8 @@ mod tests {
         assert_ne!(a, mask(2));
         // The stream's u32s in order, one per value, as trained models' masks were drawn.
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let one_by_one: Vec<f32> = (0..10_000)
-            .map(|_| if f64::from(rng.next_u32()) < 0.7 * 4_294_967_296.0 { 1.0 / 0.7 } else { 0.0 })
-            .collect();
+        let one_by_one: Vec<f32> =
+            (0..n).map(|_| if f64::from(rng.next_u32()) < 0.7 * 4_294_967_296.0 { 1.0 / 0.7 } else { 0.0 }).collect();
         assert_eq!(a, one_by_one);
     }
 

@@ -98,13 +98,14 @@ impl Packed {
         let isa = Isa::detect();
         for p in 0..panels {
             let cols = (n - p * NR).min(NR);
+            let mut done = 0;
             #[cfg(target_arch = "x86_64")]
             if isa == Isa::Avx512 && cols == NR {
-                // Sixteen rows by sixteen columns at a time, in registers.
-                let whole = k / 16 * 16;
+                // Whole sixteen rows by sixteen columns at a time, in registers.
+                done = k / 16 * 16;
                 let at = data.len();
-                data.resize(at + k * NR, 0.0);
-                for r0 in (0..whole).step_by(16) {
+                data.resize(at + done * NR, 0.0);
+                for r0 in (0..done).step_by(16) {
                     for half in 0..NR / 16 {
                         let first = (p * NR + half * 16) * ld + r0;
                         let rows: [*const f32; 16] = std::array::from_fn(|j| src[first + j * ld..][..16].as_ptr());
@@ -113,16 +114,11 @@ impl Packed {
                         unsafe { super::simd::transpose16(&rows, data[at + r0 * NR + half * 16..].as_mut_ptr(), NR) };
                     }
                 }
-                for row in whole..k {
-                    for j in 0..NR {
-                        data[at + row * NR + j] = src[(p * NR + j) * ld + row];
-                    }
-                }
-                continue;
             }
-            // 64 rows at a time: each source row's run of four cache lines is read once, in
-            // order (so the prefetcher follows), into a block (8 KiB) that stays in L1.
-            for r0 in (0..k).step_by(BLOCK) {
+            // The rest 64 rows at a time: each source row's run of four cache lines is read
+            // once, in order (so the prefetcher follows), into a block (8 KiB) that stays in
+            // L1.
+            for r0 in (done..k).step_by(BLOCK) {
                 let rows = (k - r0).min(BLOCK);
                 let at = data.len();
                 data.resize(at + rows * NR, 0.0);

@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::cell::{LstmBackStep, LstmStep};
+use super::cell::{LstmBackStep, LstmStep, ProjectRow};
 
 /// Vectors per step.
 const N: usize = 2;
@@ -201,15 +201,9 @@ pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
 /// # Safety
 /// AVX-512, and the slices as long as the portable code needs them.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn project_sparse_row(
-    nonzero: &[(usize, f32)],
-    wx: &[f32],
-    bx: &[f32],
-    hidden: usize,
-    u0: usize,
-    nu: usize,
-    p: &mut [f32],
-) -> usize {
+pub(super) unsafe fn project_sparse_row(row: &mut ProjectRow) -> usize {
+    let (nonzero, wx, bx, hidden, u0, nu) = (row.nonzero, row.wx, row.bx, row.hidden, row.u0, row.nu);
+    let p = &mut *row.p;
     let gh = p.len();
     let whole = nu / (16 * N) * (16 * N);
     assert!(bx.len() >= gh && u0 + nu <= hidden && gh.is_multiple_of(hidden));
