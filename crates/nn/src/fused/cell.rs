@@ -225,14 +225,8 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                         } else {
                             unsafe { cells_p.read(step_major(d, row - 1) * h + u0, nu) }
                         };
-                        let s: &mut [f32] = if keep {
-                            unsafe {
-                                std::slice::from_raw_parts_mut(saved_p.at(step_major(d, row) * 4 * h + u0), 4 * h - u0)
-                            }
-                        } else {
-                            &mut []
-                        };
                         // SAFETY: as for `o`.
+                        let s = keep.then(|| unsafe { saved_p.gates(step_major(d, row) * 4 * h + u0, h, nu, 4) });
                         let o_c = unsafe { cells_p.slice(step_major(d, row) * h + u0, nu) };
                         let (pre, proj, peep) = (cr, &pr[u0..], &peep[u0..]);
                         let step = LstmStep { pre, proj, hidden: h, peep, c_prev, h: o, c: o_c, saved: s };
@@ -245,13 +239,8 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                         } else {
                             unsafe { out_p.read((row - 1) * h + u0, nu) }
                         };
-                        let s: &mut [f32] = if keep {
-                            unsafe {
-                                std::slice::from_raw_parts_mut(saved_p.at(step_major(d, row) * 4 * h + u0), 4 * h - u0)
-                            }
-                        } else {
-                            &mut []
-                        };
+                        // SAFETY: as for `o`.
+                        let s = keep.then(|| unsafe { saved_p.gates(step_major(d, row) * 4 * h + u0, h, nu, 4) });
                         gru_forward_row(isa, cr, &pr[u0..], h, &bh[u0..], h_prev, o, s);
                     }
                 }
@@ -389,6 +378,7 @@ pub fn backward(
         let mut sparse_dwx = vec![0.0f32; if sparse.is_some() && !dwx_in_product { d.input * gates * nu } else { 0 }];
         // The GRU's input part of a row when nobody keeps it.
         let mut scratch = vec![0.0f32; if gru && !need_dx { gh } else { 0 }];
+        let scratch_p = Shared(scratch.as_mut_ptr());
         setup.end();
         for t in (0..d.time).rev() {
             let gates_span = timers::span(Phase::BackwardGates, q);
@@ -398,16 +388,19 @@ pub fn backward(
                 let dor_c = if width == h { &no_dc[..] } else { &dout[row * width + h..][..h] };
                 let dhr = &mut dh_rec[(b - b0) * nu..][..nu];
                 let step_row = ((t % 2) * d.batch + b) * gh;
+                // This thread's units of the row's gate gradients: the input part (`gx`)
+                // and, for the GRU, the recurrent part (`gr`; the others' are one).
                 // SAFETY: each thread writes only its own units of the rows.
-                let gx: &mut [f32] = match (need_dx, gru) {
-                    (true, _) => unsafe { dgx_p.slice(row * gh, gh) },
-                    (false, false) => unsafe { steps_p.slice(step_row, gh) },
-                    (false, true) => &mut scratch,
+                let (at, gx_p) = match (need_dx, gru) {
+                    (true, _) => (row * gh, dgx_p),
+                    (false, false) => (step_row, steps_p),
+                    (false, true) => (0, scratch_p),
                 };
+                let mut gx = unsafe { gx_p.gates(at + u0, h, nu, gates) };
+                let mut gr =
+                    if gru { unsafe { steps_p.gates(step_row + u0, h, nu, gates) } } else { Default::default() };
                 match cell {
-                    Cell::Rnn => {
-                        rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, &mut gx[u0..u1])
-                    }
+                    Cell::Rnn => rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, gx[0]),
                     Cell::Lstm => {
                         let c_prev: &[f32] =
                             if t == 0 { &c0[b * h..][..h] } else { &cells[step_major(d, row - 1) * h..][..h] };
@@ -423,15 +416,13 @@ pub fn backward(
                                 dh_rec: dhr,
                                 dc: &mut dc[(b - b0) * nu..][..nu],
                                 peep: &peep[u0..],
-                                gx: &mut gx[u0..],
+                                gx: reborrow(&mut gx),
                                 dp: &mut dp,
                             },
                         );
                     }
                     Cell::Gru => {
                         let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * h..][..h] };
-                        // SAFETY: as for `gx`.
-                        let gr = unsafe { steps_p.slice(step_row + u0, gh - u0) };
                         gru_backward_row(
                             isa,
                             &saved[step_major(d, row) * 4 * h + u0..],
@@ -439,23 +430,22 @@ pub fn backward(
                             &h_prev[u0..u1],
                             &dor[u0..u1],
                             dhr,
-                            &mut gx[u0..],
-                            gr,
+                            reborrow(&mut gx),
+                            reborrow(&mut gr),
                             &mut dc[(b - b0) * nu..][..nu],
                         );
                     }
                 }
-                // SAFETY: this thread's units of the rows, just written.
-                let gr: &[f32] = if gru { unsafe { steps_p.read(step_row, gh) } } else { gx };
+                let rec = if gru { &gr } else { &gx };
                 for g in 0..gates {
-                    packed_gh.write(row - first, g * nu, &gr[g * h + u0..][..nu]);
+                    packed_gh.write(row - first, g * nu, rec[g]);
                     if let Some(p) = packed_gx.as_mut() {
-                        p.write(row - first, g * nu, &gx[g * h + u0..][..nu]);
+                        p.write(row - first, g * nu, gx[g]);
                     }
                 }
                 let nonzero = sparse.filter(|_| !dwx_in_product).map_or(&[][..], |s| s.row(row));
-                let gr = if gru { Some(gr) } else { None };
-                sum_row(isa, gx, gr, nonzero, h, u0, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
+                let gr = if gru { Some(&gr) } else { None };
+                sum_row(isa, &gx, gr, nonzero, gates, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
             }
             gates_span.end();
             if t == 0 && !need_dh0 {
@@ -760,8 +750,8 @@ fn gru_gates(x: [f32; 3], rec: [f32; 3]) -> (f32, f32, f32, f32) {
 
 /// One batch row of the (peephole) LSTM's step, for one thread's units (`h.len()` of
 /// them): h and c from the recurrent products `pre` (gate after gate, `h.len()` apart),
-/// the input's projection `proj` and c_{t-1}; the gate activations into `saved` unless it
-/// is empty. `proj`, `peep` and `saved` have their gates `hidden` apart.
+/// the input's projection `proj` and c_{t-1}; the gate activations (i, f, c̃, o) into
+/// `saved` where given. `proj` and `peep` have their gates `hidden` apart.
 pub(super) struct LstmStep<'a> {
     pub pre: &'a [f32],
     pub proj: &'a [f32],
@@ -770,7 +760,7 @@ pub(super) struct LstmStep<'a> {
     pub c_prev: &'a [f32],
     pub h: &'a mut [f32],
     pub c: &'a mut [f32],
-    pub saved: &'a mut [f32],
+    pub saved: Option<GateRows<'a>>,
 }
 
 /// The LSTM's step for one row. With AVX-512 the whole vectors go to `simd.rs`'s kernel,
@@ -789,14 +779,14 @@ vectorised! {
     /// [`lstm_forward_row`]'s portable loop, for units `from..`.
     fn lstm_forward_units(row: &mut LstmStep, from: usize) {
         let (pre, proj, hidden, peep, c_prev) = (row.pre, row.proj, row.hidden, row.peep, row.c_prev);
-        let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut *row.saved);
+        let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut row.saved);
         let nu = h.len();
         let (c_prev, c) = (&c_prev[..nu], &mut c[..nu]);
         let (xi, xf, xg, xo) = (&pre[..nu], &pre[nu..2 * nu], &pre[2 * nu..3 * nu], &pre[3 * nu..4 * nu]);
         let (pi, pf) = (&proj[..nu], &proj[hidden..hidden + nu]);
         let (pg, po) = (&proj[2 * hidden..2 * hidden + nu], &proj[3 * hidden..3 * hidden + nu]);
         let (wi, wf, wo) = (&peep[..nu], &peep[hidden..hidden + nu], &peep[2 * hidden..2 * hidden + nu]);
-        if saved.is_empty() {
+        let Some([si, sf, sg, so]) = saved else {
             for j in from..nu {
                 let (_, _, _, o, cn) = lstm_gates(
                     [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
@@ -806,24 +796,21 @@ vectorised! {
                 h[j] = o * tanh(cn);
                 c[j] = cn;
             }
-        } else {
-            let (si, rest) = saved.split_at_mut(hidden);
-            let (sf, rest) = rest.split_at_mut(hidden);
-            let (sg, so) = rest.split_at_mut(hidden);
-            let (si, sf, sg, so) = (&mut si[..nu], &mut sf[..nu], &mut sg[..nu], &mut so[..nu]);
-            for j in from..nu {
-                let (i, f, g, o, cn) = lstm_gates(
-                    [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
-                    [wi[j], wf[j], wo[j]],
-                    c_prev[j],
-                );
-                h[j] = o * tanh(cn);
-                c[j] = cn;
-                si[j] = i;
-                sf[j] = f;
-                sg[j] = g;
-                so[j] = o;
-            }
+            return;
+        };
+        let (si, sf, sg, so) = (&mut si[..nu], &mut sf[..nu], &mut sg[..nu], &mut so[..nu]);
+        for j in from..nu {
+            let (i, f, g, o, cn) = lstm_gates(
+                [xi[j] + pi[j], xf[j] + pf[j], xg[j] + pg[j], xo[j] + po[j]],
+                [wi[j], wf[j], wo[j]],
+                c_prev[j],
+            );
+            h[j] = o * tanh(cn);
+            c[j] = cn;
+            si[j] = i;
+            sf[j] = f;
+            sg[j] = g;
+            so[j] = o;
         }
     }
 }
@@ -838,23 +825,20 @@ vectorised! {
         bh: &[f32],
         h_prev: &[f32],
         h: &mut [f32],
-        saved: &mut [f32],
+        saved: Option<GateRows>,
     ) {
         let nu = h.len();
         let h_prev = &h_prev[..nu];
         let (hr, hz, hn) = (&pre[..nu], &pre[nu..2 * nu], &pre[2 * nu..3 * nu]);
         let (xr, xz, xn) = (&proj[..nu], &proj[hidden..hidden + nu], &proj[2 * hidden..2 * hidden + nu]);
         let (br, bz, bn) = (&bh[..nu], &bh[hidden..hidden + nu], &bh[2 * hidden..2 * hidden + nu]);
-        if saved.is_empty() {
+        let Some([sr, sz, sn, shn]) = saved else {
             for j in 0..nu {
                 let (_, z, n, _) = gru_gates([xr[j], xz[j], xn[j]], [hr[j] + br[j], hz[j] + bz[j], hn[j] + bn[j]]);
                 h[j] = n + z * (h_prev[j] - n);
             }
             return;
-        }
-        let (sr, rest) = saved.split_at_mut(hidden);
-        let (sz, rest) = rest.split_at_mut(hidden);
-        let (sn, shn) = rest.split_at_mut(hidden);
+        };
         let (sr, sz, sn, shn) = (&mut sr[..nu], &mut sz[..nu], &mut sn[..nu], &mut shn[..nu]);
         for j in 0..nu {
             let (r, z, n, rec_n) = gru_gates([xr[j], xz[j], xn[j]], [hr[j] + br[j], hz[j] + bz[j], hn[j] + bn[j]]);
@@ -880,8 +864,8 @@ vectorised! {
 /// One batch row of the (peephole) LSTM's backward step, for one thread's units
 /// (`dc.len()` of them): the gate gradients into `gx` from the output's gradients
 /// (`dout_h`, `dout_c`) and the recurrent one (`dh_rec`); `dc` carries dL/dc_t back to
-/// c_{t-1}, `dp` sums the peepholes' gradients (i, f, o, `dc.len()` apart). `saved`,
-/// `peep` and `gx` have their gates `hidden` apart.
+/// c_{t-1}, `dp` sums the peepholes' gradients (i, f, o, `dc.len()` apart). `saved` and
+/// `peep` have their gates `hidden` apart.
 pub(super) struct LstmBackStep<'a> {
     pub saved: &'a [f32],
     pub hidden: usize,
@@ -892,7 +876,7 @@ pub(super) struct LstmBackStep<'a> {
     pub dh_rec: &'a [f32],
     pub dc: &'a mut [f32],
     pub peep: &'a [f32],
-    pub gx: &'a mut [f32],
+    pub gx: GateRows<'a>,
     pub dp: &'a mut [f32],
 }
 
@@ -913,15 +897,12 @@ vectorised! {
     fn lstm_backward_units(row: &mut LstmBackStep, from: usize) {
         let (saved, hidden, c, c_prev, peep) = (row.saved, row.hidden, row.c, row.c_prev, row.peep);
         let (dout_h, dout_c, dh_rec) = (row.dout_h, row.dout_c, row.dh_rec);
-        let (dc, gx, dp) = (&mut *row.dc, &mut *row.gx, &mut *row.dp);
+        let (dc, [gi, gf, gg, go], dp) = (&mut *row.dc, &mut row.gx, &mut *row.dp);
         let nu = dc.len();
         let (c, c_prev, dout_h, dout_c, dh_rec) = (&c[..nu], &c_prev[..nu], &dout_h[..nu], &dout_c[..nu], &dh_rec[..nu]);
         let (si, sf) = (&saved[..nu], &saved[hidden..hidden + nu]);
         let (sg, so) = (&saved[2 * hidden..2 * hidden + nu], &saved[3 * hidden..3 * hidden + nu]);
         let (wi, wf, wo) = (&peep[..nu], &peep[hidden..hidden + nu], &peep[2 * hidden..2 * hidden + nu]);
-        let (gi, rest) = gx.split_at_mut(hidden);
-        let (gf, rest) = rest.split_at_mut(hidden);
-        let (gg, go) = rest.split_at_mut(hidden);
         let (gi, gf, gg, go) = (&mut gi[..nu], &mut gf[..nu], &mut gg[..nu], &mut go[..nu]);
         let (dpi, rest) = dp.split_at_mut(nu);
         let (dpf, dpo) = rest.split_at_mut(nu);
@@ -957,19 +938,16 @@ vectorised! {
         h_prev: &[f32],
         dout: &[f32],
         dh_rec: &[f32],
-        gx: &mut [f32],
-        gr: &mut [f32],
+        gx: GateRows,
+        gr: GateRows,
         direct: &mut [f32],
     ) {
         let nu = direct.len();
         let (h_prev, dout, dh_rec) = (&h_prev[..nu], &dout[..nu], &dh_rec[..nu]);
         let (sr, sz) = (&saved[..nu], &saved[hidden..hidden + nu]);
         let (sn, shn) = (&saved[2 * hidden..2 * hidden + nu], &saved[3 * hidden..3 * hidden + nu]);
-        let (xr, rest) = gx.split_at_mut(hidden);
-        let (xz, xn) = rest.split_at_mut(hidden);
+        let ([xr, xz, xn, _], [rr, rz, rn, _]) = (gx, gr);
         let (xr, xz, xn) = (&mut xr[..nu], &mut xz[..nu], &mut xn[..nu]);
-        let (rr, rest) = gr.split_at_mut(hidden);
-        let (rz, rn) = rest.split_at_mut(hidden);
         let (rr, rz, rn) = (&mut rr[..nu], &mut rz[..nu], &mut rn[..nu]);
         for j in 0..nu {
             let (r, z, n, hn) = (sr[j], sz[j], sn[j], shn[j]);
@@ -1056,30 +1034,28 @@ vectorised! {
 }
 
 vectorised! {
-    /// Adds this thread's columns of one row's gate gradients (`gx`, and `gr` for the
+    /// Adds this thread's units of one row's gate gradients (`gx`, and `gr` for the
     /// GRU's recurrent part) to the bias gradients' running sums (`[gates·nu]`, column
-    /// g·nu + j for unit u0 + j of gate g) and, for a sparse input row, to the input
-    /// weights' (`dwx`, `[input, gates·nu]`).
+    /// g·nu + j for unit j of gate g) and, for a sparse input row, to the input weights'
+    /// (`dwx`, `[input, gates·nu]`).
     fn sum_row(
-        gx: &[f32],
-        gr: Option<&[f32]>,
+        gx: &GateRows,
+        gr: Option<&GateRows>,
         nonzero: &[(usize, f32)],
-        hidden: usize,
-        u0: usize,
+        gates: usize,
         nu: usize,
         sum_gx: &mut [f32],
         sum_gh: &mut [f32],
         dwx: &mut [f32],
     ) {
-        let gates = sum_gx.len() / nu.max(1);
         for g in 0..gates {
-            let ax = &gx[g * hidden + u0..][..nu];
+            let ax = &gx[g][..nu];
             let s = &mut sum_gx[g * nu..][..nu];
             for j in 0..nu {
                 s[j] += ax[j];
             }
             if let Some(gr) = gr {
-                let ah = &gr[g * hidden + u0..][..nu];
+                let ah = &gr[g][..nu];
                 let s = &mut sum_gh[g * nu..][..nu];
                 for j in 0..nu {
                     s[j] += ah[j];
@@ -1367,6 +1343,24 @@ impl Shared {
     unsafe fn read<'a>(self, i: usize, len: usize) -> &'a [f32] {
         unsafe { std::slice::from_raw_parts(self.at(i), len) }
     }
+
+    /// `nu` elements from `i + g·hidden` for each of the first `gates` gates g: a row's
+    /// units of one thread, gate by gate, and not the other threads' units between them.
+    ///
+    /// # Safety
+    /// As [`Shared::slice`], for each gate's elements.
+    unsafe fn gates<'a>(self, i: usize, hidden: usize, nu: usize, gates: usize) -> GateRows<'a> {
+        std::array::from_fn(|g| if g < gates { unsafe { self.slice(i + g * hidden, nu) } } else { &mut [] })
+    }
+}
+
+/// One row's gate values for one thread's units, gate by gate (the RNN uses the first
+/// slice, the GRU three, the LSTM four; the rest are empty).
+pub(super) type GateRows<'a> = [&'a mut [f32]; 4];
+
+/// Reborrows each gate's slice of `rows`.
+fn reborrow<'a>(rows: &'a mut GateRows) -> GateRows<'a> {
+    rows.each_mut().map(|s| &mut **s)
 }
 
 /// A reusable barrier that spins (steps take microseconds; a futex wake-up costs as much).

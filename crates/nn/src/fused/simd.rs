@@ -122,12 +122,11 @@ unsafe fn sigmoid(x: V) -> V {
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
     let (pre, proj, hidden, peep, c_prev) = (row.pre, row.proj, row.hidden, row.peep, row.c_prev);
-    let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut *row.saved);
+    let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut row.saved);
     let nu = h.len();
     let whole = nu / (16 * N) * (16 * N);
-    let keep = !saved.is_empty();
     assert!(pre.len() >= 4 * nu && proj.len() >= 3 * hidden + nu && peep.len() >= 2 * hidden + nu);
-    assert!(c_prev.len() >= nu && c.len() >= nu && (!keep || saved.len() >= 3 * hidden + nu));
+    assert!(c_prev.len() >= nu && c.len() >= nu && saved.as_ref().is_none_or(|s| s.iter().all(|s| s.len() >= nu)));
     for j in (0..whole).step_by(16 * N) {
         // SAFETY: j + 16·N ≤ nu, within every slice (asserted above).
         unsafe {
@@ -140,11 +139,11 @@ pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
                 sigmoid(fma(load(peep, 2 * hidden + j), cn, add(load(pre, 3 * nu + j), load(proj, 3 * hidden + j))));
             store(h, j, mul(o, tanh(cn)));
             store(c, j, cn);
-            if keep {
-                store(saved, j, i);
-                store(saved, hidden + j, f);
-                store(saved, 2 * hidden + j, g);
-                store(saved, 3 * hidden + j, o);
+            if let Some([si, sf, sg, so]) = saved {
+                store(si, j, i);
+                store(sf, j, f);
+                store(sg, j, g);
+                store(so, j, o);
             }
         }
     }
@@ -159,10 +158,11 @@ pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
 pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
     let (saved, hidden, c, c_prev, peep) = (row.saved, row.hidden, row.c, row.c_prev, row.peep);
     let (dout_h, dout_c, dh_rec) = (row.dout_h, row.dout_c, row.dh_rec);
-    let (dc, gx, dp) = (&mut *row.dc, &mut *row.gx, &mut *row.dp);
+    let (dc, [gi, gf, gg, go], dp) = (&mut *row.dc, &mut row.gx, &mut *row.dp);
     let nu = dc.len();
     let whole = nu / (16 * N) * (16 * N);
-    assert!(saved.len() >= 3 * hidden + nu && peep.len() >= 2 * hidden + nu && gx.len() >= 3 * hidden + nu);
+    assert!(saved.len() >= 3 * hidden + nu && peep.len() >= 2 * hidden + nu);
+    assert!(gi.len() >= nu && gf.len() >= nu && gg.len() >= nu && go.len() >= nu);
     assert!(c.len() >= nu && c_prev.len() >= nu && dout_h.len() >= nu && dout_c.len() >= nu);
     assert!(dh_rec.len() >= nu && dp.len() >= 3 * nu);
     for j in (0..whole).step_by(16 * N) {
@@ -182,10 +182,10 @@ pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
             let dag = mul(mul(dct, i), sub(one, mul(g, g)));
             let dc_prev = fma(daf, load(peep, hidden + j), fma(dai, load(peep, j), mul(dct, f)));
             store(dc, j, dc_prev);
-            store(gx, j, dai);
-            store(gx, hidden + j, daf);
-            store(gx, 2 * hidden + j, dag);
-            store(gx, 3 * hidden + j, dao);
+            store(gi, j, dai);
+            store(gf, j, daf);
+            store(gg, j, dag);
+            store(go, j, dao);
             store(dp, j, fma(dai, cp, load(dp, j)));
             store(dp, nu + j, fma(daf, cp, load(dp, nu + j)));
             store(dp, 2 * nu + j, fma(dao, cn, load(dp, 2 * nu + j)));

@@ -167,10 +167,10 @@ impl Part {
             Cell::Lstm => {
                 let c_prev = &prev[h..][units];
                 let (pre, proj, peep) = (&self.pre[..], &self.proj[..], &self.peep[..]);
-                let step = LstmStep { pre, proj, hidden: nu, peep, c_prev, h: next_h, c: next_c, saved: &mut [] };
+                let step = LstmStep { pre, proj, hidden: nu, peep, c_prev, h: next_h, c: next_c, saved: None };
                 lstm_forward_row(isa, step);
             }
-            Cell::Gru => gru_forward_row(isa, &self.pre, &self.proj, nu, &self.bh, &prev[units], next_h, &mut []),
+            Cell::Gru => gru_forward_row(isa, &self.pre, &self.proj, nu, &self.bh, &prev[units], next_h, None),
         }
     }
 }
