@@ -389,13 +389,14 @@ pub fn backward(
                 let dhr = &mut dh_rec[(b - b0) * nu..][..nu];
                 let step_row = ((t % 2) * d.batch + b) * gh;
                 // This thread's units of the row's gate gradients: the input part (`gx`)
-                // and, for the GRU, the recurrent part (`gr`; the others' are one).
-                // SAFETY: each thread writes only its own units of the rows.
+                // and, for the GRU, the recurrent part (`gr`; the other cells' recurrent
+                // part is `gx` itself).
                 let (at, gx_p) = match (need_dx, gru) {
                     (true, _) => (row * gh, dgx_p),
                     (false, false) => (step_row, steps_p),
                     (false, true) => (0, scratch_p),
                 };
+                // SAFETY: each thread writes only its own units of the rows.
                 let mut gx = unsafe { gx_p.gates(at + u0, h, nu, gates) };
                 let mut gr =
                     if gru { unsafe { steps_p.gates(step_row + u0, h, nu, gates) } } else { Default::default() };
