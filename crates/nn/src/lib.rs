@@ -63,12 +63,39 @@ impl NnError {
     }
 }
 
-/// The device fugato computes on: the first CUDA GPU when built with the `cuda` feature
-/// (unless `FUGATO_DEVICE=cpu`), else the CPU through burn's flex backend.
+/// The device fugato computes on: the first CUDA GPU when built with the `cuda` feature and
+/// the driver reports one (unless `FUGATO_DEVICE=cpu`), else the CPU through burn's flex
+/// backend. A `cuda` build without a usable GPU says so once on stderr and uses the CPU.
 pub fn default_device() -> burn::tensor::Device {
     #[cfg(feature = "cuda")]
     if std::env::var("FUGATO_DEVICE").as_deref() != Ok("cpu") {
-        return burn::tensor::Device::cuda(0);
+        static GPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let usable = *GPU.get_or_init(|| match cuda_gpus() {
+            Ok(_) => true,
+            Err(why) => {
+                eprintln!("fugato: built with cuda, but {why}; computing on the CPU");
+                false
+            }
+        });
+        if usable {
+            return burn::tensor::Device::cuda(0);
+        }
     }
     burn::tensor::Device::flex()
+}
+
+/// How many GPUs the CUDA driver reports, or why none can be used.
+#[cfg(feature = "cuda")]
+fn cuda_gpus() -> Result<usize, String> {
+    use cudarc::driver::{result, sys};
+    // SAFETY: only tries to open the driver library (libcuda), without calling into it.
+    if !unsafe { sys::is_culib_present() } {
+        return Err("no CUDA driver library (libcuda) was found".into());
+    }
+    result::init().map_err(|e| format!("the CUDA driver did not start ({e})"))?;
+    match result::device::get_count() {
+        Ok(n) if n > 0 => Ok(n as usize),
+        Ok(_) => Err("the CUDA driver reports no GPU".into()),
+        Err(e) => Err(format!("the CUDA driver cannot count its GPUs ({e})")),
+    }
 }
