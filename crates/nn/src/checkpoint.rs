@@ -13,7 +13,7 @@ use fugato_repr::{ReprKind, Vocabulary};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelConfig, SequenceModel};
-use crate::train::TrainConfig;
+use crate::train::{Progress, TrainConfig};
 use crate::{NnError, staging};
 
 /// Name prefix of the folders a checkpoint is written into before it is renamed into place.
@@ -44,17 +44,9 @@ pub struct CheckpointMeta {
     pub model: ModelConfig,
     pub train: TrainConfig,
     pub data: DataInfo,
-    /// Epochs completed.
-    pub epoch: usize,
-    /// Optimizer steps taken.
-    pub step: usize,
-    pub best_valid: Option<f64>,
-    /// Epochs since the validation loss last improved.
-    pub epochs_without_improvement: usize,
-    pub lr: f64,
     pub parameters: usize,
-    /// Wall time spent training so far.
-    pub train_seconds: f64,
+    #[serde(flatten)]
+    pub progress: Progress,
 }
 
 /// A loaded checkpoint.

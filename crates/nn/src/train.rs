@@ -152,6 +152,89 @@ pub struct TrainSummary {
     pub stopped_early: bool,
 }
 
+/// Where a run stands after its last epoch: top-level fields of the `checkpoint.json` of
+/// the sequence models and of the encoder–decoder alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: usize,
+    pub best_valid: Option<f64>,
+    /// Epochs since the validation loss last improved.
+    pub epochs_without_improvement: usize,
+    pub lr: f64,
+    /// Wall time spent training so far.
+    pub train_seconds: f64,
+}
+
+impl Progress {
+    /// A run about to train its first epoch at learning rate `lr`.
+    pub fn start(lr: f64) -> Progress {
+        Progress { epoch: 0, step: 0, best_valid: None, epochs_without_improvement: 0, lr, train_seconds: 0.0 }
+    }
+}
+
+/// A checkpoint's metadata that keeps a [`Progress`].
+pub(crate) trait HasProgress {
+    fn progress(&mut self) -> &mut Progress;
+}
+
+impl HasProgress for CheckpointMeta {
+    fn progress(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+}
+
+/// Ends an epoch that began at `start`: scores it by its validation loss (by its training
+/// loss where there is no validation data), keeps the best, multiplies the learning rate by
+/// `lr_decay` after every `lr_patience` epochs without improvement, and writes `best/`
+/// (when it improved), the log line and `latest/` through `save(folder, meta, with the
+/// optimizer)`. The log line comes first: a kill before `latest/` is saved leaves a line
+/// that resume trims, never a checkpoint without its line. Returns the epoch's record and
+/// whether `patience` epochs have gone by without improvement (stop early).
+pub(crate) fn close_epoch<M: HasProgress>(
+    run: &Path,
+    meta: &mut M,
+    config: &TrainConfig,
+    train_loss: f64,
+    valid: Option<Evaluation>,
+    start: Instant,
+    save: impl Fn(&Path, &M, bool) -> Result<(), NnError>,
+) -> Result<(EpochRecord, bool), NnError> {
+    let seconds = start.elapsed().as_secs_f64();
+    let progress = meta.progress();
+    progress.epoch += 1;
+    progress.train_seconds += seconds;
+    let score = valid.as_ref().map_or(train_loss, |v| v.nll);
+    let improved = progress.best_valid.is_none_or(|best| score < best);
+    let record = EpochRecord {
+        epoch: progress.epoch,
+        step: progress.step,
+        train_loss,
+        valid,
+        lr: progress.lr,
+        seconds,
+        improved,
+    };
+    if improved {
+        progress.best_valid = Some(score);
+        progress.epochs_without_improvement = 0;
+    } else {
+        progress.epochs_without_improvement += 1;
+        if progress.epochs_without_improvement.is_multiple_of(config.lr_patience.max(1)) {
+            progress.lr *= config.lr_decay;
+        }
+    }
+    let stop = progress.epochs_without_improvement >= config.patience.max(1);
+    if improved {
+        save(&run.join("best"), meta, false)?;
+    }
+    append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
+    save(&run.join("latest"), meta, true)?;
+    Ok((record, stop))
+}
+
 /// Trains a new model in the run folder `run` (`latest/`, `best/`, `metrics.jsonl`).
 pub fn train(
     run: &Path,
@@ -172,13 +255,8 @@ pub fn train(
         model: model_config.clone(),
         train: config.clone(),
         data: data.info.clone(),
-        epoch: 0,
-        step: 0,
-        best_valid: None,
-        epochs_without_improvement: 0,
-        lr: config.lr,
         parameters: model.num_params(),
-        train_seconds: 0.0,
+        progress: Progress::start(config.lr),
     };
     let _ = std::fs::remove_file(run.join("metrics.jsonl"));
     run_epochs(run, meta, model, config.optimizer(), data, device, observer)
@@ -196,7 +274,7 @@ pub fn resume(
     let mut ckpt = checkpoint::load(&run.join("latest"), &device.clone().autodiff())?;
     // A run killed mid-epoch: drop its half-written checkpoint folders and any log lines
     // of epochs after the checkpoint, which are about to be trained again.
-    tidy_for_resume(run, ckpt.meta.epoch)?;
+    tidy_for_resume(run, ckpt.meta.progress.epoch)?;
     if let Some(epochs) = epochs {
         ckpt.meta.train.epochs = epochs;
     }
@@ -211,7 +289,7 @@ pub fn resume(
         optimizer = optimizer.from_bytes(bytes).map_err(|e| NnError::dataset(run.join("latest"), e.to_string()))?;
     }
     // Keep the epoch count of the run, with the RNG moved on so resumed epochs differ.
-    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.epoch as u64));
+    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.progress.epoch as u64));
     run_epochs(run, ckpt.meta, ckpt.model, optimizer, data, device, observer)
 }
 
@@ -227,60 +305,37 @@ fn run_epochs(
     std::fs::create_dir_all(run).map_err(NnError::io(run))?;
     let train_device = device.clone().autodiff();
     let config = meta.train.clone();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.epoch as u64));
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.progress.epoch as u64));
     let mut stopped_early = false;
-    while meta.epoch < config.epochs {
+    while meta.progress.epoch < config.epochs {
         let start = Instant::now();
         let windows = epoch_windows(&data.train, config.seq_len, config.transpose, &mut rng);
         let batches: Vec<_> = windows.chunks(config.batch).collect();
-        observer.epoch_start(meta.epoch + 1, batches.len());
+        observer.epoch_start(meta.progress.epoch + 1, batches.len());
         let (mut loss_sum, mut items) = (0f64, 0usize);
         for chunk in batches {
             let batch = make_batch(&data.train, chunk, &train_device);
             let loss = model.loss(&batch);
             let value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(meta.lr, model, grads);
-            meta.step += 1;
+            model = optimizer.step(meta.progress.lr, model, grads);
+            meta.progress.step += 1;
             loss_sum += value * batch.n_scored as f64;
             items += batch.n_scored;
             observer.batch_end(value);
         }
-        meta.epoch += 1;
         let valid = data.valid.as_ref().map(|v| evaluate(&model.valid(), v, device));
-        let score = valid.as_ref().map(|v| v.nll).unwrap_or(loss_sum / items.max(1) as f64);
-        let improved = meta.best_valid.is_none_or(|best| score < best);
-        meta.train_seconds += start.elapsed().as_secs_f64();
-        let record = EpochRecord {
-            epoch: meta.epoch,
-            step: meta.step,
-            train_loss: loss_sum / items.max(1) as f64,
-            valid,
-            lr: meta.lr,
-            seconds: start.elapsed().as_secs_f64(),
-            improved,
-        };
-        if improved {
-            meta.best_valid = Some(score);
-            meta.epochs_without_improvement = 0;
-            checkpoint::save(&run.join("best"), &meta, &model, None)?;
-        } else {
-            meta.epochs_without_improvement += 1;
-            if meta.epochs_without_improvement.is_multiple_of(config.lr_patience.max(1)) {
-                meta.lr *= config.lr_decay;
-            }
-        }
-        // The log line first: a kill before the checkpoint is saved leaves a line that
-        // resume trims, never a checkpoint without its line.
-        append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
-        checkpoint::save(&run.join("latest"), &meta, &model, Some(&optimizer))?;
+        let (record, stop) =
+            close_epoch(run, &mut meta, &config, loss_sum / items.max(1) as f64, valid, start, |dir, meta, with| {
+                checkpoint::save(dir, meta, &model, with.then_some(&optimizer))
+            })?;
         observer.epoch_end(&record);
-        if meta.epochs_without_improvement >= config.patience.max(1) {
+        if stop {
             stopped_early = true;
             break;
         }
     }
-    Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early })
+    Ok(TrainSummary { epochs: meta.progress.epoch, best_valid: meta.progress.best_valid, stopped_early })
 }
 
 /// Before a run resumes from its `latest/` checkpoint at `epoch`: a run killed mid-epoch

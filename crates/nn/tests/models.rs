@@ -105,7 +105,7 @@ fn softmax_head_overfits_tokens() {
 #[test]
 fn checkpoints_round_trip_and_refuse_damage() {
     use fugato_nn::checkpoint::{self, CheckpointMeta, DataInfo};
-    use fugato_nn::train::TrainConfig;
+    use fugato_nn::train::{Progress, TrainConfig};
     let device = Device::flex();
     let cfg = config(CellKind::Lstm, HeadKind::Sigmoid, Input::Frames { units: 88 }, 88);
     // Drawn under the lock too: unseeded draws would still move the seeded tests' streams.
@@ -126,13 +126,15 @@ fn checkpoints_round_trip_and_refuse_damage() {
             styles: Vec::new(),
             source: "x".into(),
         },
-        epoch: 3,
-        step: 10,
-        best_valid: Some(9.5),
-        epochs_without_improvement: 0,
-        lr: 1e-3,
         parameters: model.num_params(),
-        train_seconds: 1.0,
+        progress: Progress {
+            epoch: 3,
+            step: 10,
+            best_valid: Some(9.5),
+            epochs_without_improvement: 0,
+            lr: 1e-3,
+            train_seconds: 1.0,
+        },
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");

@@ -20,7 +20,7 @@ use super::{Batch, Seq2Seq, Seq2SeqConfig, Task};
 use crate::NnError;
 use crate::checkpoint;
 use crate::evaluate::Evaluation;
-use crate::train::{EpochRecord, Observer, TrainConfig, TrainSummary, append_line, tidy_for_resume};
+use crate::train::{HasProgress, Observer, Progress, TrainConfig, TrainSummary, close_epoch, tidy_for_resume};
 
 pub const FORMAT: &str = "fugato-seq2seq";
 pub const VERSION: u32 = 1;
@@ -35,13 +35,15 @@ pub struct Seq2SeqMeta {
     pub train: TrainConfig,
     /// The data it learnt from.
     pub source: String,
-    pub epoch: usize,
-    pub step: usize,
-    pub best_valid: Option<f64>,
-    pub epochs_without_improvement: usize,
-    pub lr: f64,
     pub parameters: usize,
-    pub train_seconds: f64,
+    #[serde(flatten)]
+    pub progress: Progress,
+}
+
+impl HasProgress for Seq2SeqMeta {
+    fn progress(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
 }
 
 pub struct Seq2SeqCheckpoint {
@@ -102,13 +104,8 @@ pub fn train(
         model: model_config.clone(),
         train: config.clone(),
         source: data.source.clone(),
-        epoch: 0,
-        step: 0,
-        best_valid: None,
-        epochs_without_improvement: 0,
-        lr: config.lr,
         parameters: model.num_params(),
-        train_seconds: 0.0,
+        progress: Progress::start(config.lr),
     };
     let _ = std::fs::remove_file(run.join("metrics.jsonl"));
     run_epochs(run, meta, model, config.optimizer(), data, device, observer)
@@ -123,7 +120,7 @@ pub fn resume(
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
     let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
-    tidy_for_resume(run, ckpt.meta.epoch)?;
+    tidy_for_resume(run, ckpt.meta.progress.epoch)?;
     if let Some(epochs) = epochs {
         ckpt.meta.train.epochs = epochs;
     }
@@ -134,7 +131,7 @@ pub fn resume(
     if let Some(bytes) = ckpt.optimizer {
         optimizer = optimizer.from_bytes(bytes).map_err(|e| NnError::dataset(run.join("latest"), e.to_string()))?;
     }
-    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.epoch as u64));
+    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.progress.epoch as u64));
     run_epochs(run, ckpt.meta, ckpt.model, optimizer, data, device, observer)
 }
 
@@ -151,60 +148,38 @@ fn run_epochs(
     let train_device = device.clone().autodiff();
     let config = meta.train.clone();
     let aligned = meta.model.aligned;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.epoch as u64));
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.progress.epoch as u64));
     let valid_windows = fixed_windows(&data.valid, aligned.then_some(config.seq_len));
     let mut stopped_early = false;
-    while meta.epoch < config.epochs {
+    while meta.progress.epoch < config.epochs {
         let start = Instant::now();
         let windows = random_windows(&data.train, aligned.then_some(config.seq_len), config.transpose, &mut rng);
         let batches = batches(&windows, config.batch, Some(&mut rng));
-        observer.epoch_start(meta.epoch + 1, batches.len());
+        observer.epoch_start(meta.progress.epoch + 1, batches.len());
         let (mut loss_sum, mut items) = (0f64, 0usize);
         for chunk in &batches {
             let batch = make_batch(chunk, &train_device);
             let loss = model.loss(&batch);
             let value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(meta.lr, model, grads);
-            meta.step += 1;
+            model = optimizer.step(meta.progress.lr, model, grads);
+            meta.progress.step += 1;
             loss_sum += value * chunk.len() as f64;
             items += chunk.len();
             observer.batch_end(value);
         }
-        meta.epoch += 1;
         let valid = (!valid_windows.is_empty()).then(|| evaluate(&model.valid(), &valid_windows, device));
-        let train_loss = loss_sum / items.max(1) as f64;
-        let score = valid.as_ref().map(|v| v.nll).unwrap_or(train_loss);
-        let improved = meta.best_valid.is_none_or(|best| score < best);
-        meta.train_seconds += start.elapsed().as_secs_f64();
-        let record = EpochRecord {
-            epoch: meta.epoch,
-            step: meta.step,
-            train_loss,
-            valid,
-            lr: meta.lr,
-            seconds: start.elapsed().as_secs_f64(),
-            improved,
-        };
-        if improved {
-            meta.best_valid = Some(score);
-            meta.epochs_without_improvement = 0;
-            checkpoint::save_folder(&run.join("best"), &meta, model.clone(), None)?;
-        } else {
-            meta.epochs_without_improvement += 1;
-            if meta.epochs_without_improvement.is_multiple_of(config.lr_patience.max(1)) {
-                meta.lr *= config.lr_decay;
-            }
-        }
-        append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
-        checkpoint::save_folder(&run.join("latest"), &meta, model.clone(), Some(&optimizer))?;
+        let (record, stop) =
+            close_epoch(run, &mut meta, &config, loss_sum / items.max(1) as f64, valid, start, |dir, meta, with| {
+                checkpoint::save_folder(dir, meta, model.clone(), with.then_some(&optimizer))
+            })?;
         observer.epoch_end(&record);
-        if meta.epochs_without_improvement >= config.patience.max(1) {
+        if stop {
             stopped_early = true;
             break;
         }
     }
-    Ok(TrainSummary { epochs: meta.epoch, best_valid: meta.best_valid, stopped_early })
+    Ok(TrainSummary { epochs: meta.progress.epoch, best_valid: meta.progress.best_valid, stopped_early })
 }
 
 /// Loss per step (summed over the target lines) and teacher-forced token accuracy of
