@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use fugato_midi::ReadOptions;
 use fugato_nn::data::{Split, midi_files};
 use fugato_nn::gan::train::{
-    Binarize, GanCheckpoint, GanData, GanObserver, GanRecord, GanTrainConfig, PROBE, STEPS_PER_QUARTER, SetMetrics,
-    cut_segments, sample, score_of, set_metrics,
+    Binarize, GanData, GanObserver, GanRecord, GanTrainConfig, PROBE, STEPS_PER_QUARTER, SetMetrics, cut_segments,
+    sample, score_of, set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
 use fugato_repr::pianoroll::{Frame, PianoRoll};
@@ -211,17 +211,6 @@ pub fn is_gan(arg: &Path) -> bool {
         || fugato_nn::bundled::gan_by_name(&arg.to_string_lossy()).is_some()
 }
 
-/// A GAN checkpoint folder, or a bundled GAN by name.
-pub fn load_model(arg: &Path, device: &fugato_nn::Device) -> anyhow::Result<GanCheckpoint> {
-    if arg.exists() {
-        return Ok(fugato_nn::gan::train::load(arg, device)?);
-    }
-    match fugato_nn::bundled::gan_by_name(&arg.to_string_lossy()) {
-        Some(m) => Ok(m.load_gan(device)?),
-        None => bail!("{}: no such checkpoint folder, and no bundled GAN of that name", arg.display()),
-    }
-}
-
 /// `generate` from a GAN checkpoint: `count` segments (seeds SEED, SEED+1, …) back to
 /// back, or `interpolate` steps between two noise vectors. Keys are made binary as in
 /// training (threshold 0.5, or Bernoulli for stochastic binary neurons) unless
@@ -234,7 +223,7 @@ pub fn generate(
     bernoulli: bool,
 ) -> anyhow::Result<Score> {
     let device = fugato_nn::default_device();
-    let ckpt = load_model(checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_gan_checkpoint(checkpoint, &device)?;
     let how = if bernoulli { Binarize::Bernoulli } else { ckpt.meta.train.binary.binarize() };
     let frames = sample(&ckpt.gan.generator, seed, segments, interpolate, how, &device);
     segments_score(&frames, ckpt.meta.model.melody)
@@ -247,7 +236,7 @@ const EVALUATE_SEED: u64 = 1;
 /// of one split of the data folder (the validation split unless `--split` says).
 pub fn evaluate(checkpoint: &Path, data: &Path, split: Split, json: bool) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
-    let ckpt = load_model(checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_gan_checkpoint(checkpoint, &device)?;
     let (frames, melody) = (ckpt.meta.model.frames, ckpt.meta.model.melody);
     let all = segments(data, split, frames, frames, melody)?;
     // PROBE segments spread evenly over the split (all of them where there are fewer).

@@ -118,7 +118,7 @@ fn run_continuation(c: &Config) -> anyhow::Result<()> {
         anyhow::bail!("{}: an encoder–decoder continues a melody: give it one with --primer", c.checkpoint.display());
     };
     let device = fugato_nn::default_device();
-    let ckpt = crate::seq2seq::load_model(&c.checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(&c.checkpoint, &device)?;
     if ckpt.meta.task != fugato_nn::seq2seq::Task::Continue {
         anyhow::bail!("{}: a harmoniser; use fugato harmonize MELODY.mid", c.checkpoint.display());
     }

@@ -12,7 +12,7 @@ use fugato_nn::sample::Sampling;
 use fugato_nn::seq2seq::data::{Example, examples};
 use fugato_nn::seq2seq::harmony::{HarmonizeOptions, SpanMetrics, evaluate_continuation, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{INDEX_FILE, Index, embed};
-use fugato_nn::seq2seq::train::{Seq2SeqCheckpoint, Seq2SeqData};
+use fugato_nn::seq2seq::train::Seq2SeqData;
 use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
 use fugato_nn::train::TrainConfig;
 use fugato_score::{KeySignature, Score};
@@ -139,24 +139,6 @@ fn load_examples(root: &Path, task: Task) -> anyhow::Result<Seq2SeqData> {
     Ok(data)
 }
 
-/// A sequence-to-sequence checkpoint folder, or the bundled harmoniser by name.
-pub fn load_model(arg: &Path, device: &fugato_nn::Device) -> anyhow::Result<Seq2SeqCheckpoint> {
-    if arg.exists() {
-        return Ok(fugato_nn::seq2seq::train::load(arg, device)?);
-    }
-    match fugato_nn::bundled::seq2seq_by_name(&arg.to_string_lossy()) {
-        Some(m) => Ok(m.load_seq2seq(device)?),
-        None => {
-            let names: Vec<&str> = fugato_nn::bundled::SEQ2SEQ.iter().map(|m| m.name).collect();
-            bail!(
-                "{}: no such checkpoint folder, and no bundled encoder–decoder of that name (bundled: {})",
-                arg.display(),
-                names.join(", ")
-            )
-        }
-    }
-}
-
 /// Whether `arg` names an encoder–decoder: a checkpoint folder of that format or a
 /// bundled one.
 pub fn is_seq2seq(arg: &Path) -> bool {
@@ -176,7 +158,7 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
         bail!("--temperature must be 0 or more, but was {}", a.temperature);
     }
     let device = fugato_nn::default_device();
-    let ckpt = load_model(&a.checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(&a.checkpoint, &device)?;
     if ckpt.meta.task != Task::Harmonize {
         bail!("{}: this model was trained to {:?}, not to harmonize", a.checkpoint.display(), ckpt.meta.task);
     }
@@ -206,7 +188,7 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
 /// by voice; a continuation model on the folder's validation tunes.
 pub fn evaluate_seq2seq(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
-    let ckpt = load_model(checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(checkpoint, &device)?;
     let chorales: Vec<Score> =
         read_scores(data)?.into_iter().filter(|(_, s, _)| *s == Split::Valid).map(|(_, _, score)| score).collect();
     if ckpt.meta.task == Task::Continue {
@@ -259,7 +241,7 @@ pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {
         bail!("{}: no such folder", a.index.display());
     }
     let device = fugato_nn::default_device();
-    let ckpt = load_model(&a.checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(&a.checkpoint, &device)?;
     let model_name = a.checkpoint.to_string_lossy().into_owned();
     let dim = 2 * ckpt.meta.model.hidden;
     let index_path = a.index_file.clone().unwrap_or_else(|| a.index.join(INDEX_FILE));

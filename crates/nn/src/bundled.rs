@@ -91,17 +91,47 @@ impl Bundled {
 
 /// A checkpoint folder, a training run folder, or the name of a bundled model.
 pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnError> {
+    folder_or_bundled(arg, "model", &MODELS, |dir| checkpoint::load(dir, device), |m| m.load(device))
+}
+
+/// An encoder–decoder's checkpoint or run folder, or the name of a bundled one.
+pub fn load_seq2seq_checkpoint(arg: &Path, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> {
+    folder_or_bundled(
+        arg,
+        "encoder–decoder",
+        &SEQ2SEQ,
+        |dir| seq2seq::train::load(dir, device),
+        |m| m.load_seq2seq(device),
+    )
+}
+
+/// A GAN's checkpoint or run folder, or the name of a bundled one.
+pub fn load_gan_checkpoint(arg: &Path, device: &Device) -> Result<GanCheckpoint, NnError> {
+    folder_or_bundled(arg, "GAN", &GANS, |dir| gan::train::load(dir, device), |m| m.load_gan(device))
+}
+
+/// `arg` through `folder` where it exists, else the one of `bundled` it names through
+/// `load`; the error for neither lists the bundled names (`kind` says of what).
+fn folder_or_bundled<T>(
+    arg: &Path,
+    kind: &str,
+    bundled: &'static [Bundled],
+    folder: impl FnOnce(&Path) -> Result<T, NnError>,
+    load: impl FnOnce(&'static Bundled) -> Result<T, NnError>,
+) -> Result<T, NnError> {
     if arg.exists() {
-        return checkpoint::load(arg, device);
+        return folder(arg);
     }
-    let name = arg.to_string_lossy();
-    match Bundled::by_name(&name) {
-        Some(m) => m.load(device),
+    match bundled.iter().find(|m| *m.name == *arg.to_string_lossy()) {
+        Some(m) => load(m),
         None => {
-            let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+            let names: Vec<&str> = bundled.iter().map(|m| m.name).collect();
             Err(NnError::dataset(
                 arg,
-                format!("no such checkpoint folder, and no bundled model of that name (bundled: {})", names.join(", ")),
+                format!(
+                    "no such checkpoint folder, and no bundled {kind} of that name (bundled: {})",
+                    names.join(", ")
+                ),
             ))
         }
     }
