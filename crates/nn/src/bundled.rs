@@ -50,8 +50,9 @@ pub const MODELS: [Bundled; 4] = [
 ];
 
 impl Bundled {
+    /// The bundled sequence model of that name.
     pub fn by_name(name: &str) -> Option<&'static Bundled> {
-        MODELS.iter().find(|m| m.name == name)
+        named(&MODELS, name)
     }
 
     /// The styles the model knows (none for a model trained without styles).
@@ -122,7 +123,7 @@ fn folder_or_bundled<T>(
     if arg.exists() {
         return folder(arg);
     }
-    match bundled.iter().find(|m| *m.name == *arg.to_string_lossy()) {
+    match named(bundled, &arg.to_string_lossy()) {
         Some(m) => load(m),
         None => {
             let names: Vec<&str> = bundled.iter().map(|m| m.name).collect();
@@ -157,10 +158,15 @@ pub const GANS: [Bundled; 1] = [bundled!(
 
 /// The bundled encoder–decoder of that name.
 pub fn seq2seq_by_name(name: &str) -> Option<&'static Bundled> {
-    SEQ2SEQ.iter().find(|m| m.name == name)
+    named(&SEQ2SEQ, name)
 }
 
 /// The bundled GAN of that name.
 pub fn gan_by_name(name: &str) -> Option<&'static Bundled> {
-    GANS.iter().find(|m| m.name == name)
+    named(&GANS, name)
+}
+
+/// The model of `list` called `name`.
+fn named(list: &'static [Bundled], name: &str) -> Option<&'static Bundled> {
+    list.iter().find(|m| m.name == name)
 }
