@@ -7,15 +7,16 @@
 //! Prints one JSON object per line, like the reference.
 //!
 //! Built with `--features phase-timers`, it also prints each training workload's time per
-//! step in each phase of the fused kernels ([`fugato_nn::fused::timers`]).
+//! step in each phase of the fused kernels ([`fugato_kernels::timers`]).
 
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
+use fugato_kernels::timers;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
 use fugato_nn::data::Sequences;
-use fugato_nn::fused::{FusedAdam, timers};
+use fugato_nn::fused::FusedAdam;
 use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
 use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};
 use rand::{Rng, SeedableRng};
@@ -130,6 +131,8 @@ fn sample(name: &str, model: ModelConfig, runs: usize) {
 }
 
 fn main() {
+    // As the `fugato` binary does: freed buffers stay in the heap for the next step.
+    fugato_kernels::tune_allocator();
     let args: Vec<String> = std::env::args().collect();
     let steps = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
     let runs = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);

@@ -70,7 +70,7 @@ pub fn default_device() -> burn::tensor::Device {
     #[cfg(feature = "cuda")]
     if std::env::var("FUGATO_DEVICE").as_deref() != Ok("cpu") {
         static GPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let usable = *GPU.get_or_init(|| match cuda_gpu() {
+        let usable = *GPU.get_or_init(|| match fugato_kernels::cuda::gpu() {
             Ok(()) => true,
             Err(why) => {
                 eprintln!("fugato: built with cuda, but {why}; computing on the CPU");
@@ -82,20 +82,4 @@ pub fn default_device() -> burn::tensor::Device {
         }
     }
     burn::tensor::Device::flex()
-}
-
-/// Whether the CUDA driver reports a GPU, or why none can be used.
-#[cfg(feature = "cuda")]
-fn cuda_gpu() -> Result<(), String> {
-    use cudarc::driver::{result, sys};
-    // SAFETY: only tries to open the driver library (libcuda), without calling into it.
-    if !unsafe { sys::is_culib_present() } {
-        return Err("no CUDA driver library (libcuda) was found".into());
-    }
-    result::init().map_err(|e| format!("the CUDA driver did not start ({e})"))?;
-    match result::device::get_count() {
-        Ok(n) if n > 0 => Ok(()),
-        Ok(_) => Err("the CUDA driver reports no GPU".into()),
-        Err(e) => Err(format!("the CUDA driver cannot count its GPUs ({e})")),
-    }
 }

@@ -1,62 +1,49 @@
-//! Fused recurrent layers for the CPU: the whole sequence's forward and backward pass of
-//! a tanh RNN, LSTM (with or without peepholes) or GRU layer as one burn operation with
-//! its own kernels, instead of a dozen tensor operations per time step.
-//!
-//! [`cell`] holds the arithmetic on `f32` buffers, [`gemm`] the small packed products of
-//! each step, `head` the sigmoid head with its loss and `dropout` the dropout masks (two
-//! more fused operations), and `op`
-//! the burn glue (a backend extension for the CPU backend, with a
-//! hand-written backward pass for autodiff). [`crate::model::Layer`] uses it wherever
-//! [`supported`] says the device allows; elsewhere (CUDA) it runs op by op.
-
-/// Defines `name(isa, args…)`, which runs `body` compiled for AVX-512 where the CPU has
-/// it (so the gate loops vectorise 16 wide), and as portable code elsewhere.
-macro_rules! vectorised {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        #[allow(clippy::too_many_arguments)]
-        $vis fn $name(isa: $crate::fused::gemm::Isa, $($arg: $ty),*) {
-            #[inline(always)]
-            #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn fast($($arg: $ty),*) {
-                body($($arg),*)
-            }
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                $crate::fused::gemm::Isa::Avx512 => unsafe { fast($($arg),*) },
-                $crate::fused::gemm::Isa::Portable => body($($arg),*),
-            }
-        }
-    };
-}
+//! The burn glue of fugato's CPU kernels ([`fugato_kernels`]): the recurrence of a tanh
+//! RNN, LSTM (with or without peepholes) or GRU layer over a whole sequence, the sigmoid
+//! head with its loss and dropout as three burn operations (backend extensions for the CPU
+//! backend, each with a hand-written backward pass for autodiff), and Adam behind burn's
+//! optimizer interface. [`crate::model::Layer`] uses them wherever [`supported`] says the
+//! device allows; elsewhere (CUDA) the layers run op by op.
 
 mod adam;
-pub mod cell;
 mod dropout;
-pub mod gemm;
 mod head;
 mod op;
-mod pool;
-#[cfg(target_arch = "x86_64")]
-mod simd;
-pub mod step;
-pub mod timers;
-mod workers;
 
 pub use adam::FusedAdam;
-pub use dropout::{Mask, dropout};
+pub use dropout::dropout;
+pub use fugato_kernels::dropout::Mask;
 pub use head::bernoulli_nll;
 pub use op::{Spec, recurrence, supported};
-use workers::in_blocks;
+
+use fugato_kernels::pool;
 
 /// A tensor's values, row-major, as `f32` (without a copy where the tensor's memory is
 /// its own and already `f32`).
 pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
+}
+
+/// Keeps the memory of a tensor that is the only owner of it (a gradient or an
+/// activation burn would free at its last use) for a later [`pool::take`].
+pub fn reclaim(t: burn::backend::flex::FlexTensor) {
+    if let Some(values) = sole_values(t) {
+        pool::give(values);
+    }
+}
+
+/// A tensor's values without a copy where the tensor is the only owner of its memory, all
+/// of it `f32` values in order; `None` for a shared tensor, a view or another type
+/// (taking their values would copy them).
+fn sole_values(t: burn::backend::flex::FlexTensor) -> Option<Vec<f32>> {
+    let whole = t.is_contiguous()
+        && t.layout().start_offset() == 0
+        && t.bytes().len() == t.layout().num_elements() * size_of::<f32>();
+    if t.is_unique() && whole && t.dtype() == burn::tensor::DType::F32 {
+        t.into_data().try_into_vec::<f32>().ok()
+    } else {
+        None
+    }
 }
 
 /// Tests' measure of agreement between a fused result and burn's: max |a − b| over
@@ -67,4 +54,27 @@ pub(crate) fn relative_error<const D: usize>(a: burn::tensor::Tensor<D>, b: burn
     let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
     let diff = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     diff / b.iter().map(|b| b.abs()).fold(1e-3f32, f32::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tensor's memory is taken back when the tensor is its only owner, and not otherwise.
+    #[test]
+    fn only_a_sole_owners_memory_is_taken_back() {
+        use burn::backend::flex::FlexTensor;
+        use burn::tensor::TensorData;
+        let values = vec![7.0f32; 4096];
+        let at = values.as_ptr();
+        let t = FlexTensor::from_data(TensorData::new(values, [64, 64]));
+        let shared = t.clone();
+        assert!(sole_values(t).is_none(), "taken while shared");
+        let back = sole_values(shared).expect("its sole owner");
+        assert_eq!((back.as_ptr(), back.len()), (at, 4096));
+        let t = FlexTensor::from_data(TensorData::new(vec![1.0f32; 4096], [64, 64]));
+        let view = t.narrow(0, 8, 8);
+        drop(t);
+        assert!(view.is_unique() && sole_values(view).is_none(), "a view taken");
+    }
 }

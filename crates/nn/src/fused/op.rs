@@ -12,9 +12,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, DispatchDevice, ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::cell::{self, Cell, Dims, Weights};
-use super::pool;
-use super::timers::{self, Phase};
+use fugato_kernels::cell::{self, Cell, Dims, Weights};
+use fugato_kernels::pool;
+use fugato_kernels::timers::{self, Phase};
 
 /// The tensors of one layer's recurrence. `bh` and `peep` are one-element placeholders
 /// where the cell has none (`Spec` says which).
@@ -222,8 +222,8 @@ impl Backward<Flex, 8> for RecurrenceBackward {
         if let Ok(activations) = Arc::try_unwrap(activations) {
             activations.release();
         }
-        pool::reclaim(dout);
-        pool::reclaim(h);
+        super::reclaim(dout);
+        super::reclaim(h);
         let gh = spec.cell.gates() * d.hidden;
         let computed = [
             g.dx.map(|v| (v, vec![d.batch, d.time, d.input])),

@@ -144,9 +144,9 @@ impl Layer {
     }
 
     /// The layer's weights as plain `f32`, for stepping at batch 1 ([`fused::step`]).
-    pub fn plain(&self) -> fused::step::LayerWeights {
+    pub fn plain(&self) -> fugato_kernels::step::LayerWeights {
         let gh = self.cell().gates() * self.d_hidden;
-        fused::step::LayerWeights {
+        fugato_kernels::step::LayerWeights {
             cell: self.cell(),
             input: self.d_input(),
             hidden: self.d_hidden,
@@ -158,11 +158,11 @@ impl Layer {
         }
     }
 
-    fn cell(&self) -> fused::cell::Cell {
+    fn cell(&self) -> fugato_kernels::cell::Cell {
         match self.kind {
-            RNN => fused::cell::Cell::Rnn,
-            LSTM => fused::cell::Cell::Lstm,
-            _ => fused::cell::Cell::Gru,
+            RNN => fugato_kernels::cell::Cell::Rnn,
+            LSTM => fugato_kernels::cell::Cell::Lstm,
+            _ => fugato_kernels::cell::Cell::Gru,
         }
     }
 
@@ -194,7 +194,7 @@ impl Layer {
         let last = |t: Tensor<3>| -> Tensor<2> { t.narrow(1, time - 1, 1).squeeze_dim(1) };
         if !final_state {
             (out, None)
-        } else if spec.cell == fused::cell::Cell::Lstm {
+        } else if spec.cell == fugato_kernels::cell::Cell::Lstm {
             let hs = out.clone().narrow(2, 0, h);
             let cs = out.narrow(2, h, h);
             let state = LayerState::HiddenCell(last(hs.clone()), last(cs));

@@ -1,5 +1,5 @@
 //! Sampling's view of a model: [`Stepper::new`] copies a [`SequenceModel`]'s weights out
-//! of burn once into plain `f32` layers ([`crate::fused::step`]) and then advances them
+//! of burn once into plain `f32` layers ([`fugato_kernels::step`]) and then advances them
 //! one item at a time at batch 1, with no tensor graph per step. Any backend's model can
 //! be stepped this way (the weights are read back to the host once).
 
@@ -7,9 +7,9 @@ use fugato_repr::pianoroll::Frame;
 
 use super::SequenceModel;
 use super::cells::values;
-use crate::fused::cell::sigmoid;
-use crate::fused::gemm::Isa;
-use crate::fused::step::{LayerWeights, PanelMatrix, StepInput, StepStack, add};
+use fugato_kernels::cell::sigmoid;
+use fugato_kernels::gemm::Isa;
+use fugato_kernels::step::{LayerWeights, PanelMatrix, StepInput, StepStack, add};
 
 /// `y = b + x·W` with `W [inputs, outputs]` row-major, as burn's `Linear` stores it.
 pub struct PlainLinear {

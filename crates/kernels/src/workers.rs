@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::thread::Thread;
 
-use super::timers::{self, Phase};
+use crate::timers::{self, Phase};
 
 /// Runs `work(i, block)` on every block, the first on this thread and each other on a
 /// worker, and returns the results in order. Where the workers are busy (another thread's
 /// operation, or a block that itself calls this) or too few, the other blocks get threads
 /// of their own for this call.
-pub(super) fn in_blocks<T: Send, R: Send>(
+pub(crate) fn in_blocks<T: Send, R: Send>(
     blocks: impl Iterator<Item = T>,
     work: impl Fn(usize, T) -> R + Sync,
 ) -> Vec<R> {
@@ -66,7 +66,7 @@ fn spawned<T: Send, R: Send>(blocks: Vec<T>, work: impl Fn(usize, T) -> R + Sync
 /// The kept workers: `threads() − 1` of them, started at the first parallel operation.
 fn team() -> Option<&'static Team> {
     static TEAM: OnceLock<Option<Team>> = OnceLock::new();
-    TEAM.get_or_init(|| Team::start(super::cell::threads().saturating_sub(1))).as_ref()
+    TEAM.get_or_init(|| Team::start(crate::threads().saturating_sub(1))).as_ref()
 }
 
 /// A job as the workers see it: block `i` of the current operation. Its lifetime is
@@ -97,6 +97,8 @@ struct Shared {
 // it (all are done with the previous operation: `pending` is zero), and read by workers
 // only after the `epoch` store that follows the write.
 unsafe impl Sync for Shared {}
+// SAFETY: the raw job pointer is the only field that is not `Send`; it is used as `Sync`
+// above says.
 unsafe impl Send for Shared {}
 
 /// Waits until `done()`: spinning for the first `spins` checks, then calling `rest()` (a
@@ -104,7 +106,7 @@ unsafe impl Send for Shared {}
 /// wait of the fused kernels' threads is this: the barriers of a layer's steps, the kept
 /// workers, the sampler's second thread.
 #[inline(always)]
-pub(super) fn spin_until(spins: u32, done: impl Fn() -> bool, rest: impl Fn()) {
+pub(crate) fn spin_until(spins: u32, done: impl Fn() -> bool, rest: impl Fn()) {
     let mut spun = 0u32;
     while !done() {
         if spun < spins {

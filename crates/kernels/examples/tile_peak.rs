@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use fugato_nn::fused::gemm::{Isa, Left, Packed, multiply, multiply_blocked};
+use fugato_kernels::gemm::{Isa, Left, Packed, multiply, multiply_blocked};
 
 fn main() {
     let isa = Isa::detect();

@@ -46,28 +46,6 @@ impl Pool {
     }
 }
 
-/// Keeps the memory of a tensor that is the only owner of it (a gradient or an
-/// activation burn would free at its last use) for a later [`take`].
-pub fn reclaim(t: burn::backend::flex::FlexTensor) {
-    if let Some(values) = sole_values(t) {
-        give(values);
-    }
-}
-
-/// A tensor's values without a copy where the tensor is the only owner of its memory, all
-/// of it `f32` values in order; `None` for a shared tensor, a view or another type
-/// (taking their values would copy them).
-fn sole_values(t: burn::backend::flex::FlexTensor) -> Option<Vec<f32>> {
-    let whole = t.is_contiguous()
-        && t.layout().start_offset() == 0
-        && t.bytes().len() == t.layout().num_elements() * size_of::<f32>();
-    if t.is_unique() && whole && t.dtype() == burn::tensor::DType::F32 {
-        t.into_data().try_into_vec::<f32>().ok()
-    } else {
-        None
-    }
-}
-
 fn pool() -> MutexGuard<'static, Pool> {
     // A panic elsewhere cannot leave the list half-changed: every change is one push,
     // swap or remove.
@@ -120,23 +98,5 @@ mod tests {
         capacities.sort();
         assert_eq!(capacities, [100, 5000]);
         assert!(pool.take(0).is_empty());
-    }
-
-    /// A tensor's memory is taken back when the tensor is its only owner, and not otherwise.
-    #[test]
-    fn only_a_sole_owners_memory_is_taken_back() {
-        use burn::backend::flex::FlexTensor;
-        use burn::tensor::TensorData;
-        let values = vec![7.0f32; 4096];
-        let at = values.as_ptr();
-        let t = FlexTensor::from_data(TensorData::new(values, [64, 64]));
-        let shared = t.clone();
-        assert!(sole_values(t).is_none(), "taken while shared");
-        let back = sole_values(shared).expect("its sole owner");
-        assert_eq!((back.as_ptr(), back.len()), (at, 4096));
-        let t = FlexTensor::from_data(TensorData::new(vec![1.0f32; 4096], [64, 64]));
-        let view = t.narrow(0, 8, 8);
-        drop(t);
-        assert!(view.is_unique() && sole_values(view).is_none(), "a view taken");
     }
 }

@@ -111,7 +111,7 @@ impl Packed {
                         let rows: [*const f32; 16] = std::array::from_fn(|j| src[first + j * ld..][..16].as_ptr());
                         // SAFETY: AVX-512; each source run holds 16 floats, and the panel's
                         // rows r0..r0 + 16 hold NR floats each.
-                        unsafe { super::simd::transpose16(&rows, data[at + r0 * NR + half * 16..].as_mut_ptr(), NR) };
+                        unsafe { crate::simd::transpose16(&rows, data[at + r0 * NR + half * 16..].as_mut_ptr(), NR) };
                     }
                 }
             }
@@ -225,6 +225,7 @@ pub fn fence() {
 /// `a` must be readable for `m` rows of `k` floats at stride `lda`, and `c` writable for
 /// `m` rows of `b.padded_width()` floats at stride `ldc`.
 pub unsafe fn multiply(isa: Isa, m: usize, a: *const f32, lda: usize, b: &Packed, c: *mut f32, ldc: usize) {
+    // SAFETY: the caller's promise, for the whole inner dimension `0..b.k`.
     unsafe { multiply_range::<false>(isa, m, a, lda, b, 0, b.k, c, ldc, false, None) }
 }
 
@@ -274,12 +275,18 @@ unsafe fn multiply_range<const T: bool>(
 ) {
     let k = k1 - k0;
     for p in 0..b.panels {
+        // SAFETY: panel `p`'s rows k0..k1 lie in `b.data` (`panels` panels of `k` rows of
+        // NR floats from `start`).
         let panel = unsafe { b.data.as_ptr().add(b.start + (p * b.k + k0) * NR) };
         let mut row = 0;
         while row < m {
             let rows = (m - row).min(MR);
             let first = if T { k0 * lda + row } else { row * lda + k0 };
+            // SAFETY: the caller's promise: `a` holds these rows (or columns, `T`) from `k0`,
+            // `c` these rows of the padded width.
             let (a, c) = unsafe { (a.add(first), c.add(row * ldc + p * NR)) };
+            // SAFETY: `rows` rows of A from `a`, `k` of the panel, `rows` of C from `c`, as
+            // above.
             unsafe {
                 match rows {
                     8 => tile::<8, T>(isa, a, lda, k, panel, c, ldc, accumulate),
@@ -304,6 +311,11 @@ unsafe fn multiply_range<const T: bool>(
 }
 
 /// One tile: `R` rows of `A` times one panel.
+///
+/// # Safety
+/// `a` readable for `R` rows (or columns, `T`) of `k` floats at stride `lda`, `panel` for
+/// `k` rows of `NR`, `c` writable for `R` rows of `NR` at stride `ldc`; `isa` from
+/// [`Isa::detect`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile<const R: usize, const T: bool>(
@@ -318,11 +330,17 @@ unsafe fn tile<const R: usize, const T: bool>(
 ) {
     match isa {
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's promise; `Isa::Avx512` comes from a CPU that has it.
         Isa::Avx512 => unsafe { tile_avx512::<R, T>(a, lda, k, panel, c, ldc, accumulate) },
+        // SAFETY: the caller's promise.
         Isa::Portable => unsafe { tile_portable::<R, T>(a, lda, k, panel, c, ldc, accumulate) },
     }
 }
 
+/// [`tile`] in portable code.
+///
+/// # Safety
+/// As [`tile`].
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile_portable<const R: usize, const T: bool>(
     a: *const f32,
@@ -335,8 +353,10 @@ unsafe fn tile_portable<const R: usize, const T: bool>(
 ) {
     let mut acc = [[0.0f32; NR]; R];
     for kk in 0..k {
+        // SAFETY: row `kk` of the panel (the caller's promise).
         let b = unsafe { std::slice::from_raw_parts(panel.add(kk * NR), NR) };
         for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: element (r, kk) of A (the caller's promise).
             let x = unsafe { *a.add(if T { kk * lda + r } else { r * lda + kk }) };
             for (acc, b) in acc.iter_mut().zip(b) {
                 *acc += x * b;
@@ -344,6 +364,7 @@ unsafe fn tile_portable<const R: usize, const T: bool>(
         }
     }
     for (r, acc) in acc.iter().enumerate() {
+        // SAFETY: row `r` of C (the caller's promise).
         let c = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), NR) };
         if accumulate {
             c.iter_mut().zip(acc).for_each(|(c, a)| *c += a);
@@ -353,6 +374,10 @@ unsafe fn tile_portable<const R: usize, const T: bool>(
     }
 }
 
+/// [`tile`] with AVX-512 intrinsics: 2·`R` accumulators of 16 lanes.
+///
+/// # Safety
+/// As [`tile`], on a CPU with AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
@@ -368,6 +393,7 @@ unsafe fn tile_avx512<const R: usize, const T: bool>(
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
     for kk in 0..k {
+        // SAFETY: row `kk` of the panel and element (r, kk) of A (the caller's promise).
         unsafe {
             let b0 = _mm512_loadu_ps(panel.add(kk * NR));
             let b1 = _mm512_loadu_ps(panel.add(kk * NR + 16));
@@ -379,6 +405,7 @@ unsafe fn tile_avx512<const R: usize, const T: bool>(
         }
     }
     for (r, acc) in acc.iter_mut().enumerate() {
+        // SAFETY: row `r` of C, NR = 32 floats (the caller's promise).
         unsafe {
             if accumulate {
                 acc[0] = _mm512_add_ps(acc[0], _mm512_loadu_ps(c.add(r * ldc)));
@@ -398,12 +425,12 @@ pub fn product(isa: Isa, m: usize, a: &[f32], lda: usize, b: &Packed, n: usize) 
     assert!(n <= width && (m == 0 || a.len() >= (m - 1) * lda + b.k), "matrix sizes");
     // Every value is written below (the padding columns too, before the cut), but for an
     // empty inner dimension.
-    let mut c = super::pool::take(m * width);
+    let mut c = crate::pool::take(m * width);
     if b.k == 0 {
         c.fill(0.0);
     }
     let per = rows_per_thread(m, n * b.k);
-    super::in_blocks(c.chunks_mut(per * width), |i, chunk| {
+    crate::in_blocks(c.chunks_mut(per * width), |i, chunk| {
         let rows = chunk.len() / width;
         let a = &a[i * per * lda..];
         // SAFETY: `a` holds `rows` rows of `b.k` floats at stride `lda` (checked above), and
@@ -427,7 +454,7 @@ pub fn without_padding(c: &mut Vec<f32>, rows: usize, width: usize, n: usize) {
 /// Rows per thread for `rows` of `work` multiply-adds each: all on one thread when the
 /// whole is too small to pay for another, else split in whole tiles.
 pub fn rows_per_thread(rows: usize, work: usize) -> usize {
-    let threads = super::cell::threads();
+    let threads = crate::threads();
     if rows * work < 1 << 20 || threads == 1 { rows.max(1) } else { rows.div_ceil(threads).div_ceil(MR).max(1) * MR }
 }
 
@@ -455,8 +482,10 @@ pub unsafe fn multiply_blocked(
         let visit = visit.as_deref_mut();
         let (at, ld, accumulate) = (a.at, a.ld, accumulate || k0 > 0);
         if a.transposed {
+            // SAFETY: the caller's promise, for the block k0..k1 ≤ b.k.
             unsafe { multiply_range::<true>(isa, m, at, ld, b, k0, k1, c, ldc, accumulate, visit) };
         } else {
+            // SAFETY: as above.
             unsafe { multiply_range::<false>(isa, m, at, ld, b, k0, k1, c, ldc, accumulate, visit) };
         }
     }
@@ -494,6 +523,7 @@ mod tests {
             }
             for isa in isas {
                 let mut c = vec![f32::NAN; m * ldc];
+                // SAFETY: `a` holds m rows of k floats, `c` m rows of ldc.
                 unsafe { multiply(isa, m, a.as_ptr(), k, &packed, c.as_mut_ptr(), ldc) };
                 for i in 0..m {
                     for j in 0..n {

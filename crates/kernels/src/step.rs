@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use super::cell::{Barrier, Cell, LstmStep, gru_forward_row, lstm_forward_row, rnn_forward_row, threads};
-use super::gemm::Isa;
-use super::workers::spin_until;
+use crate::cell::{Barrier, Cell, LstmStep, gru_forward_row, lstm_forward_row, rnn_forward_row};
+use crate::gemm::Isa;
+use crate::threads;
+use crate::workers::spin_until;
 
 /// What the first layer reads at one step.
 #[derive(Clone, Copy, Debug)]
@@ -488,8 +489,8 @@ vectorised! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::cell::{self, Dims, Weights};
     use super::*;
+    use crate::cell::{self, Dims, Weights};
 
     fn random(n: usize, seed: &mut u64) -> Vec<f32> {
         (0..n)

@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::cell::{LstmBackStep, LstmStep, ProjectRow};
+use crate::cell::{LstmBackStep, LstmStep, ProjectRow};
 
 /// Vectors per step.
 const N: usize = 2;
@@ -28,8 +28,10 @@ type V = [__m512; N];
 #[inline(always)]
 unsafe fn load(s: &[f32], at: usize) -> V {
     debug_assert!(at + 16 * N <= s.len());
+    // SAFETY: AVX-512 (the caller's promise).
     let mut v: V = unsafe { [_mm512_setzero_ps(); N] };
     for (k, v) in v.iter_mut().enumerate() {
+        // SAFETY: 16 floats from `at + 16·k` lie in `s` (the caller's promise).
         *v = unsafe { _mm512_loadu_ps(s.as_ptr().add(at + 16 * k)) };
     }
     v
@@ -41,6 +43,7 @@ unsafe fn load(s: &[f32], at: usize) -> V {
 unsafe fn store(s: &mut [f32], at: usize, v: V) {
     debug_assert!(at + 16 * N <= s.len());
     for (k, v) in v.into_iter().enumerate() {
+        // SAFETY: as in [`load`].
         unsafe { _mm512_storeu_ps(s.as_mut_ptr().add(at + 16 * k), v) };
     }
 }
@@ -50,9 +53,11 @@ unsafe fn store(s: &mut [f32], at: usize, v: V) {
 macro_rules! lanes {
     ($f:ident($($a:ident),*)) => {{
         #[allow(unused_unsafe)]
+        // SAFETY: AVX-512 (the promise of the function the macro is used in).
         let mut v: V = unsafe { [_mm512_setzero_ps(); N] };
         for k in 0..N {
             #[allow(unused_unsafe)]
+            // SAFETY: as above; the intrinsic reads and writes registers only.
             let lane = unsafe { $f($($a[k]),*) };
             v[k] = lane;
         }
@@ -60,35 +65,53 @@ macro_rules! lanes {
     }};
 }
 
+/// `x` in every lane.
+///
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn splat(x: f32) -> V {
+    // SAFETY: AVX-512 (the caller's promise).
     [unsafe { _mm512_set1_ps(x) }; N]
 }
 
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn add(a: V, b: V) -> V {
     lanes!(_mm512_add_ps(a, b))
 }
 
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn sub(a: V, b: V) -> V {
     lanes!(_mm512_sub_ps(a, b))
 }
 
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn mul(a: V, b: V) -> V {
     lanes!(_mm512_mul_ps(a, b))
 }
 
 /// a·b + c, rounded once.
+///
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn fma(a: V, b: V, c: V) -> V {
     lanes!(_mm512_fmadd_ps(a, b, c))
 }
 
 /// `cell::tanh` (the same rational function), its polynomials by fused multiply-adds.
+///
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn tanh(x: V) -> V {
+    // SAFETY: AVX-512 (the caller's promise); registers only.
     unsafe {
         let (lo, hi) = (splat(-7.905_311), splat(7.905_311));
         let below = lanes!(_mm512_min_ps(x, hi));
@@ -107,8 +130,11 @@ unsafe fn tanh(x: V) -> V {
     }
 }
 
+/// # Safety
+/// AVX-512.
 #[inline(always)]
 unsafe fn sigmoid(x: V) -> V {
+    // SAFETY: AVX-512 (the caller's promise); registers only.
     unsafe {
         let half = splat(0.5);
         fma(half, tanh(mul(half, x)), half)
@@ -120,7 +146,7 @@ unsafe fn sigmoid(x: V) -> V {
 /// # Safety
 /// AVX-512.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
+pub(crate) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
     let (pre, proj, hidden, peep, c_prev) = (row.pre, row.proj, row.hidden, row.peep, row.c_prev);
     let (h, c, saved) = (&mut *row.h, &mut *row.c, &mut row.saved);
     let nu = h.len();
@@ -155,7 +181,7 @@ pub(super) unsafe fn lstm_forward_row(row: &mut LstmStep) -> usize {
 /// # Safety
 /// AVX-512.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
+pub(crate) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
     let (saved, hidden, c, c_prev, peep) = (row.saved, row.hidden, row.c, row.c_prev, row.peep);
     let (dout_h, dout_c, dh_rec) = (row.dout_h, row.dout_c, row.dh_rec);
     let (dc, [gi, gf, gg, go], dp) = (&mut *row.dc, &mut row.gx, &mut *row.dp);
@@ -201,7 +227,7 @@ pub(super) unsafe fn lstm_backward_row(row: &mut LstmBackStep) -> usize {
 /// # Safety
 /// AVX-512, and the slices as long as the portable code needs them.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn project_sparse_row(row: &mut ProjectRow) -> usize {
+pub(crate) unsafe fn project_sparse_row(row: &mut ProjectRow) -> usize {
     let (nonzero, wx, bx, hidden, u0, nu) = (row.nonzero, row.wx, row.bx, row.hidden, row.u0, row.nu);
     let p = &mut *row.p;
     let gh = p.len();
@@ -234,7 +260,9 @@ pub(super) unsafe fn project_sparse_row(row: &mut ProjectRow) -> usize {
 /// AVX-512; each `rows[i]` readable for 16 floats, `dst` writable for 16 rows of 16
 /// floats at stride `ldd`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn transpose16(rows: &[*const f32; 16], dst: *mut f32, ldd: usize) {
+pub(crate) unsafe fn transpose16(rows: &[*const f32; 16], dst: *mut f32, ldd: usize) {
+    // SAFETY: the caller's promise: 16 readable floats from each row, 16 writable rows of
+    // 16 from `dst` at stride `ldd`.
     unsafe {
         let r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(rows[i]));
         // Pairs of rows interleaved, then pairs of pairs, then 128-bit lanes twice.

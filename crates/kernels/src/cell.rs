@@ -25,15 +25,15 @@
 //!
 //! Layouts (row-major, batch first, as burn hands them over): `x [batch, time, input]`,
 //! `W_x [input, gates·hidden]`, `W_h [hidden, gates·hidden]`, gates in the order of
-//! [`crate::model::Layer`]: LSTM i, f, c̃, o; GRU r, z, n; the tanh RNN one.
+//! `fugato_nn::model::Layer`: LSTM i, f, c̃, o; GRU r, z, n; the tanh RNN one.
 //! `h` at every step is `[batch, time, hidden]`, and so is the LSTM's `c`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::gemm::{self, Isa, Packed};
-use super::pool;
-use super::timers::{self, Phase};
+use crate::gemm::{self, Isa, Packed};
+use crate::timers::{self, Phase};
+use crate::{pool, threads};
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,13 +190,14 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             } else {
                 (out_p.at((b0 * d.time + t - 1) * h) as *const f32, d.time * h)
             };
-            // SAFETY: h_{t-1} of these rows was written by this thread or before the last
-            // barrier; c is this thread's.
             let products = timers::span(Phase::ForwardProducts, q);
             if t == 0 && h0_zero {
                 c.fill(0.0);
             } else {
                 for &(piece, col) in &pieces {
+                    // SAFETY: `a` holds `b1 − b0` rows of h_{t-1} (`lda` apart, each as wide
+                    // as the piece's inner dimension), written by this thread or before the
+                    // last barrier; `c` is this thread's, `ldc` wide past column `col`.
                     unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, c[col..].as_mut_ptr(), ldc) };
                 }
             }
@@ -219,27 +220,28 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
                 match cell {
                     Cell::Rnn => rnn_forward_row(isa, &cr[..nu], &pr[u0..], o),
                     Cell::Lstm => {
-                        // SAFETY: c_{t-1} of these units was written by this thread.
                         let c_prev: &[f32] = if t == 0 {
                             &c0[b * h + u0..][..nu]
                         } else {
+                            // SAFETY: c_{t-1} of these units was written by this thread.
                             unsafe { cells_p.read(step_major(d, row - 1) * h + u0, nu) }
                         };
-                        // SAFETY: as for `o`.
+                        // SAFETY: as for `o`: this thread's units of the row, in bounds.
                         let s = keep.then(|| unsafe { saved_p.gates(step_major(d, row) * 4 * h + u0, h, nu, 4) });
+                        // SAFETY: as for `o`.
                         let o_c = unsafe { cells_p.slice(step_major(d, row) * h + u0, nu) };
                         let (pre, proj, peep) = (cr, &pr[u0..], &peep[u0..]);
                         let step = LstmStep { pre, proj, hidden: h, peep, c_prev, h: o, c: o_c, saved: s };
                         lstm_forward_row(isa, step);
                     }
                     Cell::Gru => {
-                        // SAFETY: h_{t-1} of these units was written by this thread.
                         let h_prev: &[f32] = if t == 0 {
                             &h0[b * h + u0..][..nu]
                         } else {
+                            // SAFETY: h_{t-1} of these units was written by this thread.
                             unsafe { out_p.read((row - 1) * h + u0, nu) }
                         };
-                        // SAFETY: as for `o`.
+                        // SAFETY: as for `o`: this thread's units of the row, in bounds.
                         let s = keep.then(|| unsafe { saved_p.gates(step_major(d, row) * 4 * h + u0, h, nu, 4) });
                         gru_forward_row(isa, cr, &pr[u0..], h, &bh[u0..], h_prev, o, s);
                     }
@@ -251,7 +253,7 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
             }
         }
     };
-    super::in_blocks(parts.iter().copied(), run);
+    crate::in_blocks(parts.iter().copied(), run);
     if let Some(proj) = dense_proj {
         pool::give(proj);
     }
@@ -266,7 +268,8 @@ pub fn forward(cell: Cell, d: Dims, w: &Weights, x: &[f32], h0: &[f32], c0: &[f3
 ///
 /// Each thread runs the gate gradients of its part (batch rows, units) back through time,
 /// summing the bias and sparse input gradients as it goes and packing the gate gradients
-/// for the weight gradients' products over the whole sequence at the end.
+/// for the weight gradients' products over the whole sequence at the end
+/// ([`Backward::run`] has the phases).
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     cell: Cell,
@@ -283,13 +286,10 @@ pub fn backward(
 ) -> Grads {
     check(cell, d, w, x, h0);
     let (h, gh) = (d.hidden, cell.gates() * d.hidden);
-    let (rows, gates, gru) = (d.batch * d.time, cell.gates(), cell == Cell::Gru);
+    let (rows, gru) = (d.batch * d.time, cell == Cell::Gru);
     assert!(width == h || (cell == Cell::Lstm && width == 2 * h), "output gradient width");
     assert_eq!(dout.len(), rows * width, "output gradient size");
     assert_eq!(fwd.h.len(), rows * h, "forward activations");
-    let no_dc = vec![0.0f32; if width == h { h } else { 0 }];
-    let zeros = vec![0.0f32; 3 * h];
-    let peep = w.peep.unwrap_or(&zeros);
     // Gradients of the gates' pre-activations: the input part and the recurrent part
     // (the same but for the GRU's candidate, where the reset gate sits between them).
     // The input part of every step when the input needs its gradient; the recurrent part,
@@ -308,305 +308,61 @@ pub fn backward(
     let mut dwh = pool::take(h * gh);
     let mut dbx = vec![0.0f32; gh];
     let mut dbh = vec![0.0f32; if gru { gh } else { 0 }];
-    let sparse = fwd.sparse;
     // h_{t-1} of every row, transposed (`[hidden, rows]`), and a dense input transposed
     // (`[input, rows]`): the left operands of the weight gradients, each thread filling
     // its share of their rows.
     let mut h_prev_t = pool::take(h * rows);
-    let mut x_t = pool::take(if sparse.is_none() { d.input * rows } else { 0 });
-    let isa = Isa::detect();
+    let mut x_t = pool::take(if fwd.sparse.is_none() { d.input * rows } else { 0 });
     let parts = partition(d, gh, threads());
-    let (barrier, sync) = (Barrier::new(parts.len()), splits_units(&parts, d));
-    // A sparse input's dW_x: with the batch split (and but for the GRU, whose input part
-    // is not packed), summed from the packed gate gradients while the dW_h product has
-    // them in cache, each thread its share of the columns; else row by row in the step
-    // loop, each thread its own rows.
-    let dwx_in_product = sparse.is_some() && !sync && !gru;
-    let (dgx_p, steps_p) = (Shared(dgx.as_mut_ptr()), Shared(steps.as_mut_ptr()));
-    let (dh0_p, dc0_p, dpeep_p) = (Shared(dh0.as_mut_ptr()), Shared(dc0.as_mut_ptr()), Shared(dpeep.as_mut_ptr()));
-    let (dwx_p, dwh_p, dbx_p, dbh_p) =
-        (Shared(dwx.as_mut_ptr()), Shared(dwh.as_mut_ptr()), Shared(dbx.as_mut_ptr()), Shared(dbh.as_mut_ptr()));
-    let (h_prev_t_p, x_t_p, x_t_len) = (Shared(h_prev_t.as_mut_ptr()), Shared(x_t.as_mut_ptr()), x_t.len());
-    let (out, cells, saved) = (fwd.h, fwd.c, fwd.saved);
-    let threads = parts.len();
-    // What each thread leaves for the weight gradients, read by all after the barrier.
-    let shares: Vec<OnceLock<Share>> = (0..threads).map(|_| OnceLock::new()).collect();
-    let back_pieces: Vec<OnceLock<Packed>> = (0..threads).map(|_| OnceLock::new()).collect();
-    let run = |q: usize, part: Part| {
-        let setup = timers::span(Phase::BackwardSetup, q);
-        let Part { b0, b1, u0, u1 } = part;
-        let nu = u1 - u0;
-        // This thread's rows of the sequence are first .. first + mine.
-        let (first, mine) = (b0 * d.time, (b1 - b0) * d.time);
-        // This thread's units of h_{t-1} for its rows, transposed, and its share of a
-        // dense input's.
-        // SAFETY: the threads fill disjoint parts, and read others' after the barrier.
-        unsafe {
-            transpose_into(isa, rows, (u0, u1), (first, first + mine), h_prev_t_p, |row| {
-                if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * h..][..h] }
-            })
-        };
-        if sparse.is_none() {
-            let inputs = if sync { share(d.input, q, threads) } else { (0, d.input) };
-            // SAFETY: as above.
-            unsafe {
-                transpose_into(isa, rows, inputs, (first, first + mine), x_t_p, |row| &x[row * d.input..][..d.input])
-            };
-        }
-        // dh_{t-1}[j] = Σ_k dG_t[k] · W_h[j, k]: B[k, j] = W_h[j, k] for this thread's units
-        // (units split), or the whole, each thread packing a share (batch split).
-        let (j0, j1) = if sync { (u0, u1) } else { panel_share(h, q, threads) };
-        let piece = Packed::from_columns(gh, j1 - j0, &w.wh[j0 * gh..j1 * gh], gh);
-        let pieces = pieces_for(&back_pieces, piece, q, sync, &barrier);
-        let ldc = pieces.iter().map(|(p, _)| p.padded_width()).sum();
-        // Each step's dh product goes straight into dh_rec where it has the product's layout
-        // and nothing is added (copied element by element after each step's product, the
-        // copy took about 2% of an LSTM-256 training step in `perf`); else through `c`.
-        let direct = !gru && ldc == nu;
-        let mut c = vec![0.0f32; if direct { 0 } else { (b1 - b0) * ldc }];
-        let mut dh_rec = vec![0.0f32; (b1 - b0) * nu];
-        let mut dc = vec![0.0f32; (b1 - b0) * nu];
-        let mut dp = vec![0.0f32; 3 * nu];
-        // This thread's gate columns (gate g, unit u0 + j is column g·nu + j) of its rows:
-        // the recurrent part packed for dW_h, the input part for a dense input's dW_x, and
-        // the running sums of the biases' and a sparse input's weight gradients.
-        let gate_columns = || Packed::overwritten(isa, mine, gates * nu, pool::take(Packed::floats(mine, gates * nu)));
-        let mut packed_gh = gate_columns();
-        let mut packed_gx = (gru && sparse.is_none()).then(gate_columns);
-        let mut sum_gx = vec![0.0f32; gates * nu];
-        let mut sum_gh = vec![0.0f32; if gru { gates * nu } else { 0 }];
-        let mut sparse_dwx = vec![0.0f32; if sparse.is_some() && !dwx_in_product { d.input * gates * nu } else { 0 }];
-        // The GRU's input part of a row when nobody keeps it.
-        let mut scratch = vec![0.0f32; if gru && !need_dx { gh } else { 0 }];
-        let scratch_p = Shared(scratch.as_mut_ptr());
-        setup.end();
-        for t in (0..d.time).rev() {
-            let gates_span = timers::span(Phase::BackwardGates, q);
-            for b in b0..b1 {
-                let row = b * d.time + t;
-                let dor = &dout[row * width..][..h];
-                let dor_c = if width == h { &no_dc[..] } else { &dout[row * width + h..][..h] };
-                let dhr = &mut dh_rec[(b - b0) * nu..][..nu];
-                let step_row = ((t % 2) * d.batch + b) * gh;
-                // This thread's units of the row's gate gradients: the input part (`gx`)
-                // and, for the GRU, the recurrent part (`gr`; the other cells' recurrent
-                // part is `gx` itself).
-                let (at, gx_p) = match (need_dx, gru) {
-                    (true, _) => (row * gh, dgx_p),
-                    (false, false) => (step_row, steps_p),
-                    (false, true) => (0, scratch_p),
-                };
-                // SAFETY: each thread writes only its own units of the rows.
-                let mut gx = unsafe { gx_p.gates(at + u0, h, nu, gates) };
-                let mut gr =
-                    if gru { unsafe { steps_p.gates(step_row + u0, h, nu, gates) } } else { Default::default() };
-                match cell {
-                    Cell::Rnn => rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, gx[0]),
-                    Cell::Lstm => {
-                        let c_prev: &[f32] =
-                            if t == 0 { &c0[b * h..][..h] } else { &cells[step_major(d, row - 1) * h..][..h] };
-                        lstm_backward_row(
-                            isa,
-                            LstmBackStep {
-                                saved: &saved[step_major(d, row) * 4 * h + u0..],
-                                hidden: h,
-                                c: &cells[step_major(d, row) * h + u0..][..nu],
-                                c_prev: &c_prev[u0..u1],
-                                dout_h: &dor[u0..u1],
-                                dout_c: &dor_c[u0..u1],
-                                dh_rec: dhr,
-                                dc: &mut dc[(b - b0) * nu..][..nu],
-                                peep: &peep[u0..],
-                                gx: reborrow(&mut gx),
-                                dp: &mut dp,
-                            },
-                        );
-                    }
-                    Cell::Gru => {
-                        let h_prev: &[f32] = if t == 0 { &h0[b * h..][..h] } else { &out[(row - 1) * h..][..h] };
-                        gru_backward_row(
-                            isa,
-                            &saved[step_major(d, row) * 4 * h + u0..],
-                            h,
-                            &h_prev[u0..u1],
-                            &dor[u0..u1],
-                            dhr,
-                            reborrow(&mut gx),
-                            reborrow(&mut gr),
-                            &mut dc[(b - b0) * nu..][..nu],
-                        );
-                    }
-                }
-                let rec = if gru { &gr } else { &gx };
-                for g in 0..gates {
-                    packed_gh.write(row - first, g * nu, rec[g]);
-                    if let Some(p) = packed_gx.as_mut() {
-                        p.write(row - first, g * nu, gx[g]);
-                    }
-                }
-                let nonzero = sparse.filter(|_| !dwx_in_product).map_or(&[][..], |s| s.row(row));
-                let gr = if gru { Some(&gr) } else { None };
-                sum_row(isa, &gx, gr, nonzero, gates, nu, &mut sum_gx, &mut sum_gh, &mut sparse_dwx);
-            }
-            gates_span.end();
-            if t == 0 && !need_dh0 {
-                // The last product would give h0's gradient, which nobody asked for.
-                break;
-            }
-            if sync {
-                barrier.wait();
-            }
-            // dh_{t-1} for this thread's units and rows, from every unit's gate gradients
-            // at t.
-            let (a, lda) = if in_dgx {
-                (dgx_p.at((first + t) * gh), d.time * gh)
-            } else {
-                (steps_p.at(((t % 2) * d.batch + b0) * gh), gh)
-            };
-            // SAFETY: these rows of step t's gate gradients were finished by this thread or
-            // before the barrier.
-            let _products = timers::span(Phase::BackwardProducts, q);
-            let out = if direct { &mut dh_rec } else { &mut c };
-            for &(piece, col) in &pieces {
-                unsafe { gemm::multiply(isa, b1 - b0, a, lda, piece, out[col..].as_mut_ptr(), ldc) };
-            }
-            if !direct {
-                for ((dh, c), dc) in dh_rec.chunks_exact_mut(nu).zip(c.chunks_exact(ldc)).zip(dc.chunks_exact(nu)) {
-                    dh.copy_from_slice(&c[..nu]);
-                    if gru {
-                        dh.iter_mut().zip(dc).for_each(|(d, v)| *d += v);
-                    }
-                }
-            }
-        }
-        for b in 0..b1 - b0 {
-            for j in 0..nu {
-                // SAFETY: own rows and units only.
-                unsafe {
-                    if need_dh0 {
-                        *dh0_p.at((b0 + b) * h + u0 + j) = dh_rec[b * nu + j];
-                    }
-                    if cell == Cell::Lstm {
-                        *dc0_p.at((b0 + b) * h + u0 + j) = dc[b * nu + j];
-                    }
-                }
-            }
-        }
-        // The packed gate gradients were streamed past the cache.
-        gemm::fence();
-        let _ = shares[q].set(Share { gh: packed_gh, gx: packed_gx, sum_gx, sum_gh, sparse_dwx, dp });
-        // Past this barrier every thread's share and transposed operands are finished.
-        barrier.wait();
-        let _weights = timers::span(Phase::WeightProducts, q);
-        // The weight gradients. Units split: this thread's columns, from its own share.
-        // Batch split: every column of this thread's share of the weights' rows, summed
-        // over every thread's share.
-        // Each source with its first row of the sequence.
-        let sources: Vec<(&Share, usize)> = read_by(q, sync, threads)
-            .map(|p| (shares[p].get().expect("every thread left its share before the barrier"), parts[p].b0 * d.time))
-            .collect();
-        let rows_of = |m: usize| if sync { (0, m) } else { share(m, q, threads) };
-        let columns = Columns { hidden: h, gates, u0, nu };
-        // Rows k0..k1 of A·G summed over the sources, where A (`[…, rows]`) is transposed
-        // and G a source's packed gate gradients (its rows of the sequence).
-        // `visit(row, panel, block)`, where given, sees each block of the visited panels of
-        // every source's G (its first row of the sequence `row`) while the product has it in
-        // cache.
-        let product = |(k0, k1): (usize, usize),
-                       a: &[f32],
-                       packed: &dyn Fn(&Share) -> &Packed,
-                       mut visit: Option<gemm::Visit>| {
-            let width = packed(sources[0].0).padded_width();
-            let mut c = pool::take((k1 - k0) * width);
-            for (n, &(source, first)) in sources.iter().enumerate() {
-                let panels = visit.as_ref().map_or(0..0, |(panels, _)| panels.clone());
-                let mut at_row = |p: usize, k: usize, block: &[f32]| {
-                    if let Some((_, f)) = visit.as_mut() {
-                        f(first + k, p, block);
-                    }
-                };
-                let mut visitor: gemm::Visit = (panels, &mut at_row);
-                // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
-                // sequence; `c` holds k1 − k0 rows of the padded width.
-                unsafe {
-                    let a = a.as_ptr().add(k0 * rows + first);
-                    let (b, c) = (packed(source), c.as_mut_ptr());
-                    gemm::multiply_blocked(
-                        isa,
-                        k1 - k0,
-                        gemm::Left::rows(a, rows),
-                        b,
-                        c,
-                        width,
-                        n > 0,
-                        Some(&mut visitor),
-                    );
-                }
-            }
-            (c, width)
-        };
-        // SAFETY: every thread finished its part of the transposed operands.
-        let (h_prev_t, x_t) = unsafe { (h_prev_t_p.read(0, h * rows), x_t_p.read(0, x_t_len)) };
-        // SAFETY (the `set`s below): each element of a gradient is set by one thread.
-        let ks = rows_of(h);
-        // A sparse input's dW_x, this thread's panels of it, panel after panel (`[input,
-        // NR]` each, in L1 while a block is summed in).
-        let (c0, c1) = if dwx_in_product { panel_share(gh, q, threads) } else { (0, 0) };
-        let (p0, p1) = (c0 / gemm::NR, c1.div_ceil(gemm::NR));
-        let mut panels_dwx = vec![0.0f32; (p1 - p0) * d.input * gemm::NR];
-        // The block's entries by input (its first row and rows with them), listed once for
-        // all of the block's panels.
-        let mut by_input: Option<((usize, usize), SparseRows)> = None;
-        let mut sum_panel = |row: usize, p: usize, block: &[f32]| {
-            let rows = block.len() / gemm::NR;
-            if by_input.as_ref().is_none_or(|(listed, _)| *listed != (row, rows)) {
-                by_input = Some(((row, rows), sparse.expect("a sparse input").by_input(row, rows, d.input)));
-            }
-            let (_, entries) = by_input.as_ref().expect("listed above");
-            let dwx = &mut panels_dwx[(p - p0) * d.input * gemm::NR..][..d.input * gemm::NR];
-            sparse_panel(isa, entries, block, dwx);
-        };
-        let visit: Option<gemm::Visit> =
-            dwx_in_product.then_some((p0..p1, &mut sum_panel as &mut dyn FnMut(usize, usize, &[f32])));
-        let (dwh_part, width) = product(ks, h_prev_t, &|s| &s.gh, visit);
-        unsafe { columns.set(dwh_p, ks, &[&dwh_part], width) };
-        pool::give(dwh_part);
-        for (p, panel) in (p0..p1).zip(panels_dwx.chunks_exact(d.input * gemm::NR)) {
-            let cols = (gh - p * gemm::NR).min(gemm::NR);
-            for (i, row) in panel.chunks_exact(gemm::NR).enumerate() {
-                // SAFETY: panel p's columns are this thread's alone.
-                unsafe { dwx_p.slice(i * gh + p * gemm::NR, cols) }.copy_from_slice(&row[..cols]);
-            }
-        }
-        let ks = rows_of(d.input);
-        if dwx_in_product {
-            // Done above.
-        } else if sparse.is_some() {
-            let parts: Vec<&[f32]> = sources.iter().map(|(s, _)| &s.sparse_dwx[ks.0 * gates * nu..]).collect();
-            unsafe { columns.set(dwx_p, ks, &parts, gates * nu) };
-        } else if ks.1 > ks.0 {
-            let (dwx_part, width) = product(ks, x_t, &|s| s.gx.as_ref().unwrap_or(&s.gh), None);
-            unsafe { columns.set(dwx_p, ks, &[&dwx_part], width) };
-            pool::give(dwx_part);
-        }
-        // The sums (biases, peepholes): with the batch split, the first thread adds them up.
-        if sync || q == 0 {
-            let sums = |f: fn(&Share) -> &[f32]| sources.iter().map(|(s, _)| f(s)).collect::<Vec<_>>();
-            unsafe { columns.set(dbx_p, (0, 1), &sums(|s| &s.sum_gx), gates * nu) };
-            if gru {
-                unsafe { columns.set(dbh_p, (0, 1), &sums(|s| &s.sum_gh), gates * nu) };
-            }
-            let peepholes = Columns { gates: 3, ..columns };
-            unsafe { peepholes.set(dpeep_p, (0, 1), &sums(|s| &s.dp), 3 * nu) };
-        }
+    let sync = splits_units(&parts, d);
+    let zeros = vec![0.0f32; 3 * h];
+    let no_dc = vec![0.0f32; if width == h { h } else { 0 }];
+    let pass = Backward {
+        cell,
+        d,
+        w,
+        x,
+        h0,
+        c0,
+        fwd,
+        dout,
+        width,
+        need_dx,
+        need_dh0,
+        isa: Isa::detect(),
+        peep: w.peep.unwrap_or(&zeros),
+        no_dc: &no_dc,
+        barrier: Barrier::new(parts.len()),
+        sync,
+        in_dgx,
+        // A sparse input's dW_x: with the batch split (and but for the GRU, whose input
+        // part is not packed), summed from the packed gate gradients while the dW_h product
+        // has them in cache, each thread its share of the columns; else row by row in the
+        // step loop, each thread its own rows.
+        dwx_in_product: fwd.sparse.is_some() && !sync && !gru,
+        dgx: Shared(dgx.as_mut_ptr()),
+        steps: Shared(steps.as_mut_ptr()),
+        dh0: Shared(dh0.as_mut_ptr()),
+        dc0: Shared(dc0.as_mut_ptr()),
+        dpeep: Shared(dpeep.as_mut_ptr()),
+        dwx: Shared(dwx.as_mut_ptr()),
+        dwh: Shared(dwh.as_mut_ptr()),
+        dbx: Shared(dbx.as_mut_ptr()),
+        dbh: Shared(dbh.as_mut_ptr()),
+        h_prev_t: Shared(h_prev_t.as_mut_ptr()),
+        x_t: (Shared(x_t.as_mut_ptr()), x_t.len()),
+        shares: (0..parts.len()).map(|_| OnceLock::new()).collect(),
+        back_pieces: (0..parts.len()).map(|_| OnceLock::new()).collect(),
+        parts: parts.clone(),
     };
-    super::in_blocks(parts.iter().copied(), run);
-    for share in shares.into_iter().filter_map(OnceLock::into_inner) {
+    crate::in_blocks(parts.iter().copied(), |q, part| pass.run(q, part));
+    for share in pass.shares.into_iter().filter_map(OnceLock::into_inner) {
         pool::give(share.gh.into_buffer());
         if let Some(p) = share.gx {
             pool::give(p.into_buffer());
         }
     }
+    let isa = pass.isa;
     let dx = need_dx.then(|| gemm::product(isa, rows, &dgx, gh, &Packed::from_columns(gh, d.input, w.wx, gh), d.input));
     for buffer in [dgx, steps, h_prev_t, x_t] {
         pool::give(buffer);
@@ -620,6 +376,403 @@ pub fn backward(
         dpeep: w.peep.map(|_| dpeep),
         dh0: need_dh0.then_some(dh0),
         dc0,
+    }
+}
+
+/// What every thread of one backward pass reads, and where they write (each its own
+/// elements: its rows or its units, as [`Part`]s divide them).
+struct Backward<'a> {
+    cell: Cell,
+    d: Dims,
+    w: &'a Weights<'a>,
+    x: &'a [f32],
+    h0: &'a [f32],
+    c0: &'a [f32],
+    fwd: Activations<'a>,
+    dout: &'a [f32],
+    width: usize,
+    need_dx: bool,
+    need_dh0: bool,
+    isa: Isa,
+    peep: &'a [f32],
+    /// Zeros for the c part of the output's gradient where the output is h alone.
+    no_dc: &'a [f32],
+    parts: Vec<Part>,
+    barrier: Barrier,
+    /// The hidden units are split (else the batch rows).
+    sync: bool,
+    /// The recurrent part of the gate gradients is kept in `dgx` (else in `steps`).
+    in_dgx: bool,
+    dwx_in_product: bool,
+    dgx: Shared,
+    steps: Shared,
+    dh0: Shared,
+    dc0: Shared,
+    dpeep: Shared,
+    dwx: Shared,
+    dwh: Shared,
+    dbx: Shared,
+    dbh: Shared,
+    h_prev_t: Shared,
+    /// A dense input transposed, and its length.
+    x_t: (Shared, usize),
+    /// What each thread leaves for the weight gradients, read by all after the barrier.
+    shares: Vec<OnceLock<Share>>,
+    back_pieces: Vec<OnceLock<Packed>>,
+}
+
+/// One thread's part of a backward pass and its running state.
+struct Through<'p> {
+    q: usize,
+    b0: usize,
+    b1: usize,
+    u0: usize,
+    u1: usize,
+    nu: usize,
+    /// This thread's first row of the sequence.
+    first: usize,
+    /// The packed `W_hᵀ` pieces of each step's dh product, with their first columns.
+    pieces: Vec<(&'p Packed, usize)>,
+    ldc: usize,
+    /// The dh product goes straight into `dh_rec` (else through `c`).
+    direct: bool,
+    c: Vec<f32>,
+    dh_rec: Vec<f32>,
+    dc: Vec<f32>,
+    dp: Vec<f32>,
+    packed_gh: Packed,
+    packed_gx: Option<Packed>,
+    sum_gx: Vec<f32>,
+    sum_gh: Vec<f32>,
+    sparse_dwx: Vec<f32>,
+    /// The GRU's input part of a row when nobody keeps it.
+    scratch: Vec<f32>,
+}
+
+impl Backward<'_> {
+    /// Thread `q`'s whole backward pass over `part`: its operands set up, the gate
+    /// gradients back through time, its share left for the others, then (after one
+    /// barrier) its part of the weight gradients.
+    fn run(&self, q: usize, part: Part) {
+        let mut me = self.setup(q, part);
+        for t in (0..self.d.time).rev() {
+            let span = timers::span(Phase::BackwardGates, q);
+            for b in me.b0..me.b1 {
+                self.gate_row(&mut me, b, t);
+            }
+            span.end();
+            if t == 0 && !self.need_dh0 {
+                // The last product would give h0's gradient, which nobody asked for.
+                break;
+            }
+            if self.sync {
+                self.barrier.wait();
+            }
+            self.recurrent_product(&mut me, t);
+        }
+        self.initial_state_gradients(&me);
+        // The packed gate gradients were streamed past the cache.
+        gemm::fence();
+        let Through { packed_gh: gh, packed_gx: gx, sum_gx, sum_gh, sparse_dwx, dp, .. } = me;
+        let _ = self.shares[q].set(Share { gh, gx, sum_gx, sum_gh, sparse_dwx, dp });
+        // Past this barrier every thread's share and transposed operands are finished.
+        self.barrier.wait();
+        self.weight_gradients(q, part);
+    }
+
+    /// This thread's transposed operands, packed `W_hᵀ` and buffers.
+    fn setup(&self, q: usize, part: Part) -> Through<'_> {
+        let _setup = timers::span(Phase::BackwardSetup, q);
+        let (d, h, isa) = (self.d, self.d.hidden, self.isa);
+        let (gh, gates, gru, threads) =
+            (self.cell.gates() * h, self.cell.gates(), self.cell == Cell::Gru, self.parts.len());
+        let rows = d.batch * d.time;
+        let Part { b0, b1, u0, u1 } = part;
+        let nu = u1 - u0;
+        let (first, mine) = (b0 * d.time, (b1 - b0) * d.time);
+        // This thread's units of h_{t-1} for its rows, transposed, and its share of a
+        // dense input's.
+        let (h0, out) = (self.h0, self.fwd.h);
+        // SAFETY: `h_prev_t` holds `hidden` rows of `rows`; the threads fill disjoint parts
+        // (their units, their rows), and read others' only after the barrier.
+        unsafe {
+            transpose_into(isa, rows, (u0, u1), (first, first + mine), self.h_prev_t, |row| {
+                if row % d.time == 0 { &h0[row / d.time * h..][..h] } else { &out[(row - 1) * h..][..h] }
+            })
+        };
+        if self.fwd.sparse.is_none() {
+            let inputs = if self.sync { share(d.input, q, threads) } else { (0, d.input) };
+            let x = self.x;
+            // SAFETY: `x_t` holds `input` rows of `rows`; disjoint parts as above.
+            unsafe {
+                transpose_into(isa, rows, inputs, (first, first + mine), self.x_t.0, |row| {
+                    &x[row * d.input..][..d.input]
+                })
+            };
+        }
+        // dh_{t-1}[j] = Σ_k dG_t[k] · W_h[j, k]: B[k, j] = W_h[j, k] for this thread's units
+        // (units split), or the whole, each thread packing a share (batch split).
+        let (j0, j1) = if self.sync { (u0, u1) } else { panel_share(h, q, threads) };
+        let piece = Packed::from_columns(gh, j1 - j0, &self.w.wh[j0 * gh..j1 * gh], gh);
+        let pieces = pieces_for(&self.back_pieces, piece, q, self.sync, &self.barrier);
+        let ldc = pieces.iter().map(|(p, _)| p.padded_width()).sum();
+        // Each step's dh product goes straight into dh_rec where it has the product's layout
+        // and nothing is added (copied element by element after each step's product, the
+        // copy took about 2% of an LSTM-256 training step in `perf`); else through `c`.
+        let direct = !gru && ldc == nu;
+        // This thread's gate columns (gate g, unit u0 + j is column g·nu + j) of its rows:
+        // the recurrent part packed for dW_h, the input part for a dense input's dW_x, and
+        // the running sums of the biases' and a sparse input's weight gradients.
+        let gate_columns = || Packed::overwritten(isa, mine, gates * nu, pool::take(Packed::floats(mine, gates * nu)));
+        let sparse_dwx = self.fwd.sparse.is_some() && !self.dwx_in_product;
+        Through {
+            q,
+            b0,
+            b1,
+            u0,
+            u1,
+            nu,
+            first,
+            pieces,
+            ldc,
+            direct,
+            c: vec![0.0f32; if direct { 0 } else { (b1 - b0) * ldc }],
+            dh_rec: vec![0.0f32; (b1 - b0) * nu],
+            dc: vec![0.0f32; (b1 - b0) * nu],
+            dp: vec![0.0f32; 3 * nu],
+            packed_gh: gate_columns(),
+            packed_gx: (gru && self.fwd.sparse.is_none()).then(gate_columns),
+            sum_gx: vec![0.0f32; gates * nu],
+            sum_gh: vec![0.0f32; if gru { gates * nu } else { 0 }],
+            sparse_dwx: vec![0.0f32; if sparse_dwx { d.input * gates * nu } else { 0 }],
+            scratch: vec![0.0f32; if gru && !self.need_dx { gh } else { 0 }],
+        }
+    }
+
+    /// The gate gradients of this thread's units of batch row `b` at step `t`, packed and
+    /// summed.
+    fn gate_row(&self, me: &mut Through, b: usize, t: usize) {
+        let (d, h, isa, cell) = (self.d, self.d.hidden, self.isa, self.cell);
+        let (gh, gates, gru) = (cell.gates() * h, cell.gates(), cell == Cell::Gru);
+        let (u0, u1, nu) = (me.u0, me.u1, me.nu);
+        let (out, cells, saved) = (self.fwd.h, self.fwd.c, self.fwd.saved);
+        let row = b * d.time + t;
+        let dor = &self.dout[row * self.width..][..h];
+        let dor_c = if self.width == h { self.no_dc } else { &self.dout[row * self.width + h..][..h] };
+        let dhr = &mut me.dh_rec[(b - me.b0) * nu..][..nu];
+        let step_row = ((t % 2) * d.batch + b) * gh;
+        // This thread's units of the row's gate gradients: the input part (`gx`) and, for
+        // the GRU, the recurrent part (`gr`; the other cells' recurrent part is `gx`
+        // itself).
+        let (at, gx_p) = match (self.need_dx, gru) {
+            (true, _) => (row * gh, self.dgx),
+            (false, false) => (step_row, self.steps),
+            (false, true) => (0, Shared(me.scratch.as_mut_ptr())),
+        };
+        // SAFETY: in bounds (a row of `dgx`, of the two steps of `steps`, or `scratch`),
+        // and each thread writes only its own units of its own rows.
+        let mut gx = unsafe { gx_p.gates(at + u0, h, nu, gates) };
+        // SAFETY: as for `gx`.
+        let mut gr = if gru { unsafe { self.steps.gates(step_row + u0, h, nu, gates) } } else { Default::default() };
+        let dc = &mut me.dc[(b - me.b0) * nu..][..nu];
+        match cell {
+            Cell::Rnn => rnn_backward_row(isa, &out[row * h + u0..row * h + u1], &dor[u0..u1], dhr, gx[0]),
+            Cell::Lstm => {
+                let c_prev: &[f32] =
+                    if t == 0 { &self.c0[b * h..][..h] } else { &cells[step_major(d, row - 1) * h..][..h] };
+                let step = LstmBackStep {
+                    saved: &saved[step_major(d, row) * 4 * h + u0..],
+                    hidden: h,
+                    c: &cells[step_major(d, row) * h + u0..][..nu],
+                    c_prev: &c_prev[u0..u1],
+                    dout_h: &dor[u0..u1],
+                    dout_c: &dor_c[u0..u1],
+                    dh_rec: dhr,
+                    dc,
+                    peep: &self.peep[u0..],
+                    gx: reborrow(&mut gx),
+                    dp: &mut me.dp,
+                };
+                lstm_backward_row(isa, step);
+            }
+            Cell::Gru => {
+                let h_prev: &[f32] = if t == 0 { &self.h0[b * h..][..h] } else { &out[(row - 1) * h..][..h] };
+                let saved = &saved[step_major(d, row) * 4 * h + u0..];
+                let (gx, gr) = (reborrow(&mut gx), reborrow(&mut gr));
+                gru_backward_row(isa, saved, h, &h_prev[u0..u1], &dor[u0..u1], dhr, gx, gr, dc);
+            }
+        }
+        let rec = if gru { &gr } else { &gx };
+        for g in 0..gates {
+            me.packed_gh.write(row - me.first, g * nu, rec[g]);
+            if let Some(p) = me.packed_gx.as_mut() {
+                p.write(row - me.first, g * nu, gx[g]);
+            }
+        }
+        let nonzero = self.fwd.sparse.filter(|_| !self.dwx_in_product).map_or(&[][..], |s| s.row(row));
+        let gr = if gru { Some(&gr) } else { None };
+        sum_row(isa, &gx, gr, nonzero, gates, nu, &mut me.sum_gx, &mut me.sum_gh, &mut me.sparse_dwx);
+    }
+
+    /// dh_{t-1} for this thread's units and rows, from every unit's gate gradients at `t`.
+    fn recurrent_product(&self, me: &mut Through, t: usize) {
+        let _products = timers::span(Phase::BackwardProducts, me.q);
+        let (gh, gru, nu) = (self.cell.gates() * self.d.hidden, self.cell == Cell::Gru, me.nu);
+        let (a, lda) = if self.in_dgx {
+            (self.dgx.at((me.first + t) * gh), self.d.time * gh)
+        } else {
+            (self.steps.at(((t % 2) * self.d.batch + me.b0) * gh), gh)
+        };
+        let (m, ldc) = (me.b1 - me.b0, me.ldc);
+        let out = if me.direct { &mut me.dh_rec } else { &mut me.c };
+        for &(piece, col) in &me.pieces {
+            // SAFETY: `a` holds `m` rows (`lda` apart) of step t's gate gradients, finished
+            // by this thread or before the barrier; `out` holds `m` rows of `ldc` past `col`.
+            unsafe { gemm::multiply(self.isa, m, a, lda, piece, out[col..].as_mut_ptr(), ldc) };
+        }
+        if !me.direct {
+            for ((dh, c), dc) in me.dh_rec.chunks_exact_mut(nu).zip(me.c.chunks_exact(ldc)).zip(me.dc.chunks_exact(nu))
+            {
+                dh.copy_from_slice(&c[..nu]);
+                if gru {
+                    dh.iter_mut().zip(dc).for_each(|(d, v)| *d += v);
+                }
+            }
+        }
+    }
+
+    /// This thread's rows and units of the starting state's gradients.
+    fn initial_state_gradients(&self, me: &Through) {
+        let h = self.d.hidden;
+        for b in 0..me.b1 - me.b0 {
+            for j in 0..me.nu {
+                let at = (me.b0 + b) * h + me.u0 + j;
+                if self.need_dh0 {
+                    // SAFETY: `dh0` is `[batch, hidden]`; this thread's rows and units only.
+                    unsafe { *self.dh0.at(at) = me.dh_rec[b * me.nu + j] };
+                }
+                if self.cell == Cell::Lstm {
+                    // SAFETY: as for `dh0`.
+                    unsafe { *self.dc0.at(at) = me.dc[b * me.nu + j] };
+                }
+            }
+        }
+    }
+
+    /// This thread's part of the weight gradients, once every share is left. Units split:
+    /// this thread's columns, from its own share. Batch split: every column of this
+    /// thread's share of the weights' rows, summed over every thread's share.
+    fn weight_gradients(&self, q: usize, part: Part) {
+        let _weights = timers::span(Phase::WeightProducts, q);
+        let (d, isa, threads) = (self.d, self.isa, self.parts.len());
+        let (h, gates, gru) = (d.hidden, self.cell.gates(), self.cell == Cell::Gru);
+        let gh = gates * h;
+        let nu = part.u1 - part.u0;
+        // Each source with its first row of the sequence.
+        let sources: Vec<(&Share, usize)> = read_by(q, self.sync, threads)
+            .map(|p| {
+                let share = self.shares[p].get().expect("every thread left its share before the barrier");
+                (share, self.parts[p].b0 * d.time)
+            })
+            .collect();
+        let rows_of = |m: usize| if self.sync { (0, m) } else { share(m, q, threads) };
+        let columns = Columns { hidden: h, gates, u0: part.u0, nu };
+        // SAFETY: every thread finished its part of the transposed operands (the barrier).
+        let (h_prev_t, x_t) = unsafe { (self.h_prev_t.read(0, h * d.batch * d.time), self.x_t.0.read(0, self.x_t.1)) };
+        // A sparse input's dW_x, this thread's panels of it, panel after panel (`[input,
+        // NR]` each, in L1 while a block is summed in).
+        let (c0, c1) = if self.dwx_in_product { panel_share(gh, q, threads) } else { (0, 0) };
+        let (p0, p1) = (c0 / gemm::NR, c1.div_ceil(gemm::NR));
+        let mut panels_dwx = vec![0.0f32; (p1 - p0) * d.input * gemm::NR];
+        // The block's entries by input (its first row and rows with them), listed once for
+        // all of the block's panels.
+        let mut by_input: Option<((usize, usize), SparseRows)> = None;
+        let sparse = self.fwd.sparse;
+        let mut sum_panel = |row: usize, p: usize, block: &[f32]| {
+            let rows = block.len() / gemm::NR;
+            if by_input.as_ref().is_none_or(|(listed, _)| *listed != (row, rows)) {
+                by_input = Some(((row, rows), sparse.expect("a sparse input").by_input(row, rows, d.input)));
+            }
+            let (_, entries) = by_input.as_ref().expect("listed above");
+            let dwx = &mut panels_dwx[(p - p0) * d.input * gemm::NR..][..d.input * gemm::NR];
+            sparse_panel(isa, entries, block, dwx);
+        };
+        let visit: Option<gemm::Visit> =
+            self.dwx_in_product.then_some((p0..p1, &mut sum_panel as &mut dyn FnMut(usize, usize, &[f32])));
+        let ks = rows_of(h);
+        let (dwh_part, width) = self.product(&sources, ks, h_prev_t, &|s| &s.gh, visit);
+        // SAFETY: the gradient holds these rows, and each of its elements is set by one
+        // thread (its rows of the weights, or its units' columns); so for each `set` below.
+        unsafe { columns.set(self.dwh, ks, &[&dwh_part], width) };
+        pool::give(dwh_part);
+        for (p, panel) in (p0..p1).zip(panels_dwx.chunks_exact(d.input * gemm::NR)) {
+            let cols = (gh - p * gemm::NR).min(gemm::NR);
+            for (i, row) in panel.chunks_exact(gemm::NR).enumerate() {
+                // SAFETY: in `dwx` (`[input, gh]`), and panel p's columns are this thread's.
+                unsafe { self.dwx.slice(i * gh + p * gemm::NR, cols) }.copy_from_slice(&row[..cols]);
+            }
+        }
+        let ks = rows_of(d.input);
+        if self.dwx_in_product {
+            // Done above.
+        } else if sparse.is_some() {
+            let parts: Vec<&[f32]> = sources.iter().map(|(s, _)| &s.sparse_dwx[ks.0 * gates * nu..]).collect();
+            // SAFETY: as for dW_h.
+            unsafe { columns.set(self.dwx, ks, &parts, gates * nu) };
+        } else if ks.1 > ks.0 {
+            let (dwx_part, width) = self.product(&sources, ks, x_t, &|s| s.gx.as_ref().unwrap_or(&s.gh), None);
+            // SAFETY: as for dW_h.
+            unsafe { columns.set(self.dwx, ks, &[&dwx_part], width) };
+            pool::give(dwx_part);
+        }
+        // The sums (biases, peepholes): with the batch split, the first thread adds them up.
+        if self.sync || q == 0 {
+            let sums = |f: fn(&Share) -> &[f32]| sources.iter().map(|(s, _)| f(s)).collect::<Vec<_>>();
+            // SAFETY: as for dW_h (one row, this thread's columns or every column once).
+            unsafe { columns.set(self.dbx, (0, 1), &sums(|s| &s.sum_gx), gates * nu) };
+            if gru {
+                // SAFETY: as for dW_h.
+                unsafe { columns.set(self.dbh, (0, 1), &sums(|s| &s.sum_gh), gates * nu) };
+            }
+            let peepholes = Columns { gates: 3, ..columns };
+            // SAFETY: as for dW_h (`dpeep` is `[3, hidden]`).
+            unsafe { peepholes.set(self.dpeep, (0, 1), &sums(|s| &s.dp), 3 * nu) };
+        }
+    }
+
+    /// Rows k0..k1 of A·G summed over the sources, where A (`[…, rows]`) is transposed
+    /// and G a source's packed gate gradients (its rows of the sequence), and the product's
+    /// padded width. `visit(row, panel, block)`, where given, sees each block of the
+    /// visited panels of every source's G (its first row of the sequence `row`) while the
+    /// product has it in cache.
+    fn product(
+        &self,
+        sources: &[(&Share, usize)],
+        (k0, k1): (usize, usize),
+        a: &[f32],
+        packed: &dyn Fn(&Share) -> &Packed,
+        mut visit: Option<gemm::Visit>,
+    ) -> (Vec<f32>, usize) {
+        let rows = self.d.batch * self.d.time;
+        let width = packed(sources[0].0).padded_width();
+        let mut c = pool::take((k1 - k0) * width);
+        for (n, &(source, first)) in sources.iter().enumerate() {
+            let panels = visit.as_ref().map_or(0..0, |(panels, _)| panels.clone());
+            let mut at_row = |p: usize, k: usize, block: &[f32]| {
+                if let Some((_, f)) = visit.as_mut() {
+                    f(first + k, p, block);
+                }
+            };
+            let mut visitor: gemm::Visit = (panels, &mut at_row);
+            let (b, c) = (packed(source), c.as_mut_ptr());
+            // SAFETY: rows k0..k1 of `a` from column `first` hold the source's rows of the
+            // sequence (`rows` apart); `c` holds k1 − k0 rows of the padded width.
+            unsafe {
+                let a = gemm::Left::rows(a.as_ptr().add(k0 * rows + first), rows);
+                gemm::multiply_blocked(self.isa, k1 - k0, a, b, c, width, n > 0, Some(&mut visitor));
+            }
+        }
+        (c, width)
     }
 }
 
@@ -651,7 +804,7 @@ unsafe fn transpose_into<'a>(
             for r in (0..done).step_by(BLOCK) {
                 let block: [*const f32; BLOCK] = std::array::from_fn(|i| sources[i][r..r + BLOCK].as_ptr());
                 // SAFETY: AVX-512; each source row holds columns r..r + 16; `dst` as below.
-                unsafe { super::simd::transpose16(&block, dst.at((r0 + r) * rows + row0), rows) };
+                unsafe { crate::simd::transpose16(&block, dst.at((r0 + r) * rows + row0), rows) };
             }
         }
         for r in done..r1 - r0 {
@@ -720,7 +873,7 @@ impl Columns {
 
 vectorised! {
     /// h = tanh(W_h h_{t-1} + W_x x + b)
-    pub(super) fn rnn_forward_row(pre: &[f32], proj: &[f32], h: &mut [f32]) {
+    pub(crate) fn rnn_forward_row(pre: &[f32], proj: &[f32], h: &mut [f32]) {
         let nu = h.len();
         let (pre, proj) = (&pre[..nu], &proj[..nu]);
         for j in 0..nu {
@@ -753,7 +906,7 @@ fn gru_gates(x: [f32; 3], rec: [f32; 3]) -> (f32, f32, f32, f32) {
 /// them): h and c from the recurrent products `pre` (gate after gate, `h.len()` apart),
 /// the input's projection `proj` and c_{t-1}; the gate activations (i, f, c̃, o) into
 /// `saved` where given. `proj` and `peep` have their gates `hidden` apart.
-pub(super) struct LstmStep<'a> {
+pub(crate) struct LstmStep<'a> {
     pub pre: &'a [f32],
     pub proj: &'a [f32],
     pub hidden: usize,
@@ -766,11 +919,11 @@ pub(super) struct LstmStep<'a> {
 
 /// The LSTM's step for one row. With AVX-512 the whole vectors go to `simd.rs`'s kernel,
 /// the rest (and everything elsewhere) to the portable loop.
-pub(super) fn lstm_forward_row(isa: Isa, mut row: LstmStep) {
+pub(crate) fn lstm_forward_row(isa: Isa, mut row: LstmStep) {
     let done = match isa {
         // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { super::simd::lstm_forward_row(&mut row) },
+        Isa::Avx512 => unsafe { crate::simd::lstm_forward_row(&mut row) },
         Isa::Portable => 0,
     };
     lstm_forward_units(isa, &mut row, done);
@@ -819,7 +972,7 @@ vectorised! {
 vectorised! {
     /// PyTorch's GRU: r and z from both parts, n = tanh(x_n + r ⊙ (W_hn h + b_hn)),
     /// h = n + z ⊙ (h_{t-1} − n).
-    pub(super) fn gru_forward_row(
+    pub(crate) fn gru_forward_row(
         pre: &[f32],
         proj: &[f32],
         hidden: usize,
@@ -867,7 +1020,7 @@ vectorised! {
 /// (`dout_h`, `dout_c`) and the recurrent one (`dh_rec`); `dc` carries dL/dc_t back to
 /// c_{t-1}, `dp` sums the peepholes' gradients (i, f, o, `dc.len()` apart). `saved` and
 /// `peep` have their gates `hidden` apart.
-pub(super) struct LstmBackStep<'a> {
+pub(crate) struct LstmBackStep<'a> {
     pub saved: &'a [f32],
     pub hidden: usize,
     pub c: &'a [f32],
@@ -887,7 +1040,7 @@ fn lstm_backward_row(isa: Isa, mut row: LstmBackStep) {
     let done = match isa {
         // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { super::simd::lstm_backward_row(&mut row) },
+        Isa::Avx512 => unsafe { crate::simd::lstm_backward_row(&mut row) },
         Isa::Portable => 0,
     };
     lstm_backward_units(isa, &mut row, done);
@@ -990,7 +1143,7 @@ fn project_dense(isa: Isa, rows: usize, input: usize, gh: usize, x: &[f32], wx: 
 /// This thread's columns of a sparse input row's projection, `b_x + Σ v·W_x[i]` over the
 /// row's nonzero `(i, v)`, into `p` (`[gates·hidden]`; columns `g·hidden + u0 ..` `+ nu`
 /// of every gate g).
-pub(super) struct ProjectRow<'a> {
+pub(crate) struct ProjectRow<'a> {
     pub nonzero: &'a [(usize, f32)],
     pub wx: &'a [f32],
     pub bx: &'a [f32],
@@ -1007,7 +1160,7 @@ fn project_sparse_row(isa: Isa, mut row: ProjectRow) {
     let done = match isa {
         // SAFETY: the CPU has AVX-512; the slices are the portable loop's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { super::simd::project_sparse_row(&mut row) },
+        Isa::Avx512 => unsafe { crate::simd::project_sparse_row(&mut row) },
         Isa::Portable => 0,
     };
     project_sparse_units(isa, &mut row, done);
@@ -1286,39 +1439,13 @@ fn share(m: usize, i: usize, n: usize) -> (usize, usize) {
     (m * i / n, m * (i + 1) / n)
 }
 
-/// Threads for the fused kernels: `FUGATO_THREADS` if set, else the cores (at most 8).
-pub fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        keep_freed_memory();
-        std::env::var("FUGATO_THREADS")
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
-            .max(1)
-    })
-}
-
-/// Each training step allocates and frees the same large buffers (megabytes of
-/// activations and gradients). glibc returns such blocks to the kernel at every free and
-/// maps them afresh at the next allocation, so every step paid for page faults and page
-/// clearing (a fifth of the time); raising its thresholds keeps the memory in the heap
-/// for reuse.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator thresholds; called once, before the buffers.
-    unsafe {
-        // 32 MiB is the largest mmap threshold glibc accepts on 64-bit.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-    }
-}
-
 /// A raw pointer into a buffer that several threads write, each to its own units.
 #[derive(Clone, Copy)]
 struct Shared(*mut f32);
-// SAFETY: the threads write disjoint elements, and read others' only after a barrier.
+// SAFETY: a `Shared` is only a pointer; every access is an `unsafe` method whose caller
+// promises that the threads write disjoint elements and read others' only after a barrier.
 unsafe impl Send for Shared {}
+// SAFETY: as for `Send`.
 unsafe impl Sync for Shared {}
 
 impl Shared {
@@ -1334,6 +1461,8 @@ impl Shared {
     /// lives (or only read them, if the caller only reads).
     #[allow(clippy::mut_from_ref)]
     unsafe fn slice<'a>(self, i: usize, len: usize) -> &'a mut [f32] {
+        // SAFETY: the caller's promise: in the buffer (one allocation of initialised
+        // floats), and no other reference to these elements while the slice lives.
         unsafe { std::slice::from_raw_parts_mut(self.at(i), len) }
     }
 
@@ -1342,6 +1471,7 @@ impl Shared {
     /// # Safety
     /// They must lie in the buffer, and no thread may write them while the slice lives.
     unsafe fn read<'a>(self, i: usize, len: usize) -> &'a [f32] {
+        // SAFETY: the caller's promise: in the buffer, and not written while it lives.
         unsafe { std::slice::from_raw_parts(self.at(i), len) }
     }
 
@@ -1351,13 +1481,21 @@ impl Shared {
     /// # Safety
     /// As [`Shared::slice`], for each gate's elements.
     unsafe fn gates<'a>(self, i: usize, hidden: usize, nu: usize, gates: usize) -> GateRows<'a> {
-        std::array::from_fn(|g| if g < gates { unsafe { self.slice(i + g * hidden, nu) } } else { &mut [] })
+        std::array::from_fn(|g| {
+            if g < gates {
+                // SAFETY: the caller's promise, for each gate's elements (disjoint: `nu` ≤
+                // `hidden` apart).
+                unsafe { self.slice(i + g * hidden, nu) }
+            } else {
+                &mut []
+            }
+        })
     }
 }
 
 /// One row's gate values for one thread's units, gate by gate (the RNN uses the first
 /// slice, the GRU three, the LSTM four; the rest are empty).
-pub(super) type GateRows<'a> = [&'a mut [f32]; 4];
+pub(crate) type GateRows<'a> = [&'a mut [f32]; 4];
 
 /// Reborrows each gate's slice of `rows`.
 fn reborrow<'a>(rows: &'a mut GateRows) -> GateRows<'a> {
@@ -1365,7 +1503,7 @@ fn reborrow<'a>(rows: &'a mut GateRows) -> GateRows<'a> {
 }
 
 /// A reusable barrier that spins (steps take microseconds; a futex wake-up costs as much).
-pub(super) struct Barrier {
+pub(crate) struct Barrier {
     threads: usize,
     /// Spins before each yield of the time slice.
     spins: u32,
@@ -1374,15 +1512,15 @@ pub(super) struct Barrier {
 }
 
 impl Barrier {
-    pub(super) fn new(threads: usize) -> Barrier {
+    pub(crate) fn new(threads: usize) -> Barrier {
         Barrier::with_spins(threads, 20_000)
     }
 
-    pub(super) fn with_spins(threads: usize, spins: u32) -> Barrier {
+    pub(crate) fn with_spins(threads: usize, spins: u32) -> Barrier {
         Barrier { threads, spins, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
     }
 
-    pub(super) fn wait(&self) {
+    pub(crate) fn wait(&self) {
         if self.threads == 1 {
             return;
         }
@@ -1392,7 +1530,7 @@ impl Barrier {
             self.generation.fetch_add(1, Ordering::Release);
             return;
         }
-        super::workers::spin_until(
+        crate::workers::spin_until(
             self.spins,
             || self.generation.load(Ordering::Acquire) != generation,
             std::thread::yield_now,
