@@ -297,7 +297,7 @@ pub struct TrainArgs {
     pub clip: Option<f64>,
     /// Random transposition of training windows (GAN: segments), ± semitones (piano-roll and token data).
     #[arg(long)]
-    pub transpose: Option<i32>,
+    pub transpose: Option<u32>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Representation when --data is a MIDI folder [default: pianoroll].

@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use fugato_data::{MIDI_EXTENSIONS, PolyphonicSet, Split};
 use fugato_midi::ReadOptions;
-use fugato_nn::data::{MIDI_EXTENSIONS, PolyphonicSet, Split};
 use fugato_repr::pianoroll::{DEFAULT_STEPS_PER_QUARTER, PianoRoll};
 use fugato_score::Score;
 

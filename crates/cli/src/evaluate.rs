@@ -1,11 +1,10 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use fugato_nn::data::Split;
+use fugato_data::Split;
 use fugato_nn::evaluate::evaluate;
 
 use crate::args::EvaluateArgs;
-use crate::data::Dataset;
 
 pub struct Config {
     checkpoint: PathBuf,
@@ -30,7 +29,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     }
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
-    let dataset = Dataset::open(&c.data, None)?;
+    let dataset = crate::data::open(&c.data, None)?;
     let info = dataset.info(&c.data);
     if info.repr != ckpt.meta.data.repr {
         bail!(

@@ -5,17 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fugato_midi::ReadOptions;
-use fugato_nn::data::{Split, midi_files};
+
+use fugato_data::Split;
 use fugato_nn::gan::train::{
-    Binarize, GanData, GanObserver, GanRecord, GanTrainConfig, PROBE, STEPS_PER_QUARTER, SetMetrics, cut_segments,
-    sample, score_of, set_metrics,
+    Binarize, GanData, GanObserver, GanRecord, GanTrainConfig, PROBE, SetMetrics, sample, score_of, set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
-use fugato_repr::pianoroll::{Frame, PianoRoll};
+use fugato_repr::pianoroll::Frame;
 use fugato_score::Score;
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::args::TrainArgs;
 
@@ -58,10 +56,7 @@ impl TrainSettings {
             batch: a.batch.unwrap_or(d.batch),
             epochs: a.epochs.unwrap_or(d.epochs),
             feature_matching: a.feature_matching,
-            transpose: a
-                .transpose
-                .map_or(Ok(d.transpose), u32::try_from)
-                .map_err(|_| anyhow::anyhow!("--transpose must be 0 or more"))?,
+            transpose: a.transpose.unwrap_or(d.transpose),
             hop: a.hop.unwrap_or(d.hop),
             pretrain: a.pretrain.unwrap_or(d.pretrain),
             binary: a.binary.as_deref().unwrap_or("none").parse().map_err(anyhow::Error::msg)?,
@@ -76,38 +71,9 @@ impl TrainSettings {
     }
 }
 
-/// Segments of `frames` sixteenths (four bars for the default 64), one every `hop`
-/// frames, of one split of a MIDI folder: piano-roll frames (see `cut_segments`), or
-/// one-hot melody tokens of each piece's top line where `melody` (see `melody::cut`).
-pub fn segments(root: &Path, split: Split, frames: usize, hop: usize, melody: bool) -> anyhow::Result<Vec<Vec<Frame>>> {
-    if !root.is_dir() {
-        bail!("{}: not a folder of MIDI files", root.display());
-    }
-    let files = midi_files(root)?;
-    let segments: Vec<Vec<Frame>> = files
-        .par_iter()
-        .filter(|f| Split::of_path(f.strip_prefix(root).unwrap_or(f)) == split)
-        .filter_map(|f| fugato_midi::read_file(f, ReadOptions::default()).ok())
-        .flat_map_iter(|m| {
-            if melody {
-                let tokens = fugato_repr::melody::encode(&m.score).unwrap_or_default();
-                fugato_nn::gan::melody::cut(&tokens, frames, hop)
-            } else {
-                PianoRoll::encode(&m.score, STEPS_PER_QUARTER)
-                    .map(|roll| cut_segments(&roll.frames(), frames, hop))
-                    .unwrap_or_default()
-            }
-        })
-        .collect();
-    if segments.is_empty() {
-        bail!("{}: no segments of {frames} frames with music in the {split:?} split", root.display());
-    }
-    Ok(segments)
-}
-
 pub fn train(s: TrainSettings) -> anyhow::Result<()> {
     let data = GanData {
-        segments: segments(
+        segments: fugato_data::segments::from_folder(
             &s.data,
             Split::Train,
             s.model.frames,
@@ -238,7 +204,7 @@ pub fn evaluate(checkpoint: &Path, data: &Path, split: Split, json: bool) -> any
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_gan_checkpoint(checkpoint, &device)?;
     let (frames, melody) = (ckpt.meta.model.frames, ckpt.meta.model.melody);
-    let all = segments(data, split, frames, frames, melody)?;
+    let all = fugato_data::segments::from_folder(data, split, frames, frames, melody)?;
     // PROBE segments spread evenly over the split (all of them where there are fewer).
     let real: Vec<Vec<Frame>> = all.iter().step_by(all.len().div_ceil(PROBE)).cloned().collect();
     let corpus = set_metrics(&real, melody);

@@ -122,7 +122,7 @@ impl Set {
         let mut files = Vec::new();
         for path in paths {
             if path.is_dir() {
-                let found = fugato_nn::data::midi_files(path)?;
+                let found = fugato_data::midi_files(path)?;
                 if found.is_empty() {
                     bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", path.display());
                 }

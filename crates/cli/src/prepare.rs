@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use fugato_data::{PolyphonicSet, PrepareConfig, ShardsMeta, midi_files, prepare_folders, prepare_polyphonic};
 use fugato_midi::ReadOptions;
-use fugato_nn::data::{PolyphonicSet, PrepareConfig, ShardsMeta, midi_files, prepare_midi, prepare_polyphonic};
 use fugato_repr::ReprKind;
 use fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -87,36 +87,16 @@ pub fn prepare_midi_folders(
     config: PrepareConfig,
     options: ReadOptions,
 ) -> anyhow::Result<ShardsMeta> {
-    let mut files = Vec::new();
-    for folder in folders {
-        let found = midi_files(folder)?;
-        if found.is_empty() {
-            bail!("{}: no MIDI files (.mid, .midi, .rmi, .kar) in this folder", folder.display());
-        }
-        files.extend(found);
-    }
-    // One folder is the root of its files' names; several are named below the folder they share.
-    let root = match folders {
-        [one] => one.clone(),
-        _ => common_parent(folders),
-    };
-    let source: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
-    let bar = ProgressBar::new(files.len() as u64).with_style(
+    let files: usize = folders.iter().map(|f| midi_files(f).map_or(0, |v| v.len())).sum();
+    let bar = ProgressBar::new(files as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files {per_sec} eta {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
     bar.set_message("encoding");
-    let load = move |path: &Path| fugato_midi::read_file(path, options).map(|f| f.score).map_err(|e| e.to_string());
-    let summary = prepare_midi(&root, &source.join(", "), &files, &load, config, out, &|| bar.inc(1))?;
+    let meta = prepare_folders(folders, out, config, options, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    Ok(summary.meta)
-}
-
-/// The deepest folder that holds all of `folders`.
-fn common_parent(folders: &[PathBuf]) -> PathBuf {
-    let first = folders[0].parent().unwrap_or(Path::new(""));
-    first.ancestors().find(|a| folders.iter().all(|f| f.starts_with(a))).unwrap_or(Path::new("")).to_path_buf()
+    Ok(meta)
 }
 
 fn prepare_json(c: &Config) -> anyhow::Result<ShardsMeta> {

@@ -5,19 +5,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use fugato_data::lines::Examples;
+use fugato_data::{Split, midi_files};
 use fugato_midi::ReadOptions;
-use fugato_nn::data::{Split, midi_files};
 use fugato_nn::model::CellKind;
 use fugato_nn::sample::Sampling;
-use fugato_nn::seq2seq::data::{Example, examples};
 use fugato_nn::seq2seq::harmony::{HarmonizeOptions, SpanMetrics, evaluate_continuation, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{INDEX_FILE, Index, embed};
-use fugato_nn::seq2seq::train::Seq2SeqData;
 use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
 use fugato_nn::train::TrainConfig;
 use fugato_score::{KeySignature, Score};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::args::{HarmonizeArgs, SimilarArgs, TrainArgs};
 
@@ -65,7 +63,7 @@ impl TrainSettings {
 }
 
 pub fn train(s: TrainSettings) -> anyhow::Result<()> {
-    let data = load_examples(&s.data, s.task)?;
+    let data = Examples::from_folder(&s.data, s.task)?;
     let device = fugato_nn::default_device();
     let mut progress = crate::train::Progress::new();
     let start = Instant::now();
@@ -95,48 +93,6 @@ pub fn train(s: TrainSettings) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64(),
         s.run.join("best").display()
     ))
-}
-
-/// Reads every MIDI file below `root` (in parallel, leniently) with its split.
-fn read_scores(root: &Path) -> anyhow::Result<Vec<(String, Split, Score)>> {
-    if !root.is_dir() {
-        bail!("{}: not a folder of MIDI files", root.display());
-    }
-    let files = midi_files(root)?;
-    let scores: Vec<_> = files
-        .par_iter()
-        .filter_map(|f| {
-            let relative = f.strip_prefix(root).unwrap_or(f);
-            let score = fugato_midi::read_file(f, ReadOptions::default()).ok()?.score;
-            Some((relative.to_string_lossy().into_owned(), Split::of_path(relative), score))
-        })
-        .collect();
-    if scores.is_empty() {
-        bail!("{}: no readable MIDI files", root.display());
-    }
-    Ok(scores)
-}
-
-fn load_examples(root: &Path, task: Task) -> anyhow::Result<Seq2SeqData> {
-    let scores = read_scores(root)?;
-    let mut data = Seq2SeqData { task, train: Vec::new(), valid: Vec::new(), source: root.display().to_string() };
-    for (name, split, score) in &scores {
-        let found: Vec<Example> = examples(task, name, score).unwrap_or_default();
-        match split {
-            Split::Train => data.train.extend(found),
-            Split::Valid => data.valid.extend(found),
-            Split::Test => {}
-        }
-    }
-    if data.train.is_empty() {
-        bail!(
-            "{}: no {} examples in the training split{}",
-            root.display(),
-            format!("{task:?}").to_lowercase(),
-            if task == Task::Harmonize { " (pieces need parts named Soprano, Alto, Tenor and Bass)" } else { "" }
-        );
-    }
-    Ok(data)
 }
 
 /// Whether `arg` names an encoder–decoder: a checkpoint folder of that format or a
@@ -190,7 +146,7 @@ pub fn evaluate_seq2seq(checkpoint: &Path, data: &Path, json: bool) -> anyhow::R
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(checkpoint, &device)?;
     let chorales: Vec<Score> =
-        read_scores(data)?.into_iter().filter(|(_, s, _)| *s == Split::Valid).map(|(_, _, score)| score).collect();
+        fugato_data::folder::read_folder(data, |s| s == Split::Valid)?.pieces.into_iter().map(|p| p.score).collect();
     if ckpt.meta.task == Task::Continue {
         return print_continuation(&evaluate_continuation(&ckpt.model, &chorales, &device)?, json);
     }

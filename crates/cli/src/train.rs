@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use fugato_data::Split;
 use fugato_nn::batch::SequenceSet;
-use fugato_nn::data::Split;
 use fugato_nn::model::{HeadKind, Input, ModelConfig};
 use fugato_nn::preset::Preset;
 use fugato_nn::train::{EpochRecord, Observer, TrainConfig, TrainData};
@@ -12,7 +12,6 @@ use fugato_repr::pianoroll::N_KEYS;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::TrainArgs;
-use crate::data::Dataset;
 
 pub struct Config {
     data: PathBuf,
@@ -71,7 +70,7 @@ impl Config {
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
-    let dataset = Dataset::open(&c.data, Some((&c.run.join("data"), c.repr)))?;
+    let dataset = crate::data::open(&c.data, Some((&c.run.join("data"), c.repr)))?;
     let train_set = dataset.split(Split::Train, &c.data)?;
     let valid = if dataset.has(Split::Valid) { Some(dataset.split(Split::Valid, &c.data)?) } else { None };
     let info = dataset.info(&c.data);

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
+use fugato_data::Sequences;
 use fugato_kernels::timers;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
-use fugato_nn::data::Sequences;
 use fugato_nn::fused::FusedAdam;
 use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
 use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};

@@ -9,12 +9,14 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use fugato_repr::{ReprKind, Vocabulary};
+pub use fugato_data::DataInfo;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelConfig, SequenceModel};
 use crate::train::{Progress, TrainConfig};
-use crate::{NnError, staging};
+use fugato_data::staging;
+
+use crate::NnError;
 
 /// Name prefix of the folders a checkpoint is written into before it is renamed into place.
 pub(crate) const STAGING_PREFIX: &str = ".fugato-ckpt-";
@@ -24,18 +26,6 @@ pub const VERSION: u32 = 1;
 const META: &str = "checkpoint.json";
 const WEIGHTS: &str = "model.bpk";
 const OPTIMIZER: &str = "optimizer.bpk";
-
-/// What the model was trained on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DataInfo {
-    pub repr: ReprKind,
-    pub steps_per_quarter: Option<u32>,
-    pub vocabulary: Option<Vocabulary>,
-    /// The style names a model with styles knows, in the order of its style ids.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub styles: Vec<String>,
-    pub source: String,
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointMeta {
@@ -100,7 +90,7 @@ pub(crate) fn save_folder_with<M: Module>(
         put(name, bytes)?;
     }
     put(META, serde_json::to_string_pretty(meta).expect("plain data").as_bytes())?;
-    staging::commit(tmp, dir)
+    Ok(staging::commit(tmp, dir)?)
 }
 
 /// The files of a checkpoint folder, read but not yet understood.

@@ -1,13 +1,14 @@
-//! fugato's learning side. For now: [`data`] — the polyphonic piano-roll benchmarks,
-//! folders of MIDI files with a deterministic split, and `prepare`, which encodes a
-//! dataset once into flat shards that training only has to read.
+//! fugato's learning side, on burn: the layers and the burn glue of the CPU kernels
+//! ([`fused`]), the model families (sequence models, the encoder–decoder, the GAN), the
+//! training driver, checkpoints, sampling, composing and the bundled models.
 //!
 //! ```
-//! use fugato_nn::data::{PolyphonicSet, Split};
+//! use fugato_nn::compose::{ComposeOptions, compose};
 //!
-//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/polyphonic/jsb_small.json");
-//! let set = PolyphonicSet::load(path.as_ref())?;
-//! assert_eq!(set.split(Split::Train).unwrap().len(), 3);
+//! let device = fugato_nn::default_device();
+//! let model = fugato_nn::bundled::load_checkpoint("jsb-chorales".as_ref(), &device)?;
+//! let piece = compose(&model, &ComposeOptions { bars: Some(2), seed: 3, ..Default::default() })?;
+//! assert!(piece.score.n_notes() > 0);
 //! # Ok::<(), fugato_nn::NnError>(())
 //! ```
 
@@ -17,7 +18,6 @@ pub mod batch;
 pub mod bundled;
 pub mod checkpoint;
 pub mod compose;
-pub mod data;
 pub mod evaluate;
 pub mod fused;
 pub mod gan;
@@ -25,7 +25,6 @@ pub mod model;
 pub mod preset;
 pub mod sample;
 pub mod seq2seq;
-mod staging;
 pub mod train;
 
 use std::path::PathBuf;
@@ -50,6 +49,8 @@ pub enum NnError {
     /// A control that does not fit this model (e.g. a style it does not know).
     #[error("{0}")]
     Control(#[from] crate::compose::ControlError),
+    #[error(transparent)]
+    Data(#[from] fugato_data::DataError),
 }
 
 impl NnError {

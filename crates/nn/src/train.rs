@@ -20,7 +20,9 @@ use crate::batch::{SequenceSet, epoch_windows, make_batch};
 use crate::checkpoint::{self, CheckpointMeta, DataInfo};
 use crate::evaluate::{Evaluation, evaluate};
 use crate::model::{ModelConfig, SequenceModel};
-use crate::{NnError, staging};
+use fugato_data::staging;
+
+use crate::NnError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,7 +65,7 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Transpose each training window by a random shift in ±this many semitones
     /// (piano-roll data; 0: off).
-    pub transpose: i32,
+    pub transpose: u32,
     pub seed: u64,
 }
 
@@ -98,7 +100,7 @@ impl TrainConfig {
                 self.batch, self.seq_len, self.epochs
             ));
         }
-        if self.clip < 0.0 || self.weight_decay < 0.0 || !(0..=12).contains(&self.transpose) {
+        if self.clip < 0.0 || self.weight_decay < 0.0 || self.transpose > 12 {
             return Err("clip and weight_decay must be ≥ 0, and transpose 0..=12".into());
         }
         Ok(())

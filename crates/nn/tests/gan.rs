@@ -2,9 +2,9 @@
 //! run folder holds what `--resume` and `generate` need, and sampling is seeded.
 
 use burn::tensor::Device;
+use fugato_data::segments::cut_segments;
 use fugato_nn::gan::train::{
-    self as g, Binarize, BinaryNeurons, GanData, GanLoss, GanObserver, GanRecord, GanTrainConfig, cut_segments,
-    set_metrics,
+    self as g, Binarize, BinaryNeurons, GanData, GanLoss, GanObserver, GanRecord, GanTrainConfig, set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
 use fugato_repr::pianoroll::Frame;
@@ -159,7 +159,7 @@ fn a_monophonic_generator_writes_one_key_or_a_rest_per_frame() {
 #[test]
 fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
     let _random = lock_random();
-    use fugato_nn::gan::melody::{frame, tokens};
+    use fugato_data::segments::melody::{frame, tokens};
     use fugato_repr::melody::{HOLD, REST, pitch_token};
     let device = Device::flex();
     let p = |pitch: u8| pitch_token(pitch).unwrap();

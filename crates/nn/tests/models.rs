@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
+use fugato_data::{PolyphonicSet, Sequences, Split};
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
-use fugato_nn::data::{PolyphonicSet, Sequences, Split};
 use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig, SequenceModel};
 
 fn jsb_frames() -> SequenceSet {

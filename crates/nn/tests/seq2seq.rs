@@ -5,12 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use fugato_data::lines::Examples;
+use fugato_data::lines::{self as data, Example, VOICES};
 use fugato_nn::model::CellKind;
 use fugato_nn::sample::Sampling;
-use fugato_nn::seq2seq::data::{self, Example, VOICES};
 use fugato_nn::seq2seq::harmony::{HarmonizeOptions, RANGES, continue_melody, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{Index, embed};
-use fugato_nn::seq2seq::train::{self as s2s, Seq2SeqData};
+use fugato_nn::seq2seq::train as s2s;
 use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
 use fugato_nn::train::{EpochRecord, Observer, TrainConfig, read_metrics};
 use fugato_score::Score;
@@ -43,7 +44,7 @@ fn a_small_harmonizer_learns_keeps_the_melody_and_loads_back() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let examples = chorale_examples();
-    let data = Seq2SeqData {
+    let data = Examples {
         task: Task::Harmonize,
         train: examples.clone(),
         valid: examples[..1].to_vec(),
@@ -118,7 +119,7 @@ fn continuation_examples_train_without_alignment() {
     let examples = data::continuation_examples("jig", &score).unwrap();
     assert!(!examples.is_empty());
     let tmp = tempfile::tempdir().unwrap();
-    let data = Seq2SeqData { task: Task::Continue, train: examples.clone(), valid: examples, source: "test".into() };
+    let data = Examples { task: Task::Continue, train: examples.clone(), valid: examples, source: "test".into() };
     let train = TrainConfig { lr: 1e-2, batch: 8, epochs: 3, transpose: 0, ..TrainConfig::default() };
     let config = small(Task::Continue);
     assert!(!config.aligned);

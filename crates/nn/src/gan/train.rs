@@ -20,7 +20,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Discriminator, GanConfig, Generator, melody};
+use fugato_data::segments::{STEPS_PER_QUARTER, melody, transposed};
+use fugato_data::transpose;
+
+use super::{Discriminator, GanConfig, Generator};
 use crate::NnError;
 use crate::checkpoint;
 use crate::train::{append_line, tidy_for_resume};
@@ -29,8 +32,6 @@ pub const FORMAT: &str = "fugato-gan";
 pub const VERSION: u32 = 1;
 /// Noise vectors sampled after each epoch for the metrics.
 pub const PROBE: usize = 100;
-/// Grid of the segments: sixteenth notes.
-pub const STEPS_PER_QUARTER: u32 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -386,33 +387,6 @@ fn save(
     checkpoint::save_folder_with(dir, meta, gan.clone(), optimizers.map(|(g, _)| g), &extra)
 }
 
-/// A piece's frames cut into segments of `len`, one starting every `hop` frames from
-/// its first note; segments with music in fewer than half their frames are left out.
-pub fn cut_segments(frames: &[Frame], len: usize, hop: usize) -> Vec<Vec<Frame>> {
-    let (len, hop) = (len.max(1), hop.max(1));
-    let first = frames.iter().position(|&f| f != 0).unwrap_or(frames.len());
-    let frames = &frames[first..];
-    (0..frames.len().saturating_sub(len - 1))
-        .step_by(hop)
-        .map(|i| &frames[i..i + len])
-        .filter(|s| s.iter().filter(|&&f| f != 0).count() * 2 >= len)
-        .map(|s| s.to_vec())
-        .collect()
-}
-
-/// `segment` moved by `shift` semitones, or unmoved where a note would leave the keys.
-fn transposed(segment: &[Frame], shift: i32, keys: usize) -> Vec<Frame> {
-    let all = segment.iter().fold(0 as Frame, |a, &f| a | f);
-    let (lowest, highest) = (all.trailing_zeros() as i64, Frame::BITS as i64 - 1 - all.leading_zeros() as i64);
-    let fits =
-        all == 0 || (0..keys as i64).contains(&(lowest + i64::from(shift))) && highest + i64::from(shift) < keys as i64;
-    match shift {
-        _ if !fits => segment.to_vec(),
-        s if s >= 0 => segment.iter().map(|f| f << s).collect(),
-        s => segment.iter().map(|f| f >> -s).collect(),
-    }
-}
-
 pub struct GanData {
     pub segments: Vec<Vec<Frame>>,
     pub source: String,
@@ -561,14 +535,8 @@ fn run_epochs(
         let (mut sum_d, mut sum_g) = (0f64, 0f64);
         let melody = meta.model.melody;
         for (i, real) in batches.iter().enumerate() {
-            let t = config.transpose as i32;
-            let real: Vec<Vec<Frame>> = real
-                .iter()
-                .map(|s| {
-                    let shift = if t > 0 { rng.random_range(-t..=t) } else { 0 };
-                    if melody { melody::transposed(s, shift) } else { transposed(s, shift, keys) }
-                })
-                .collect();
+            let real: Vec<Vec<Frame>> =
+                real.iter().map(|s| transposed(s, transpose::draw(&mut rng, config.transpose), melody)).collect();
             let real = to_tensor(&real.iter().collect::<Vec<_>>(), keys, &ad);
             let b = config.batch;
             if meta.epoch < config.pretrain {
@@ -752,18 +720,4 @@ fn frames_of(generator: &Generator, z: Tensor<2>, how: Binarize, seed: u64) -> V
         return binarize(&generator.generate(z, binary), Binarize::Threshold(0.5), mono, seed);
     }
     binarize(&generator.forward(z), how, mono, seed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transposition_keeps_every_note_on_the_keys() {
-        let seg: Vec<Frame> = vec![1 << 2 | 1 << 80, 1 << 40];
-        assert_eq!(transposed(&seg, 7, 88), vec![1 << 9 | 1 << 87, 1 << 47]);
-        assert_eq!(transposed(&seg, 8, 88), seg, "the top note would leave the keys");
-        assert_eq!(transposed(&seg, -2, 88), vec![1 | 1 << 78, 1 << 38]);
-        assert_eq!(transposed(&seg, -3, 88), seg, "the bottom note would leave the keys");
-    }
 }

@@ -15,9 +15,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::Seq2Seq;
-use super::data::{self, VOICES};
 use crate::NnError;
 use crate::sample::{SampleOptions, Sampling, sample_token};
+use fugato_data::lines::{self as data, VOICES};
 
 /// Pitch ranges (MIDI, inclusive) of soprano, alto, tenor and bass: the usual choir
 /// ranges, as wide as Bach writes them in the chorales.

@@ -9,7 +9,6 @@
 //! also reads the encoder's output at its own step) and **continuation** (four bars in,
 //! the next four out). The encoder's vector doubles as a music embedding ([`similar`]).
 
-pub mod data;
 pub mod harmony;
 pub mod similar;
 pub mod train;
@@ -20,38 +19,10 @@ use burn::tensor::activation::{log_softmax, softmax, tanh};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use fugato_data::lines as data;
+pub use fugato_data::lines::Task;
+
 use crate::model::{CellKind, Layer, LayerConfig, LayerState, dropout};
-
-/// What a sequence-to-sequence model was trained to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// Soprano in; alto, tenor and bass out, aligned step for step.
-    Harmonize,
-    /// Four bars of melody in, the next four out.
-    Continue,
-}
-
-impl Task {
-    /// Target lines the decoder writes at each step.
-    pub fn streams(self) -> usize {
-        match self {
-            Task::Harmonize => 3,
-            Task::Continue => 1,
-        }
-    }
-}
-
-impl std::str::FromStr for Task {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "harmonize" | "harmonise" => Ok(Task::Harmonize),
-            "continue" | "continuation" => Ok(Task::Continue),
-            _ => Err(format!("unknown task {s:?}: expected harmonize or continue")),
-        }
-    }
-}
 
 /// Everything needed to build a model; stored in every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use fugato_score::{Score, estimate_key};
 use serde::{Deserialize, Serialize};
 
 use super::Seq2Seq;
-use super::data::{self, transpose_line};
 use crate::NnError;
+use fugato_data::lines::{self as data, transpose_line};
 
 /// Steps per window: four bars of 4/4 on the sixteenth grid.
 pub const WINDOW: usize = 64;

@@ -9,18 +9,16 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::Rng;
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Example, restart, sounding, transpose_line};
 use super::{Batch, Seq2Seq, Seq2SeqConfig, Task};
 use crate::NnError;
 use crate::checkpoint;
 use crate::evaluate::Evaluation;
 use crate::train::{HasProgress, Observer, Progress, TrainConfig, TrainSummary, close_epoch, tidy_for_resume};
+use fugato_data::lines::{Example, Examples, batches, fixed_windows, random_windows};
 
 pub const FORMAT: &str = "fugato-seq2seq";
 pub const VERSION: u32 = 1;
@@ -73,20 +71,12 @@ pub fn load(path: &Path, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> 
     Ok(Seq2SeqCheckpoint { meta, model, optimizer: f.optimizer })
 }
 
-/// Training and validation examples.
-pub struct Seq2SeqData {
-    pub task: Task,
-    pub train: Vec<Example>,
-    pub valid: Vec<Example>,
-    pub source: String,
-}
-
 /// Trains a new model in the run folder `run`.
 pub fn train(
     run: &Path,
     model_config: &Seq2SeqConfig,
     config: &TrainConfig,
-    data: &Seq2SeqData,
+    data: &Examples,
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
@@ -114,7 +104,7 @@ pub fn train(
 /// Continues the run in `run` from its `latest/` checkpoint, up to `epochs` in all.
 pub fn resume(
     run: &Path,
-    data: &Seq2SeqData,
+    data: &Examples,
     epochs: Option<usize>,
     device: &Device,
     observer: &mut dyn Observer,
@@ -140,7 +130,7 @@ fn run_epochs(
     mut meta: Seq2SeqMeta,
     mut model: Seq2Seq,
     mut optimizer: ModuleOptimizer,
-    data: &Seq2SeqData,
+    data: &Examples,
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
@@ -186,7 +176,7 @@ fn run_epochs(
 /// `windows`, with dropout off.
 pub fn evaluate(model: &Seq2Seq, windows: &[Example], device: &Device) -> Evaluation {
     let (mut nll_sum, mut steps, mut right, mut tokens) = (0f64, 0usize, 0usize, 0usize);
-    for chunk in batches(windows, 32, None) {
+    for chunk in batches(windows, 32, None::<&mut ChaCha8Rng>) {
         let batch = make_batch(&chunk, device);
         let n = chunk.len() * chunk[0].target_positions.len();
         nll_sum += model.loss(&batch).into_scalar::<f32>() as f64 * n as f64;
@@ -210,90 +200,6 @@ pub fn evaluate(model: &Seq2Seq, windows: &[Example], device: &Device) -> Evalua
         recall: None,
         f1: None,
     }
-}
-
-/// Cuts `ex[a..b]` out of an example, restarting lines that begin mid-note.
-fn crop(ex: &Example, a: usize, b: usize) -> Example {
-    let cut = |line: &[u16]| restart(&line[a..b], sounding(&line[..=a])[a]);
-    Example {
-        name: ex.name.clone(),
-        source: cut(&ex.source),
-        source_positions: ex.source_positions[a..b].to_vec(),
-        targets: ex.targets.iter().map(|l| cut(l)).collect(),
-        target_positions: ex.target_positions[a..b].to_vec(),
-    }
-}
-
-/// Consecutive windows of `len` steps (aligned tasks) or the whole examples, unchanged.
-pub fn fixed_windows(examples: &[Example], len: Option<usize>) -> Vec<Example> {
-    match len {
-        None => examples.to_vec(),
-        Some(len) => examples
-            .iter()
-            .flat_map(|ex| {
-                let n = ex.source.len();
-                (0..n / len).map(move |i| crop(ex, i * len, (i + 1) * len))
-            })
-            .collect(),
-    }
-}
-
-/// An epoch's windows: about one random crop of `len` steps per `len` steps of each
-/// example (aligned tasks) or each example once, each moved by a random shift in
-/// ±`transpose` semitones where every pitch stays on the keyboard.
-fn random_windows(examples: &[Example], len: Option<usize>, transpose: i32, rng: &mut impl Rng) -> Vec<Example> {
-    let mut out = Vec::new();
-    for ex in examples {
-        let n = ex.source.len();
-        let crops: Vec<Example> = match len {
-            Some(len) if n >= len => {
-                (0..n.div_ceil(len)).map(|_| rng.random_range(0..=n - len)).map(|a| crop(ex, a, a + len)).collect()
-            }
-            Some(_) => Vec::new(),
-            None => vec![ex.clone()],
-        };
-        for w in crops {
-            let shift = if transpose > 0 { rng.random_range(-transpose..=transpose) } else { 0 };
-            out.push(shifted(&w, shift).unwrap_or(w));
-        }
-    }
-    out
-}
-
-fn shifted(ex: &Example, semitones: i32) -> Option<Example> {
-    Some(Example {
-        source: transpose_line(&ex.source, semitones)?,
-        targets: ex.targets.iter().map(|l| transpose_line(l, semitones)).collect::<Option<_>>()?,
-        ..ex.clone()
-    })
-}
-
-/// Windows grouped by length into batches of at most `size`, in random order when a
-/// generator is given.
-fn batches(windows: &[Example], size: usize, mut rng: Option<&mut ChaCha8Rng>) -> Vec<Vec<Example>> {
-    let mut sorted: Vec<&Example> = windows.iter().collect();
-    if let Some(rng) = rng.as_mut() {
-        sorted.shuffle(rng);
-    }
-    // A stable sort: windows of one length stay in their (random) order.
-    sorted.sort_by_key(|w| (w.source.len(), w.target_positions.len()));
-    let mut out: Vec<Vec<Example>> = Vec::new();
-    for w in sorted {
-        match out.last_mut() {
-            Some(b)
-                if b.len() < size.max(1)
-                    && b[0].source.len() == w.source.len()
-                    && b[0].target_positions.len() == w.target_positions.len() =>
-            {
-                b.push(w.clone())
-            }
-            _ => out.push(vec![w.clone()]),
-        }
-    }
-    if let Some(rng) = rng {
-        out.shuffle(rng);
-    }
-    out
 }
 
 /// Tensors for a batch of equally long windows.

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fugato_nn::data::{PolyphonicSet, PrepareConfig, Shards, Split, midi_files, prepare_midi, prepare_polyphonic};
+use fugato_data::{PolyphonicSet, PrepareConfig, Shards, Split, midi_files, prepare_midi, prepare_polyphonic};
 use fugato_repr::ReprKind;
 use fugato_repr::pianoroll::PianoRoll;
 use fugato_score::Score;

@@ -13,8 +13,8 @@ use fugato_repr::pianoroll::Frame;
 use fugato_repr::{ReprKind, Vocabulary};
 use serde::{Deserialize, Serialize};
 
-use super::{Skipped, Split};
-use crate::NnError;
+use crate::DataError;
+use crate::{Skipped, Split};
 
 pub const FORMAT: &str = "fugato-shards";
 pub const VERSION: u32 = 1;
@@ -89,11 +89,11 @@ pub struct Shards {
 }
 
 impl Shards {
-    pub fn open(dir: &Path) -> Result<Shards, NnError> {
+    pub fn open(dir: &Path) -> Result<Shards, DataError> {
         let path = dir.join("meta.json");
         let meta: ShardsMeta = read_json(&path)?;
         if meta.format != FORMAT || meta.version != VERSION {
-            return Err(NnError::dataset(
+            return Err(DataError::dataset(
                 &path,
                 format!("not {FORMAT} version {VERSION} (found {} version {})", meta.format, meta.version),
             ));
@@ -101,20 +101,20 @@ impl Shards {
         Ok(Shards { dir: dir.to_path_buf(), meta })
     }
 
-    pub fn frames(&self, split: Split) -> Result<Sequences<Frame>, NnError> {
+    pub fn frames(&self, split: Split) -> Result<Sequences<Frame>, DataError> {
         self.read(split, "bin", 16, |b| u128::from_le_bytes(b.try_into().expect("16 bytes")))
     }
 
-    pub fn onsets(&self, split: Split) -> Result<Sequences<Frame>, NnError> {
+    pub fn onsets(&self, split: Split) -> Result<Sequences<Frame>, DataError> {
         self.read(split, "onsets.bin", 16, |b| u128::from_le_bytes(b.try_into().expect("16 bytes")))
     }
 
-    pub fn tokens(&self, split: Split) -> Result<Sequences<u16>, NnError> {
+    pub fn tokens(&self, split: Split) -> Result<Sequences<u16>, DataError> {
         self.read(split, "bin", 2, |b| u16::from_le_bytes(b.try_into().expect("2 bytes")))
     }
 
     /// Each sequence's style (an index into `meta.styles`), if the data has styles.
-    pub fn styles(&self, split: Split) -> Result<Option<Vec<u16>>, NnError> {
+    pub fn styles(&self, split: Split) -> Result<Option<Vec<u16>>, DataError> {
         if self.meta.styles.is_empty() {
             return Ok(None);
         }
@@ -122,10 +122,10 @@ impl Shards {
         let styles: Vec<u16> = read_json(&path)?;
         let expected = self.meta.splits.get(&split).map_or(0, |s| s.sequences);
         if styles.len() != expected {
-            return Err(NnError::dataset(&path, format!("{} styles for {expected} sequences", styles.len())));
+            return Err(DataError::dataset(&path, format!("{} styles for {expected} sequences", styles.len())));
         }
         if let Some(bad) = styles.iter().find(|&&s| usize::from(s) >= self.meta.styles.len()) {
-            return Err(NnError::dataset(&path, format!("style {bad} of only {}", self.meta.styles.len())));
+            return Err(DataError::dataset(&path, format!("style {bad} of only {}", self.meta.styles.len())));
         }
         Ok(Some(styles))
     }
@@ -136,28 +136,28 @@ impl Shards {
         ext: &str,
         width: usize,
         decode: impl Fn(&[u8]) -> T,
-    ) -> Result<Sequences<T>, NnError> {
+    ) -> Result<Sequences<T>, DataError> {
         let idx_path = self.dir.join(format!("{}.idx", split.name()));
         let bin_path = self.dir.join(format!("{}.{ext}", split.name()));
-        let idx = std::fs::read(&idx_path).map_err(NnError::io(&idx_path))?;
-        let bin = std::fs::read(&bin_path).map_err(NnError::io(&bin_path))?;
+        let idx = std::fs::read(&idx_path).map_err(DataError::io(&idx_path))?;
+        let bin = std::fs::read(&bin_path).map_err(DataError::io(&bin_path))?;
         if idx.len() % 8 != 0 || bin.len() % width != 0 {
-            return Err(NnError::dataset(&bin_path, "truncated shard"));
+            return Err(DataError::dataset(&bin_path, "truncated shard"));
         }
         let offsets: Vec<usize> =
             idx.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize).collect();
         let data: Vec<T> = bin.chunks_exact(width).map(decode).collect();
         let sorted = offsets.windows(2).all(|w| w[0] <= w[1]);
         if offsets.first() != Some(&0) || offsets.last() != Some(&data.len()) || !sorted {
-            return Err(NnError::dataset(&idx_path, "index does not match its shard"));
+            return Err(DataError::dataset(&idx_path, "index does not match its shard"));
         }
         Ok(Sequences { offsets, data })
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, NnError> {
-    let text = std::fs::read_to_string(path).map_err(NnError::io(path))?;
-    serde_json::from_str(&text).map_err(|e| NnError::Json {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataError> {
+    let text = std::fs::read_to_string(path).map_err(DataError::io(path))?;
+    serde_json::from_str(&text).map_err(|e| DataError::Json {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
@@ -165,14 +165,14 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, NnError> 
     })
 }
 
-pub(crate) fn index_bytes(offsets: &[usize]) -> Vec<u8> {
+pub fn index_bytes(offsets: &[usize]) -> Vec<u8> {
     offsets.iter().flat_map(|&o| (o as u64).to_le_bytes()).collect()
 }
 
-pub(crate) fn frame_bytes(frames: &[Frame]) -> Vec<u8> {
+pub fn frame_bytes(frames: &[Frame]) -> Vec<u8> {
     frames.iter().flat_map(|f| f.to_le_bytes()).collect()
 }
 
-pub(crate) fn token_bytes(tokens: &[u16]) -> Vec<u8> {
+pub fn token_bytes(tokens: &[u16]) -> Vec<u8> {
     tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
 }

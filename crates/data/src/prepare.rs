@@ -9,9 +9,9 @@ use fugato_score::Score;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::shards::{FORMAT, ShardsMeta, SplitMeta, VERSION, frame_bytes, index_bytes, token_bytes};
-use super::{PolyphonicSet, Sequences, Split};
-use crate::{NnError, staging};
+use crate::shards::{FORMAT, ShardsMeta, SplitMeta, VERSION, frame_bytes, index_bytes, token_bytes};
+use crate::{DataError, staging};
+use crate::{PolyphonicSet, Sequences, Split};
 
 /// How many skipped files `meta.json` names (all are counted).
 const MAX_SKIPPED_LISTED: usize = 200;
@@ -78,9 +78,9 @@ pub fn prepare_midi(
     config: PrepareConfig,
     out: &Path,
     on_file: &(dyn Fn() + Sync),
-) -> Result<PrepareSummary, NnError> {
+) -> Result<PrepareSummary, DataError> {
     if config.styles && config.repr == ReprKind::PianoRoll {
-        return Err(NnError::Options("styles are for token representations (melody, remi, performance)".into()));
+        return Err(DataError::Options("styles are for token representations (melody, remi, performance)".into()));
     }
     let results: Vec<(PathBuf, String, Split, Result<Encoded, String>)> = files
         .par_iter()
@@ -98,7 +98,7 @@ pub fn prepare_midi(
         })
         .collect();
 
-    let mut book = super::styles::StyleBook::default();
+    let mut book = crate::styles::StyleBook::default();
 
     let mut splits: BTreeMap<Split, SplitData> = BTreeMap::new();
     let mut skipped = Vec::new();
@@ -131,7 +131,7 @@ pub fn prepare_polyphonic(
     source: &str,
     config: PrepareConfig,
     out: &Path,
-) -> Result<PrepareSummary, NnError> {
+) -> Result<PrepareSummary, DataError> {
     let mut splits: BTreeMap<Split, SplitData> = BTreeMap::new();
     for (&split, seqs) in &set.splits {
         let data = splits.entry(split).or_default();
@@ -174,11 +174,11 @@ fn write(
     files_read: usize,
     files_skipped: usize,
     skipped: Vec<Skipped>,
-) -> Result<PrepareSummary, NnError> {
+) -> Result<PrepareSummary, DataError> {
     if out.exists() && !out.join("meta.json").is_file() {
         let empty = out.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
         if !empty {
-            return Err(NnError::dataset(out, "exists and holds something other than shards; choose another --out"));
+            return Err(DataError::dataset(out, "exists and holds something other than shards; choose another --out"));
         }
     }
     let tmp = staging::stage(out, ".fugato-prepare-")?;

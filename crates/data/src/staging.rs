@@ -5,44 +5,44 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use crate::NnError;
+use crate::DataError;
 
 /// A fresh private folder next to `dest`, named with `prefix`.
-pub(crate) fn stage(dest: &Path, prefix: &str) -> Result<TempDir, NnError> {
+pub fn stage(dest: &Path, prefix: &str) -> Result<TempDir, DataError> {
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(NnError::io(parent))?;
-    tempfile::Builder::new().prefix(prefix).tempdir_in(parent).map_err(NnError::io(parent))
+    std::fs::create_dir_all(parent).map_err(DataError::io(parent))?;
+    tempfile::Builder::new().prefix(prefix).tempdir_in(parent).map_err(DataError::io(parent))
 }
 
 /// Writes one file into a staged folder.
-pub(crate) fn put(staged: &TempDir, name: &str, bytes: &[u8]) -> Result<(), NnError> {
+pub fn put(staged: &TempDir, name: &str, bytes: &[u8]) -> Result<(), DataError> {
     let path = staged.path().join(name);
-    std::fs::write(&path, bytes).map_err(NnError::io(path))
+    std::fs::write(&path, bytes).map_err(DataError::io(path))
 }
 
 /// Moves a staged folder to `dest`, replacing what is there (callers decide beforehand
 /// whether that may be replaced). Safe against a kill at any moment: the old folder is
 /// parked beside `dest` until the new one is in place, so one of them is always whole,
 /// and [`recover`] brings the parked one back if the kill came between the two renames.
-pub(crate) fn commit(staged: TempDir, dest: &Path) -> Result<(), NnError> {
+pub fn commit(staged: TempDir, dest: &Path) -> Result<(), DataError> {
     let tmp = staged.keep();
     // Temporary folders are private (0700); the result should read like any other folder.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(NnError::io(&tmp))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(DataError::io(&tmp))?;
     }
     recover(dest)?;
     let old = parked(dest);
     if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(NnError::io(&old))?;
+        std::fs::remove_dir_all(&old).map_err(DataError::io(&old))?;
     }
     if dest.exists() {
-        std::fs::rename(dest, &old).map_err(NnError::io(dest))?;
+        std::fs::rename(dest, &old).map_err(DataError::io(dest))?;
     }
-    std::fs::rename(&tmp, dest).map_err(NnError::io(dest))?;
+    std::fs::rename(&tmp, dest).map_err(DataError::io(dest))?;
     if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(NnError::io(&old))?;
+        std::fs::remove_dir_all(&old).map_err(DataError::io(&old))?;
     }
     Ok(())
 }
@@ -54,20 +54,20 @@ fn parked(dest: &Path) -> std::path::PathBuf {
 }
 
 /// Undoes a [`commit`] killed between parking the old folder and moving the new one in.
-pub(crate) fn recover(dest: &Path) -> Result<(), NnError> {
+pub fn recover(dest: &Path) -> Result<(), DataError> {
     let old = parked(dest);
     if !dest.exists() && old.is_dir() {
-        std::fs::rename(&old, dest).map_err(NnError::io(dest))?;
+        std::fs::rename(&old, dest).map_err(DataError::io(dest))?;
     }
     Ok(())
 }
 
 /// Removes staging folders (named with `prefix`) that a killed process left in `dir`.
-pub(crate) fn sweep(dir: &Path, prefix: &str) -> Result<(), NnError> {
+pub fn sweep(dir: &Path, prefix: &str) -> Result<(), DataError> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(prefix) && entry.path().is_dir() {
-            std::fs::remove_dir_all(entry.path()).map_err(NnError::io(entry.path()))?;
+            std::fs::remove_dir_all(entry.path()).map_err(DataError::io(entry.path()))?;
         }
     }
     Ok(())

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use fugato_repr::pianoroll::{Frame, LOWEST_PITCH, N_KEYS};
 
-use super::Split;
-use crate::NnError;
+use crate::DataError;
+use crate::Split;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PolyphonicSet {
@@ -21,13 +21,13 @@ pub struct PolyphonicSet {
 impl PolyphonicSet {
     /// Reads a benchmark JSON file. Fails, naming the place, on bad JSON, on a file with
     /// none of the three splits, and on pitches outside the 88 keys.
-    pub fn load(path: &Path) -> Result<PolyphonicSet, NnError> {
-        let text = std::fs::read_to_string(path).map_err(NnError::io(path))?;
+    pub fn load(path: &Path) -> Result<PolyphonicSet, DataError> {
+        let text = std::fs::read_to_string(path).map_err(DataError::io(path))?;
         Self::parse(&text).map_err(|e| match e {
             ParseError::Json(e) => {
-                NnError::Json { path: path.into(), line: e.line(), column: e.column(), message: e.to_string() }
+                DataError::Json { path: path.into(), line: e.line(), column: e.column(), message: e.to_string() }
             }
-            ParseError::Content(message) => NnError::dataset(path, message),
+            ParseError::Content(message) => DataError::dataset(path, message),
         })
     }
 

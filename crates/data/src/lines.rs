@@ -1,10 +1,49 @@
 //! Examples for the encoder–decoder: a source line and target lines in melody tokens on
-//! the sixteenth-note grid, with each step's place in its bar.
+//! the sixteenth-note grid, with each step's place in its bar; and the windows and batches
+//! training draws from them.
 
+use std::path::Path;
+
+use fugato_repr::ReprKind;
 use fugato_repr::melody::{self, HOLD, REST};
 use fugato_score::{Score, Track};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
 
-use super::Task;
+use crate::folder::read_folder;
+use crate::{DataError, Split, transpose};
+
+/// What a sequence-to-sequence model learns to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Soprano in; alto, tenor and bass out, aligned step for step.
+    Harmonize,
+    /// Four bars of melody in, the next four out.
+    Continue,
+}
+
+impl Task {
+    /// Target lines the decoder writes at each step.
+    pub fn streams(self) -> usize {
+        match self {
+            Task::Harmonize => 3,
+            Task::Continue => 1,
+        }
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "harmonize" | "harmonise" => Ok(Task::Harmonize),
+            "continue" | "continuation" => Ok(Task::Continue),
+            _ => Err(format!("unknown task {s:?}: expected harmonize or continue")),
+        }
+    }
+}
 
 /// Grid steps per quarter note.
 pub const STEPS_PER_QUARTER: u32 = melody::STEPS_PER_QUARTER;
@@ -24,6 +63,41 @@ pub struct Example {
     /// One or more lines, all as long as `target_positions`.
     pub targets: Vec<Vec<u16>>,
     pub target_positions: Vec<u16>,
+}
+
+/// A task's training and validation examples.
+#[derive(Clone, Debug)]
+pub struct Examples {
+    pub task: Task,
+    pub train: Vec<Example>,
+    pub valid: Vec<Example>,
+    /// Where they came from.
+    pub source: String,
+}
+
+impl Examples {
+    /// The examples of a MIDI folder's training and validation splits.
+    pub fn from_folder(root: &Path, task: Task) -> Result<Examples, DataError> {
+        let pieces = read_folder(root, |s| s != Split::Test)?.pieces;
+        let mut out = Examples { task, train: Vec::new(), valid: Vec::new(), source: root.display().to_string() };
+        for piece in &pieces {
+            let found = examples(task, &piece.name, &piece.score).unwrap_or_default();
+            match piece.split {
+                Split::Train => out.train.extend(found),
+                Split::Valid => out.valid.extend(found),
+                Split::Test => {}
+            }
+        }
+        if out.train.is_empty() {
+            let what = format!("{task:?}").to_lowercase();
+            let hint = match task {
+                Task::Harmonize => " (pieces need parts named Soprano, Alto, Tenor and Bass)",
+                Task::Continue => "",
+            };
+            return Err(DataError::dataset(root, format!("no {what} examples in the training split{hint}")));
+        }
+        Ok(out)
+    }
 }
 
 /// Grid steps the score spans: up to the end of its last note.
@@ -158,15 +232,91 @@ pub fn sounding(line: &[u16]) -> Vec<Option<u8>> {
 
 /// A line moved by `semitones`, or `None` if a pitch would leave the 88 keys.
 pub fn transpose_line(line: &[u16], semitones: i32) -> Option<Vec<u16>> {
-    line.iter()
-        .map(|&t| match melody::token_pitch(u32::from(t)) {
-            None => Some(t),
-            Some(p) => {
-                let moved = u8::try_from(i32::from(p) + semitones).ok()?;
-                melody::pitch_token(moved).map(|t| t as u16)
+    transpose::tokens(ReprKind::Melody, line, 0, semitones)
+}
+
+/// Cuts `ex[a..b]` out of an example, restarting lines that begin mid-note.
+fn crop(ex: &Example, a: usize, b: usize) -> Example {
+    let cut = |line: &[u16]| restart(&line[a..b], sounding(&line[..=a])[a]);
+    Example {
+        name: ex.name.clone(),
+        source: cut(&ex.source),
+        source_positions: ex.source_positions[a..b].to_vec(),
+        targets: ex.targets.iter().map(|l| cut(l)).collect(),
+        target_positions: ex.target_positions[a..b].to_vec(),
+    }
+}
+
+/// Consecutive windows of `len` steps (aligned tasks) or the whole examples, unchanged.
+pub fn fixed_windows(examples: &[Example], len: Option<usize>) -> Vec<Example> {
+    match len {
+        None => examples.to_vec(),
+        Some(len) => examples
+            .iter()
+            .flat_map(|ex| {
+                let n = ex.source.len();
+                (0..n / len).map(move |i| crop(ex, i * len, (i + 1) * len))
+            })
+            .collect(),
+    }
+}
+
+/// An epoch's windows: about one random crop of `len` steps per `len` steps of each
+/// example (aligned tasks) or each example once, each moved by a random shift in
+/// ±`transpose` semitones where every pitch stays on the keyboard.
+pub fn random_windows(examples: &[Example], len: Option<usize>, transpose: u32, rng: &mut impl Rng) -> Vec<Example> {
+    let mut out = Vec::new();
+    for ex in examples {
+        let n = ex.source.len();
+        let crops: Vec<Example> = match len {
+            Some(len) if n >= len => {
+                (0..n.div_ceil(len)).map(|_| rng.random_range(0..=n - len)).map(|a| crop(ex, a, a + len)).collect()
             }
-        })
-        .collect()
+            Some(_) => Vec::new(),
+            None => vec![ex.clone()],
+        };
+        for w in crops {
+            let shift = transpose::draw(rng, transpose);
+            out.push(shifted(&w, shift).unwrap_or(w));
+        }
+    }
+    out
+}
+
+fn shifted(ex: &Example, semitones: i32) -> Option<Example> {
+    Some(Example {
+        source: transpose_line(&ex.source, semitones)?,
+        targets: ex.targets.iter().map(|l| transpose_line(l, semitones)).collect::<Option<_>>()?,
+        ..ex.clone()
+    })
+}
+
+/// Windows grouped by length into batches of at most `size`, in random order when a
+/// generator is given.
+pub fn batches<R: Rng>(windows: &[Example], size: usize, mut rng: Option<&mut R>) -> Vec<Vec<Example>> {
+    let mut sorted: Vec<&Example> = windows.iter().collect();
+    if let Some(rng) = rng.as_mut() {
+        sorted.shuffle(rng);
+    }
+    // A stable sort: windows of one length stay in their (random) order.
+    sorted.sort_by_key(|w| (w.source.len(), w.target_positions.len()));
+    let mut out: Vec<Vec<Example>> = Vec::new();
+    for w in sorted {
+        match out.last_mut() {
+            Some(b)
+                if b.len() < size.max(1)
+                    && b[0].source.len() == w.source.len()
+                    && b[0].target_positions.len() == w.target_positions.len() =>
+            {
+                b.push(w.clone())
+            }
+            _ => out.push(vec![w.clone()]),
+        }
+    }
+    if let Some(rng) = rng {
+        out.shuffle(rng);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::NnError;
+use crate::DataError;
 
 /// Collections whose pieces share one style.
 const FIXED: [(&str, &str); 3] = [("bach-chorales", "chorale"), ("essenFolksong", "song"), ("piano", "piano")];
@@ -59,7 +59,7 @@ pub struct StyleBook {
 
 impl StyleBook {
     /// The style of the MIDI file at `path`.
-    pub fn style(&mut self, path: &Path) -> Result<String, NnError> {
+    pub fn style(&mut self, path: &Path) -> Result<String, DataError> {
         let folder = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let collection = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if !self.manifests.contains_key(&folder) {
@@ -73,15 +73,15 @@ impl StyleBook {
 }
 
 /// The `file`, `title` and `time_signature` columns of a manifest, by file name.
-pub fn read_manifest(path: &Path) -> Result<HashMap<String, ManifestEntry>, NnError> {
-    let text = std::fs::read_to_string(path).map_err(NnError::io(path))?;
+pub fn read_manifest(path: &Path) -> Result<HashMap<String, ManifestEntry>, DataError> {
+    let text = std::fs::read_to_string(path).map_err(DataError::io(path))?;
     let mut lines = text.lines();
     let header = split_csv_line(lines.next().unwrap_or_default());
     let column = |name: &str| {
         header
             .iter()
             .position(|h| h == name)
-            .ok_or_else(|| NnError::dataset(path, format!("line 1: no {name:?} column in the header")))
+            .ok_or_else(|| DataError::dataset(path, format!("line 1: no {name:?} column in the header")))
     };
     let (file, title, meter) = (column("file")?, column("title")?, column("time_signature")?);
     let mut entries = HashMap::new();
@@ -89,7 +89,7 @@ pub fn read_manifest(path: &Path) -> Result<HashMap<String, ManifestEntry>, NnEr
         let fields = split_csv_line(line);
         let field = |k: usize| {
             fields.get(k).cloned().ok_or_else(|| {
-                NnError::dataset(
+                DataError::dataset(
                     path,
                     format!("line {}: {} fields, but the header has {}", i + 2, fields.len(), header.len()),
                 )

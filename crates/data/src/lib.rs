@@ -1,17 +1,69 @@
-//! Datasets: where sequences come from, how they split, and the shards `prepare` writes.
+//! fugato's data: where sequences come from (the polyphonic piano-roll benchmarks, folders
+//! of MIDI files with a split fixed by each file's path, shards), how they split, the shards
+//! `prepare` writes once so that training only reads arrays, and what training draws from
+//! them as plain arrays (windows of sequences, melody lines, GAN segments), transposed by
+//! one implementation ([`transpose`]). No tensors: `fugato_nn` turns the arrays into them.
+//!
+//! ```
+//! use fugato_data::{PolyphonicSet, Split};
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/polyphonic/jsb_small.json");
+//! let set = PolyphonicSet::load(path.as_ref())?;
+//! assert_eq!(set.split(Split::Train).unwrap().len(), 3);
+//! # Ok::<(), fugato_data::DataError>(())
+//! ```
 
+mod dataset;
+pub mod folder;
+pub mod lines;
 mod polyphonic;
 mod prepare;
+pub mod segments;
+pub mod sequences;
 mod shards;
+pub mod staging;
 pub mod styles;
+pub mod transpose;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
+pub use dataset::{DataInfo, Dataset, prepare_folders};
 pub use polyphonic::PolyphonicSet;
 pub use prepare::{PrepareConfig, PrepareSummary, Skipped, prepare_midi, prepare_polyphonic};
 pub use shards::{Sequences, Shards, ShardsMeta, SplitMeta};
+
+#[derive(Debug, Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid JSON at line {line}, column {column}: {message}")]
+    Json { path: PathBuf, line: usize, column: usize, message: String },
+    /// A file or folder that cannot serve as data: what is wrong with it.
+    #[error("{path}: {message}")]
+    Dataset { path: PathBuf, message: String },
+    /// An option that does not fit the data.
+    #[error("{0}")]
+    Options(String),
+    #[error("{0}")]
+    Repr(#[from] fugato_repr::ReprError),
+    #[error("{0}")]
+    Score(#[from] fugato_score::ScoreError),
+}
+
+impl DataError {
+    /// An I/O error of `path`, for `map_err`.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DataError {
+        let path = path.into();
+        move |source| DataError::Io { path, source }
+    }
+
+    pub fn dataset(path: impl Into<PathBuf>, message: impl Into<String>) -> DataError {
+        DataError::Dataset { path: path.into(), message: message.into() }
+    }
+}
 
 /// A dataset split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,12 +114,12 @@ impl std::str::FromStr for Split {
 pub const MIDI_EXTENSIONS: [&str; 4] = ["mid", "midi", "rmi", "kar"];
 
 /// Every MIDI file under `root`, recursively, sorted by path.
-pub fn midi_files(root: &Path) -> Result<Vec<PathBuf>, crate::NnError> {
+pub fn midi_files(root: &Path) -> Result<Vec<PathBuf>, crate::DataError> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(crate::NnError::io(&dir))? {
-            let path = entry.map_err(crate::NnError::io(&dir))?.path();
+        for entry in std::fs::read_dir(&dir).map_err(crate::DataError::io(&dir))? {
+            let path = entry.map_err(crate::DataError::io(&dir))?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if path
