@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "fugato", version, about = "Learn music from MIDI and write new music.")]
@@ -145,8 +145,8 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub steps_per_quarter: Option<u32>,
     /// JSON split to read or write [read: the first present; write: test].
-    #[arg(long)]
-    pub split: Option<String>,
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
     /// Which sequence of the JSON split to turn into MIDI.
     #[arg(long, default_value_t = 0)]
     pub index: usize,
@@ -162,9 +162,9 @@ pub struct PrepareArgs {
     /// folder they share, e.g. essenFolksong/x.mid).
     #[arg(required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
-    /// Representation: pianoroll, performance, remi or melody.
-    #[arg(long)]
-    pub repr: String,
+    /// The representation to encode in.
+    #[arg(long, value_enum)]
+    pub repr: ReprArg,
     /// Output folder for the shards (replaced if it already holds shards).
     #[arg(long)]
     pub out: PathBuf,
@@ -181,41 +181,59 @@ pub struct PrepareArgs {
     pub styles: bool,
 }
 
+/// `fugato train`'s flags as given. [`crate::train::Plan`] checks them per model family:
+/// a flag that does not apply to the family chosen is refused, naming it.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Training data: a piano-roll JSON file, a shards folder from `fugato prepare`, or a
-    /// folder of MIDI files (prepared into OUT/data first).
+    /// folder of MIDI files (sequence models: prepared into OUT/data first; seq2seq and gan
+    /// read MIDI folders).
     #[arg(long)]
     pub data: PathBuf,
     /// Run folder to create: checkpoints (latest/, best/), metrics.jsonl, loss.png.
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
-    /// Continue the run in this folder from its latest checkpoint.
+    /// Continue the run in this folder from its latest checkpoint (its settings are kept;
+    /// only --epochs may change).
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,
-    /// A built-in preset (seed-keras, jsb-lstm, jsb-gru, jsb-rnn, jsb-nade,
-    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm, remi-lstm) or a TOML file [default: seed-keras].
+    /// The model: a sequence model with this recurrent cell (rnn, lstm, gru) over frames or
+    /// tokens, seq2seq (the encoder–decoder), or gan [default: the preset's cell].
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// Sequence models: a built-in preset (seed-keras, jsb-lstm, jsb-gru, jsb-rnn, jsb-nade,
+    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm, remi-lstm) or a TOML file
+    /// [default: seed-keras].
     #[arg(long)]
     pub preset: Option<String>,
-    /// The model: a recurrent cell (rnn, lstm or gru) with a head over frames or tokens,
-    /// seq2seq, the encoder–decoder (with --task and --cell), or gan (with --generator).
+    /// Sequence models: the representation a MIDI folder is prepared in [default: pianoroll].
+    #[arg(long, value_enum)]
+    pub repr: Option<ReprArg>,
+    /// Sequence models: LSTM with peephole connections (gates see the cell state).
     #[arg(long)]
-    pub model: Option<String>,
-    /// seq2seq: harmonize (a folder of SATB chorales) or continue (four bars → the next four).
+    pub peephole: bool,
+    /// Sequence models: the output head [default: sigmoid for frames, softmax for tokens].
+    #[arg(long, value_enum)]
+    pub head: Option<HeadArg>,
+    /// Sequence models with a NADE head: its hidden units [default: 150].
     #[arg(long)]
-    pub task: Option<String>,
-    /// seq2seq: the encoder's and decoder's cell, lstm or gru [default: lstm].
-    #[arg(long)]
-    pub cell: Option<String>,
+    pub nade_hidden: Option<usize>,
+    /// seq2seq: harmonize (a folder of SATB chorales) or continue (four bars → the next
+    /// four) [default: harmonize].
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// seq2seq and gan (RNN generator): the recurrent cell [default: lstm].
+    #[arg(long, value_enum)]
+    pub cell: Option<CellArg>,
     /// seq2seq: decode from the encoder's fixed vector alone, without attention.
     #[arg(long)]
     pub no_attention: bool,
-    /// gan: the generator, rnn (C-RNN-GAN) or mlp [default: rnn].
-    #[arg(long)]
-    pub generator: Option<String>,
-    /// gan: bce (the standard losses) or hinge [default: bce].
-    #[arg(long)]
-    pub gan_loss: Option<String>,
+    /// gan: the generator [default: rnn (C-RNN-GAN)].
+    #[arg(long, value_enum)]
+    pub generator: Option<GeneratorArg>,
+    /// gan: the losses [default: bce (the standard, non-saturating ones)].
+    #[arg(long, value_enum)]
+    pub gan_loss: Option<GanLossArg>,
     /// gan: the discriminator's learning rate [default: --lr, else 2e-4].
     #[arg(long)]
     pub lr_discriminator: Option<f64>,
@@ -234,7 +252,7 @@ pub struct TrainArgs {
     pub no_onsets: bool,
     /// gan: one key or a rest per frame (a softmax instead of a sigmoid per key), for
     /// melodies.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "melody")]
     pub monophonic: bool,
     /// gan: melody tokens per sixteenth (a new note, HOLD or REST) of each piece's top
     /// line, so repeated and held notes differ (for tunes).
@@ -246,14 +264,14 @@ pub struct TrainArgs {
     /// gan: the RNN generator reads its own frame of the step before (C-RNN-GAN).
     #[arg(long)]
     pub feedback: bool,
-    /// gan: epochs of maximum-likelihood pretraining of a --feedback generator before
-    /// the adversarial ones (counted in --epochs) [default: 0].
+    /// gan: epochs of maximum-likelihood pretraining of a --feedback generator before the
+    /// adversarial ones (counted in --epochs) [default: 0].
     #[arg(long)]
     pub pretrain: Option<usize>,
-    /// gan: binary neurons on the generator's output, none, deterministic or stochastic
-    /// (straight-through gradients) [default: none].
-    #[arg(long)]
-    pub binary: Option<String>,
+    /// gan: binary neurons on the generator's output (straight-through gradients)
+    /// [default: none].
+    #[arg(long, value_enum)]
+    pub binary: Option<BinaryArg>,
     /// gan: weight of the mode-seeking term that rewards different segments for different
     /// noise (0: off) [default: 0].
     #[arg(long)]
@@ -264,45 +282,229 @@ pub struct TrainArgs {
     /// gan: write sample MIDI and PNG files every N epochs (0: never) [default: 5].
     #[arg(long)]
     pub sample_every: Option<usize>,
-    /// LSTM with peephole connections (gates see the cell state).
-    #[arg(long)]
-    pub peephole: bool,
+    /// Hidden units per layer [default: the preset's; seq2seq 192; gan 128].
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// Recurrent layers [default: the preset's; gan 2; seq2seq has one each way].
     #[arg(long)]
     pub layers: Option<usize>,
+    /// Dropout probability, 0..1 [default: the preset's; seq2seq 0.2; gan's discriminator 0.3].
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// Output head: sigmoid, nade (piano-roll) or softmax (tokens).
-    #[arg(long)]
-    pub head: Option<String>,
-    #[arg(long)]
-    pub nade_hidden: Option<usize>,
+    /// Learning rate [default: the preset's; seq2seq 1e-3; gan 2e-4].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// adam or sgd.
-    #[arg(long)]
-    pub optimizer: Option<String>,
+    /// Sequence models and seq2seq: the optimizer [default: adam].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Windows (GAN: segments) per batch [default: 32].
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Sequence models and seq2seq: steps predicted per training window [default: 64].
     #[arg(long)]
     pub seq_len: Option<usize>,
+    /// Most epochs to run (with --resume: in all, the epochs already run included).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Early stopping: epochs without a better validation loss.
+    /// Sequence models and seq2seq: stop after this many epochs without a better
+    /// validation loss [default: the preset's; seq2seq 8].
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Gradient-norm clipping (0: off).
+    /// Sequence models and seq2seq: clip the gradient's norm to this (0: off) [default: 5].
     #[arg(long)]
     pub clip: Option<f64>,
-    /// Random transposition of training windows (GAN: segments), ± semitones (piano-roll and token data).
+    /// Move each training window (GAN: segment) by a random shift in ±N semitones (0: off)
+    /// [default: 0; seq2seq 5].
     #[arg(long)]
     pub transpose: Option<u32>,
+    /// Seed of the model's initial weights, the batches and the dropout masks [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Representation when --data is a MIDI folder [default: pianoroll].
-    #[arg(long)]
-    pub repr: Option<String>,
+}
+
+/// `--model`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// A sequence model of tanh RNN cells.
+    Rnn,
+    /// A sequence model of LSTM cells.
+    Lstm,
+    /// A sequence model of GRU cells.
+    Gru,
+    /// The encoder–decoder (harmonisation, continuation).
+    Seq2seq,
+    /// A GAN (RNN or MLP generator, CNN discriminator).
+    Gan,
+}
+
+/// A recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CellArg {
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+impl From<CellArg> for fugato_nn::model::CellKind {
+    fn from(c: CellArg) -> Self {
+        match c {
+            CellArg::Rnn => fugato_nn::model::CellKind::Rnn,
+            CellArg::Lstm => fugato_nn::model::CellKind::Lstm,
+            CellArg::Gru => fugato_nn::model::CellKind::Gru,
+        }
+    }
+}
+
+/// `--head`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HeadArg {
+    /// A sigmoid per piano-roll key (binary cross-entropy).
+    Sigmoid,
+    /// A NADE over the keys (RNN-NADE): each frame's exact likelihood.
+    Nade,
+    /// A softmax over tokens.
+    Softmax,
+    /// Continuous outputs (mean squared error).
+    Regression,
+}
+
+impl From<HeadArg> for fugato_nn::model::HeadKind {
+    fn from(h: HeadArg) -> Self {
+        use fugato_nn::model::HeadKind;
+        match h {
+            HeadArg::Sigmoid => HeadKind::Sigmoid,
+            HeadArg::Nade => HeadKind::Nade,
+            HeadArg::Softmax => HeadKind::Softmax,
+            HeadArg::Regression => HeadKind::Regression,
+        }
+    }
+}
+
+/// `--optimizer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    Adam,
+    /// Stochastic gradient descent with momentum 0.9.
+    Sgd,
+}
+
+impl From<OptimizerArg> for fugato_nn::train::OptimizerKind {
+    fn from(o: OptimizerArg) -> Self {
+        match o {
+            OptimizerArg::Adam => fugato_nn::train::OptimizerKind::Adam,
+            OptimizerArg::Sgd => fugato_nn::train::OptimizerKind::Sgd,
+        }
+    }
+}
+
+/// `--task`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    /// Soprano in; alto, tenor and bass out.
+    Harmonize,
+    /// Four bars in, the next four out.
+    Continue,
+}
+
+impl From<TaskArg> for fugato_data::lines::Task {
+    fn from(t: TaskArg) -> Self {
+        match t {
+            TaskArg::Harmonize => fugato_data::lines::Task::Harmonize,
+            TaskArg::Continue => fugato_data::lines::Task::Continue,
+        }
+    }
+}
+
+/// `--generator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GeneratorArg {
+    /// An LSTM/GRU reading noise at every step (C-RNN-GAN).
+    Rnn,
+    /// Dense layers from one noise vector (the paper's MLP).
+    Mlp,
+}
+
+/// `--gan-loss`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GanLossArg {
+    /// The standard losses, the generator's non-saturating.
+    Bce,
+    /// The hinge losses.
+    Hinge,
+}
+
+impl From<GanLossArg> for fugato_nn::gan::train::GanLoss {
+    fn from(l: GanLossArg) -> Self {
+        match l {
+            GanLossArg::Bce => fugato_nn::gan::train::GanLoss::Bce,
+            GanLossArg::Hinge => fugato_nn::gan::train::GanLoss::Hinge,
+        }
+    }
+}
+
+/// `--binary`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BinaryArg {
+    /// The probabilities themselves.
+    None,
+    /// Keys on where the probability reaches 0.5.
+    Deterministic,
+    /// Keys on with their probability.
+    Stochastic,
+}
+
+impl From<BinaryArg> for fugato_nn::gan::train::BinaryNeurons {
+    fn from(b: BinaryArg) -> Self {
+        use fugato_nn::gan::train::BinaryNeurons;
+        match b {
+            BinaryArg::None => BinaryNeurons::None,
+            BinaryArg::Deterministic => BinaryNeurons::Deterministic,
+            BinaryArg::Stochastic => BinaryNeurons::Stochastic,
+        }
+    }
+}
+
+/// A representation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReprArg {
+    /// 88 keys per grid step.
+    Pianoroll,
+    /// NOTE_ON, NOTE_OFF, TIME_SHIFT and VELOCITY events.
+    Performance,
+    /// REMI-like tokens: bars, positions, pitches, durations, programs.
+    Remi,
+    /// The top line as a token per sixteenth.
+    Melody,
+}
+
+impl From<ReprArg> for fugato_repr::ReprKind {
+    fn from(r: ReprArg) -> Self {
+        use fugato_repr::ReprKind;
+        match r {
+            ReprArg::Pianoroll => ReprKind::PianoRoll,
+            ReprArg::Performance => ReprKind::Performance,
+            ReprArg::Remi => ReprKind::Remi,
+            ReprArg::Melody => ReprKind::Melody,
+        }
+    }
+}
+
+/// A dataset split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Valid,
+    Test,
+}
+
+impl From<SplitArg> for fugato_data::Split {
+    fn from(s: SplitArg) -> Self {
+        match s {
+            SplitArg::Train => fugato_data::Split::Train,
+            SplitArg::Valid => fugato_data::Split::Valid,
+            SplitArg::Test => fugato_data::Split::Test,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -314,8 +516,8 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Split to score [default: test if the data has one, else valid; GAN: valid].
-    #[arg(long)]
-    pub split: Option<String>,
+    #[arg(long, value_enum)]
+    pub split: Option<SplitArg>,
     /// Print one JSON object (nll, frames, accuracy, ...).
     #[arg(long)]
     pub json: bool,
@@ -394,10 +596,10 @@ pub struct RenderArgs {
     /// Debian's sf2 folder if one is installed, else the built-in voices].
     #[arg(long, conflicts_with = "voice")]
     pub soundfont: Option<PathBuf>,
-    /// Use the built-in voices, and this one for every pitched part: additive,
-    /// subtractive or pluck [default: each instrument family's own].
-    #[arg(long)]
-    pub voice: Option<String>,
+    /// Use the built-in voices, and this one for every pitched part [default: each
+    /// instrument family's own].
+    #[arg(long, value_enum)]
+    pub voice: Option<VoiceArg>,
     /// Use the built-in voices even where a SoundFont is installed.
     #[arg(long, conflicts_with = "soundfont")]
     pub builtin: bool,
@@ -415,4 +617,25 @@ pub struct DemoArgs {
     /// Length in bars of 4/4.
     #[arg(long, default_value_t = 8)]
     pub bars: usize,
+}
+
+/// A built-in voice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VoiceArg {
+    /// Harmonic partials under an envelope: organ-like.
+    Additive,
+    /// Sawtooth and square through a resonant low-pass filter.
+    Subtractive,
+    /// Karplus–Strong plucked string.
+    Pluck,
+}
+
+impl From<VoiceArg> for fugato_synth::Voice {
+    fn from(v: VoiceArg) -> Self {
+        match v {
+            VoiceArg::Additive => fugato_synth::Voice::Additive,
+            VoiceArg::Subtractive => fugato_synth::Voice::Subtractive,
+            VoiceArg::Pluck => fugato_synth::Voice::Pluck,
+        }
+    }
 }

@@ -48,7 +48,7 @@ impl Config {
         {
             bail!("--steps-per-quarter must be 1..=960, but was {s}");
         }
-        let split = a.split.as_deref().map(str::parse::<Split>).transpose().map_err(anyhow::Error::msg)?;
+        let split = a.split.map(Split::from);
         Ok(Config {
             input: a.input,
             input_kind,

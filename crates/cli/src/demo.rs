@@ -26,7 +26,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     );
     bar.set_message("loading the chorale model");
     let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_checkpoint(MODEL.as_ref(), &device)?;
+    let ckpt = fugato_nn::bundled::load(MODEL.as_ref(), &device)?.into_sequence(MODEL.as_ref())?;
     bar.inc(1);
     bar.set_message("composing");
     let options = ComposeOptions {

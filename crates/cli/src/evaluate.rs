@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use fugato_data::Split;
+use fugato_nn::bundled::Model;
 use fugato_nn::evaluate::evaluate;
 
 use crate::args::EvaluateArgs;
@@ -15,20 +16,20 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(a: EvaluateArgs) -> anyhow::Result<Config> {
-        let split = a.split.as_deref().map(str::parse::<Split>).transpose().map_err(anyhow::Error::msg)?;
+        let split = a.split.map(Split::from);
         Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json })
     }
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
-    if crate::seq2seq::is_seq2seq(&c.checkpoint) {
-        return crate::seq2seq::evaluate_seq2seq(&c.checkpoint, &c.data, c.json);
-    }
-    if crate::gan::is_gan(&c.checkpoint) {
-        return crate::gan::evaluate(&c.checkpoint, &c.data, c.split.unwrap_or(Split::Valid), c.json);
-    }
     let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
+    let ckpt = match fugato_nn::bundled::load(&c.checkpoint, &device)? {
+        Model::Sequence(ckpt) => ckpt,
+        Model::Seq2Seq(ckpt) => return crate::seq2seq::evaluate_seq2seq(&ckpt, &c.data, c.json, &device),
+        Model::Gan(ckpt) => {
+            return crate::gan::evaluate(&ckpt, &c.data, c.split.unwrap_or(Split::Valid), c.json, &device);
+        }
+    };
     let dataset = crate::data::open(&c.data, None)?;
     let info = dataset.info(&c.data);
     if info.repr != ckpt.meta.data.repr {

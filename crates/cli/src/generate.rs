@@ -1,8 +1,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use fugato_nn::Device;
+use fugato_nn::bundled::Model;
 use fugato_nn::compose::{ComposeOptions, Controls, compose};
+use fugato_nn::gan::train::GanCheckpoint;
 use fugato_nn::seq2seq::harmony::{HarmonizeOptions, continue_melody};
+use fugato_nn::seq2seq::train::Seq2SeqCheckpoint;
 use fugato_repr::ReprKind;
 
 use fugato_synth::RenderOptions;
@@ -65,17 +69,15 @@ impl Config {
 }
 
 pub fn run(mut c: Config) -> anyhow::Result<()> {
-    if crate::gan::is_gan(&c.checkpoint) {
-        return run_gan(&c);
-    }
-    if c.interpolate.is_some() || c.bernoulli {
-        anyhow::bail!("--interpolate and --bernoulli need a GAN checkpoint");
-    }
-    if crate::seq2seq::is_seq2seq(&c.checkpoint) {
-        return run_continuation(&c);
-    }
     let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_checkpoint(&c.checkpoint, &device)?;
+    let ckpt = match fugato_nn::bundled::load(&c.checkpoint, &device)? {
+        Model::Gan(ckpt) => return run_gan(&c, &ckpt, &device),
+        _ if c.interpolate.is_some() || c.bernoulli => {
+            anyhow::bail!("--interpolate and --bernoulli need a GAN checkpoint")
+        }
+        Model::Seq2Seq(ckpt) => return run_continuation(&c, &ckpt, &device),
+        Model::Sequence(ckpt) => ckpt,
+    };
     if let Some(path) = &c.primer {
         c.options.primer = Some(fugato_midi::read_file(path, Default::default())?.score);
     }
@@ -113,12 +115,10 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
 
 /// A continuation model: the primer's melody extended four bars at a time (`--bars`,
 /// rounded up to whole spans of four; four without it).
-fn run_continuation(c: &Config) -> anyhow::Result<()> {
+fn run_continuation(c: &Config, ckpt: &Seq2SeqCheckpoint, device: &Device) -> anyhow::Result<()> {
     let Some(primer) = &c.primer else {
         anyhow::bail!("{}: an encoder–decoder continues a melody: give it one with --primer", c.checkpoint.display());
     };
-    let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(&c.checkpoint, &device)?;
     if ckpt.meta.task != fugato_nn::seq2seq::Task::Continue {
         anyhow::bail!("{}: a harmoniser; use fugato harmonize MELODY.mid", c.checkpoint.display());
     }
@@ -128,7 +128,7 @@ fn run_continuation(c: &Config) -> anyhow::Result<()> {
         let out = numbered(&c.out, i, c.n);
         let seed = c.options.seed.wrapping_add(i as u64 * spans as u64);
         let options = HarmonizeOptions { sampling: c.options.sampling, seed, key: None };
-        let score = continue_melody(&ckpt.model, &input, spans, &options, &device)
+        let score = continue_melody(&ckpt.model, &input, spans, &options, device)
             .with_context(|| format!("continuing {}", primer.display()))?;
         fugato_midi::write_file(&score, &out)?;
         crate::print(&format!(
@@ -143,7 +143,7 @@ fn run_continuation(c: &Config) -> anyhow::Result<()> {
 }
 
 /// Pieces from a GAN: four-bar segments, one seed each, or an interpolation.
-fn run_gan(c: &Config) -> anyhow::Result<()> {
+fn run_gan(c: &Config, ckpt: &GanCheckpoint, device: &Device) -> anyhow::Result<()> {
     let font = match &c.wav {
         Some(_) => fugato_synth::installed_soundfont().as_deref().map(LoadedFont::load).transpose()?,
         None => None,
@@ -152,7 +152,7 @@ fn run_gan(c: &Config) -> anyhow::Result<()> {
         let (out, wav) = (numbered(&c.out, i, c.n), c.wav.as_ref().map(|w| numbered(w, i, c.n)));
         let seed = c.options.seed.wrapping_add((i * c.segments.max(2)) as u64);
         let start = std::time::Instant::now();
-        let score = crate::gan::generate(&c.checkpoint, seed, c.segments, c.interpolate, c.bernoulli)?;
+        let score = crate::gan::generate(ckpt, seed, c.segments, c.interpolate, c.bernoulli, device)?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         fugato_midi::write_file(&score, &out)?;
         let what = match c.interpolate {

@@ -40,11 +40,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Inspect(a) => inspect::run(inspect::Config::from_args(a)?),
         args::Command::Convert(a) => convert::run(convert::Config::from_args(a)?),
         args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a)?),
-        args::Command::Train(a) if a.model.as_deref() == Some("seq2seq") => {
-            seq2seq::train(seq2seq::TrainSettings::from_args(&a)?)
-        }
-        args::Command::Train(a) if a.model.as_deref() == Some("gan") => gan::train(gan::TrainSettings::from_args(&a)?),
-        args::Command::Train(a) => train::run(train::Config::from_args(*a)?),
+        args::Command::Train(a) => train::run(train::Plan::from_args(*a)?),
         args::Command::Harmonize(a) => seq2seq::run_harmonize(a),
         args::Command::Similar(a) => seq2seq::run_similar(a),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a)?),
@@ -69,15 +65,14 @@ fn run() -> anyhow::Result<()> {
             })?)
         }
         args::Command::Models => {
-            use fugato_nn::bundled::{GANS, MODELS, SEQ2SEQ};
-            let w = MODELS.iter().chain(&SEQ2SEQ).chain(&GANS).map(|m| m.name.len()).max().unwrap_or(0);
-            let lines: Vec<String> = MODELS
+            use fugato_nn::bundled::BUNDLED;
+            let w = BUNDLED.iter().map(|m| m.name.len()).max().unwrap_or(0);
+            let lines: Vec<String> = BUNDLED
                 .iter()
                 .map(|m| match m.styles() {
                     styles if styles.is_empty() => format!("{:<w$}  {}", m.name, m.about),
                     styles => format!("{:<w$}  {}\n{:<w$}  styles: {}", m.name, m.about, "", styles.join(", ")),
                 })
-                .chain(SEQ2SEQ.iter().chain(&GANS).map(|m| format!("{:<w$}  {}", m.name, m.about)))
                 .collect();
             print(&(lines.join("\n") + "\n"))
         }

@@ -34,7 +34,7 @@ impl Config {
             bail!("--steps-per-quarter must be 1..=960, but was {s}");
         }
         Ok(Config {
-            repr: a.repr.parse()?,
+            repr: a.repr.into(),
             data: a.data,
             out: a.out,
             steps_per_quarter: a.steps_per_quarter,

@@ -16,7 +16,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(a: RenderArgs) -> anyhow::Result<Config> {
-        let voice = a.voice.as_deref().map(str::parse::<Voice>).transpose().map_err(anyhow::Error::msg)?;
+        let voice = a.voice.map(Voice::from);
         let soundfont = match (a.soundfont, a.builtin || voice.is_some()) {
             (Some(path), _) => Some(path),
             (None, false) => fugato_synth::installed_soundfont(),

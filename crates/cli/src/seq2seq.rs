@@ -1,106 +1,22 @@
-//! The encoder–decoder's commands: `train --model seq2seq`, `harmonize`, `similar`, and
-//! `evaluate` on a harmoniser.
+//! The encoder–decoder's commands: `harmonize`, `similar`, and `evaluate` on a
+//! harmoniser or a continuation model.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fugato_data::lines::Examples;
 use fugato_data::{Split, midi_files};
 use fugato_midi::ReadOptions;
-use fugato_nn::model::CellKind;
+use fugato_nn::Device;
 use fugato_nn::sample::Sampling;
+use fugato_nn::seq2seq::Task;
 use fugato_nn::seq2seq::harmony::{HarmonizeOptions, SpanMetrics, evaluate_continuation, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{INDEX_FILE, Index, embed};
-use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
-use fugato_nn::train::TrainConfig;
+use fugato_nn::seq2seq::train::Seq2SeqCheckpoint;
 use fugato_score::{KeySignature, Score};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{HarmonizeArgs, SimilarArgs, TrainArgs};
-
-/// `train --model seq2seq`: what to train, checked.
-pub struct TrainSettings {
-    data: PathBuf,
-    run: PathBuf,
-    resume: bool,
-    task: Task,
-    model: Seq2SeqConfig,
-    train: TrainConfig,
-    epochs: Option<usize>,
-}
-
-impl TrainSettings {
-    pub fn from_args(a: &TrainArgs) -> anyhow::Result<TrainSettings> {
-        let task: Task = a.task.as_deref().unwrap_or("harmonize").parse().map_err(anyhow::Error::msg)?;
-        let cell: CellKind = a.cell.as_deref().unwrap_or("lstm").parse().map_err(anyhow::Error::msg)?;
-        let mut model = Seq2SeqConfig::new(task, cell, a.hidden.unwrap_or(192));
-        model.attention = !a.no_attention;
-        model.dropout = a.dropout.unwrap_or(model.dropout);
-        if a.layers.is_some_and(|l| l != 1) {
-            bail!("the encoder–decoder has one layer each way (--layers 1)");
-        }
-        let defaults = TrainConfig { epochs: 40, patience: 8, lr_patience: 3, transpose: 5, ..TrainConfig::default() };
-        let mut train = TrainConfig {
-            lr: a.lr.unwrap_or(defaults.lr),
-            batch: a.batch.unwrap_or(defaults.batch),
-            seq_len: a.seq_len.unwrap_or(defaults.seq_len),
-            epochs: a.epochs.unwrap_or(defaults.epochs),
-            patience: a.patience.unwrap_or(defaults.patience),
-            clip: a.clip.unwrap_or(defaults.clip),
-            transpose: a.transpose.unwrap_or(defaults.transpose),
-            seed: a.seed.unwrap_or(defaults.seed),
-            ..defaults
-        };
-        if let Some(o) = &a.optimizer {
-            train.optimizer = o.parse().map_err(anyhow::Error::msg)?;
-        }
-        train.validate().map_err(anyhow::Error::msg)?;
-        model.validate().map_err(anyhow::Error::msg)?;
-        let (run, resume) = crate::train::run_folder(&a.out, &a.resume)?;
-        Ok(TrainSettings { data: a.data.clone(), run, resume, task, model, train, epochs: a.epochs })
-    }
-}
-
-pub fn train(s: TrainSettings) -> anyhow::Result<()> {
-    let data = Examples::from_folder(&s.data, s.task)?;
-    let device = fugato_nn::default_device();
-    let mut progress = crate::train::Progress::new();
-    let start = Instant::now();
-    let summary = if s.resume {
-        fugato_nn::seq2seq::train::resume(&s.run, &data, s.epochs, &device, &mut progress)?
-    } else {
-        std::fs::create_dir_all(&s.run).with_context(|| format!("creating {}", s.run.display()))?;
-        eprintln!(
-            "training a {:?} encoder–decoder ({} hidden, attention {}) to {:?} on {}: {} training and {} validation examples",
-            s.model.cell,
-            s.model.hidden,
-            if s.model.attention { "on" } else { "off" },
-            s.task,
-            s.data.display(),
-            data.train.len(),
-            data.valid.len()
-        );
-        fugato_nn::seq2seq::train::train(&s.run, &s.model, &s.train, &data, &device, &mut progress)?
-    };
-    progress.finish();
-    crate::train::write_loss_curve(&s.run)?;
-    let best = summary.best_valid.map(|b| format!("{b:.4}")).unwrap_or_else(|| "-".into());
-    crate::print(&format!(
-        "{} epochs{} in {:.0} s; best validation loss {best} (nats per step, all target lines); checkpoint {}\n",
-        summary.epochs,
-        if summary.stopped_early { " (stopped early)" } else { "" },
-        start.elapsed().as_secs_f64(),
-        s.run.join("best").display()
-    ))
-}
-
-/// Whether `arg` names an encoder–decoder: a checkpoint folder of that format or a
-/// bundled one.
-pub fn is_seq2seq(arg: &Path) -> bool {
-    fugato_nn::checkpoint::format_of(arg).as_deref() == Some(fugato_nn::seq2seq::train::FORMAT)
-        || (!arg.exists() && fugato_nn::bundled::seq2seq_by_name(&arg.to_string_lossy()).is_some())
-}
+use crate::args::{HarmonizeArgs, SimilarArgs};
 
 pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
     let key = a
@@ -114,7 +30,7 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
         bail!("--temperature must be 0 or more, but was {}", a.temperature);
     }
     let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(&a.checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load(&a.checkpoint, &device)?.into_seq2seq(&a.checkpoint)?;
     if ckpt.meta.task != Task::Harmonize {
         bail!("{}: this model was trained to {:?}, not to harmonize", a.checkpoint.display(), ckpt.meta.task);
     }
@@ -142,15 +58,13 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
 
 /// `evaluate` on an encoder–decoder: a harmoniser on Bach's validation chorales, voice
 /// by voice; a continuation model on the folder's validation tunes.
-pub fn evaluate_seq2seq(checkpoint: &Path, data: &Path, json: bool) -> anyhow::Result<()> {
-    let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(checkpoint, &device)?;
+pub fn evaluate_seq2seq(ckpt: &Seq2SeqCheckpoint, data: &Path, json: bool, device: &Device) -> anyhow::Result<()> {
     let chorales: Vec<Score> =
         fugato_data::folder::read_folder(data, |s| s == Split::Valid)?.pieces.into_iter().map(|p| p.score).collect();
     if ckpt.meta.task == Task::Continue {
-        return print_continuation(&evaluate_continuation(&ckpt.model, &chorales, &device)?, json);
+        return print_continuation(&evaluate_continuation(&ckpt.model, &chorales, device)?, json);
     }
-    let report = evaluate_harmony(&ckpt.model, &chorales, &device)?;
+    let report = evaluate_harmony(&ckpt.model, &chorales, device)?;
     if json {
         return crate::print(&(serde_json::to_string_pretty(&report)? + "\n"));
     }
@@ -197,7 +111,7 @@ pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {
         bail!("{}: no such folder", a.index.display());
     }
     let device = fugato_nn::default_device();
-    let ckpt = fugato_nn::bundled::load_seq2seq_checkpoint(&a.checkpoint, &device)?;
+    let ckpt = fugato_nn::bundled::load(&a.checkpoint, &device)?.into_seq2seq(&a.checkpoint)?;
     let model_name = a.checkpoint.to_string_lossy().into_owned();
     let dim = 2 * ckpt.meta.model.hidden;
     let index_path = a.index_file.clone().unwrap_or_else(|| a.index.join(INDEX_FILE));

@@ -81,7 +81,8 @@ fn missing_file_and_bad_arguments_fail_cleanly() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no/such/file.mid"));
     let o = fugato(&["prepare", path(&testdata().join("midi")), "--repr", "abc", "--out", "x"]);
-    assert!(stderr(&o).contains("unknown representation \"abc\""), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invalid value 'abc' for '--repr <REPR>'"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pianoroll, performance, remi, melody"), "the values are listed: {}", stderr(&o));
     let o = fugato(&["convert", path(&testdata().join("midi/bwv66.6.mid")), "out.txt"]);
     assert!(stderr(&o).contains("unknown file ending"), "{}", stderr(&o));
 }
@@ -154,6 +155,10 @@ fn train_resume_evaluate() {
     // A second run into the same folder is refused; --resume continues it.
     let o = fugato(&args);
     assert!(stderr(&o).contains("already holds a training run"), "{}", stderr(&o));
+    // A resumed run keeps its settings: a flag that would change them is refused, named.
+    let o = fugato(&["train", "--data", path(&data), "--resume", path(&run), "--epochs", "3", "--hidden", "64"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--hidden: a resumed run keeps the settings"), "{}", stderr(&o));
     let o = fugato(&["train", "--data", path(&data), "--resume", path(&run), "--epochs", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(epochs(&run), 3);
@@ -175,6 +180,54 @@ fn train_resume_evaluate() {
     let o = fugato(&["evaluate", "--checkpoint", path(&run), "--data", path(&test)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("model.bpk"), "{}", stderr(&o));
+}
+
+/// `--model lstm --cell gru` once trained an LSTM in silence: a flag of another family is
+/// refused, named, before any data is read.
+#[test]
+fn a_flag_of_another_family_is_refused_by_name() {
+    let data = testdata().join("polyphonic/jsb_small.json");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    for (args, flag) in [
+        (&["--model", "lstm", "--cell", "gru"][..], "--cell does not apply to sequence models"),
+        (&["--model", "gan", "--head", "nade"][..], "--head does not apply to --model gan"),
+        (&["--model", "seq2seq", "--generator", "mlp"][..], "--generator does not apply to --model seq2seq"),
+        (&["--model", "gan", "--seq-len", "32"][..], "--seq-len does not apply to --model gan"),
+        (&["--preset", "jsb-lstm", "--task", "continue"][..], "--task does not apply to sequence models"),
+    ] {
+        let mut all = vec!["train", "--data", path(&data), "--out", path(&out)];
+        all.extend(args);
+        let o = fugato(&all);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{args:?}: nothing written");
+    }
+}
+
+/// The GAN's resume once threw away the log lines of the epochs before it: trained for 2
+/// epochs and resumed to 4, its log has 4 lines, epochs 1 to 4.
+#[test]
+fn a_resumed_gan_keeps_its_first_epochs_log_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("g");
+    let data = testdata().join("midi");
+    let small = ["--hidden", "16", "--layers", "1"];
+    let mut args = vec!["train", "--model", "gan", "--data", path(&data), "--epochs", "2", "--batch", "8"];
+    args.extend(small);
+    args.extend(["--out", path(&run)]);
+    let o = fugato(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fugato(&["train", "--model", "gan", "--data", path(&data), "--resume", path(&run), "--epochs", "4"]);
+    assert_eq!(o.status.code(), Some(1), "--model on a resumed run is a changed setting too");
+    let o = fugato(&["train", "--data", path(&data), "--resume", path(&run), "--epochs", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let epochs: Vec<u64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, [1, 2, 3, 4]);
 }
 
 #[test]
@@ -266,7 +319,7 @@ fn render_writes_wav_and_refuses_bad_voices() {
     let wav = std::fs::read(&out).unwrap();
     assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 22050);
     let o = fugato(&["render", path(&midi), "--out", path(&out), "--voice", "kazoo"]);
-    assert!(stderr(&o).contains("unknown voice \"kazoo\""), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invalid value 'kazoo' for '--voice <VOICE>'"), "{}", stderr(&o));
     let o = fugato(&["generate", "--checkpoint", "no-such-model", "--out", path(&out)]);
     assert!(stderr(&o).contains("bundled: jsb-chorales"), "{}", stderr(&o));
 }
@@ -410,7 +463,7 @@ fn harmonize_keeps_the_melody_and_adds_three_voices() {
 
     let o = fugato(&["harmonize", path(&melody), "--out", path(&out), "--checkpoint", "folk-melody"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("no bundled encoder–decoder"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("folk-melody: a sequence model, not an encoder–decoder"), "{}", stderr(&o));
     let o = fugato(&["harmonize", path(&testdata().join("midi/nope.mid")), "--out", path(&out)]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nope.mid"), "{}", stderr(&o));

@@ -1,6 +1,8 @@
-//! Models built into the library (copies of the repository's `models/`), so
-//! `--checkpoint NAME`, `fugato demo` and `fugato serve` work anywhere, with no files
-//! beside the binary.
+//! Loading a model of any family by one name: a checkpoint folder, a training run folder
+//! (its `best/`), or a model built into the library (copies of the repository's
+//! `models/`), so `--checkpoint NAME`, `fugato demo` and `fugato serve` work anywhere,
+//! with no files beside the binary. [`load`] reads a checkpoint's `format` once and
+//! returns the [`Model`] of its family.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +11,95 @@ use crate::gan::train::GanCheckpoint;
 use crate::seq2seq::train::Seq2SeqCheckpoint;
 use crate::{Device, NnError, gan, seq2seq};
 
-/// The model of `models/NAME` compiled in, described by `about`.
+/// The model families a checkpoint can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A sequence model (`format: fugato-checkpoint`): RNN, LSTM or GRU over frames or tokens.
+    Sequence,
+    /// An encoder–decoder (`format: fugato-seq2seq`): a harmoniser or a continuation model.
+    Seq2Seq,
+    /// A GAN (`format: fugato-gan`).
+    Gan,
+}
+
+impl Kind {
+    /// The `format` of its `checkpoint.json`.
+    pub fn format(self) -> &'static str {
+        match self {
+            Kind::Sequence => checkpoint::FORMAT,
+            Kind::Seq2Seq => seq2seq::train::FORMAT,
+            Kind::Gan => gan::train::FORMAT,
+        }
+    }
+
+    /// The family of a `checkpoint.json`'s `format`.
+    pub fn of_format(format: &str) -> Option<Kind> {
+        [Kind::Sequence, Kind::Seq2Seq, Kind::Gan].into_iter().find(|k| k.format() == format)
+    }
+
+    /// In words, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sequence => "a sequence model",
+            Kind::Seq2Seq => "an encoder–decoder",
+            Kind::Gan => "a GAN",
+        }
+    }
+}
+
+/// A loaded model of any family.
+// One per command, moved once: boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Model {
+    Sequence(Checkpoint),
+    Seq2Seq(Seq2SeqCheckpoint),
+    Gan(GanCheckpoint),
+}
+
+impl Model {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Model::Sequence(_) => Kind::Sequence,
+            Model::Seq2Seq(_) => Kind::Seq2Seq,
+            Model::Gan(_) => Kind::Gan,
+        }
+    }
+
+    /// The sequence model, or an error naming `arg` and what it is instead.
+    pub fn into_sequence(self, arg: &Path) -> Result<Checkpoint, NnError> {
+        match self {
+            Model::Sequence(c) => Ok(c),
+            other => Err(other.not(arg, Kind::Sequence)),
+        }
+    }
+
+    /// The encoder–decoder, or an error naming `arg` and what it is instead.
+    pub fn into_seq2seq(self, arg: &Path) -> Result<Seq2SeqCheckpoint, NnError> {
+        match self {
+            Model::Seq2Seq(c) => Ok(c),
+            other => Err(other.not(arg, Kind::Seq2Seq)),
+        }
+    }
+
+    /// The GAN, or an error naming `arg` and what it is instead.
+    pub fn into_gan(self, arg: &Path) -> Result<GanCheckpoint, NnError> {
+        match self {
+            Model::Gan(c) => Ok(c),
+            other => Err(other.not(arg, Kind::Gan)),
+        }
+    }
+
+    fn not(&self, arg: &Path, wanted: Kind) -> NnError {
+        NnError::dataset(arg, format!("{}, not {}", self.kind().name(), wanted.name()))
+    }
+}
+
+/// The model of `models/NAME` compiled in, of family `$kind`, described by `about`.
 macro_rules! bundled {
-    ($name:literal, $about:literal) => {
+    ($name:literal, $kind:ident, $about:literal) => {
         Bundled {
             name: $name,
+            kind: Kind::$kind,
             about: $about,
             meta: include_str!(concat!("../../../models/", $name, "/checkpoint.json")),
             weights: include_bytes!(concat!("../../../models/", $name, "/model.bpk")),
@@ -25,34 +111,55 @@ macro_rules! bundled {
 #[derive(Debug)]
 pub struct Bundled {
     pub name: &'static str,
+    pub kind: Kind,
     pub about: &'static str,
     meta: &'static str,
     weights: &'static [u8],
 }
 
-pub const MODELS: [Bundled; 4] = [
+/// Every bundled model: the sequence models, then the encoder–decoders, then the GANs.
+pub const BUNDLED: [Bundled; 7] = [
     bundled!(
         "jsb-chorales",
+        Sequence,
         "RNN-NADE over quarter-note piano-roll frames of Bach chorales (5.05 nats/frame on JSB valid)"
     ),
     bundled!(
         "folk-melody",
+        Sequence,
         "LSTM 2x192 over sixteenth-note melody tokens of folk songs and dance tunes (0.836 nats/token on valid)"
     ),
     bundled!(
         "styles-melody",
+        Sequence,
         "LSTM 2x192 melody model with styles: chorale, song, jig, reel, hornpipe, strathspey, dance (0.816 nats/token on valid)"
     ),
     bundled!(
         "chorale-parts",
+        Sequence,
         "LSTM 2x256 over multi-track REMI tokens of Bach chorales: soprano, alto, tenor and bass as four tracks (0.461 nats/token on valid)"
+    ),
+    bundled!(
+        "chorale-harmonizer",
+        Seq2Seq,
+        "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)"
+    ),
+    bundled!(
+        "folk-continuation",
+        Seq2Seq,
+        "LSTM encoder–decoder with attention: four bars of a folk tune in, the next four out, from O'Neill's tunes (`fugato generate --primer`)"
+    ),
+    bundled!(
+        "chorale-gan",
+        Gan,
+        "C-RNN-GAN (LSTM 2x128 generator, CNN discriminator) over four-bar sixteenth-note segments of Bach chorales"
     ),
 ];
 
 impl Bundled {
-    /// The bundled sequence model of that name.
+    /// The bundled model of that name.
     pub fn by_name(name: &str) -> Option<&'static Bundled> {
-        named(&MODELS, name)
+        BUNDLED.iter().find(|m| m.name == name)
     }
 
     /// The styles the model knows (none for a model trained without styles).
@@ -60,113 +167,71 @@ impl Bundled {
         checkpoint::styles_in(self.meta)
     }
 
-    /// Where error messages say the files are.
-    fn paths(&self) -> (PathBuf, PathBuf) {
+    /// Loads it onto `device`.
+    pub fn load(&self, device: &Device) -> Result<Model, NnError> {
         let dir = Path::new("<bundled>").join(self.name);
-        (dir.join("checkpoint.json"), dir.join("model.bpk"))
-    }
-
-    /// A sequence model from [`MODELS`].
-    pub fn load(&self, device: &Device) -> Result<Checkpoint, NnError> {
-        let (meta_path, weights_path) = self.paths();
-        let (meta, model) =
-            checkpoint::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
-        Ok(Checkpoint { meta, model, optimizer: None })
-    }
-
-    /// An encoder–decoder from [`SEQ2SEQ`].
-    pub fn load_seq2seq(&self, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> {
-        let (meta_path, weights_path) = self.paths();
-        let (meta, model) =
-            seq2seq::train::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
-        Ok(Seq2SeqCheckpoint { meta, model, optimizer: None })
-    }
-
-    /// A GAN from [`GANS`].
-    pub fn load_gan(&self, device: &Device) -> Result<GanCheckpoint, NnError> {
-        let (meta_path, weights_path) = self.paths();
-        let (meta, gan) = gan::train::from_parts(self.meta, &meta_path, self.weights.to_vec(), &weights_path, device)?;
-        Ok(GanCheckpoint::new(meta, gan))
+        from_parts(self.meta, &dir.join("checkpoint.json"), self.weights.to_vec(), &dir.join("model.bpk"), device)
     }
 }
 
-/// A checkpoint folder, a training run folder, or the name of a bundled model.
-pub fn load_checkpoint(arg: &Path, device: &Device) -> Result<Checkpoint, NnError> {
-    folder_or_bundled(arg, "model", &MODELS, |dir| checkpoint::load(dir, device), |m| m.load(device))
-}
-
-/// An encoder–decoder's checkpoint or run folder, or the name of a bundled one.
-pub fn load_seq2seq_checkpoint(arg: &Path, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> {
-    folder_or_bundled(
-        arg,
-        "encoder–decoder",
-        &SEQ2SEQ,
-        |dir| seq2seq::train::load(dir, device),
-        |m| m.load_seq2seq(device),
-    )
-}
-
-/// A GAN's checkpoint or run folder, or the name of a bundled one.
-pub fn load_gan_checkpoint(arg: &Path, device: &Device) -> Result<GanCheckpoint, NnError> {
-    folder_or_bundled(arg, "GAN", &GANS, |dir| gan::train::load(dir, device), |m| m.load_gan(device))
-}
-
-/// `arg` through `folder` where it exists, else the one of `bundled` it names through
-/// `load`; the error for neither lists the bundled names (`kind` says of what).
-fn folder_or_bundled<T>(
-    arg: &Path,
-    kind: &str,
-    bundled: &'static [Bundled],
-    folder: impl FnOnce(&Path) -> Result<T, NnError>,
-    load: impl FnOnce(&'static Bundled) -> Result<T, NnError>,
-) -> Result<T, NnError> {
+/// A checkpoint folder, a training run folder (its `best/`), or the name of a bundled
+/// model, loaded onto `device` as the model of its family.
+pub fn load(arg: &Path, device: &Device) -> Result<Model, NnError> {
     if arg.exists() {
-        return folder(arg);
+        let f = checkpoint::read_folder(arg)?;
+        return from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device);
     }
-    match named(bundled, &arg.to_string_lossy()) {
-        Some(m) => load(m),
+    match Bundled::by_name(&arg.to_string_lossy()) {
+        Some(m) => m.load(device),
         None => {
-            let names: Vec<&str> = bundled.iter().map(|m| m.name).collect();
+            let names: Vec<&str> = BUNDLED.iter().map(|m| m.name).collect();
             Err(NnError::dataset(
                 arg,
-                format!(
-                    "no such checkpoint folder, and no bundled {kind} of that name (bundled: {})",
-                    names.join(", ")
-                ),
+                format!("no such checkpoint folder, and no bundled model of that name (bundled: {})", names.join(", ")),
             ))
         }
     }
 }
 
-/// The encoder–decoders built into the library.
-pub const SEQ2SEQ: [Bundled; 2] = [
-    bundled!(
-        "chorale-harmonizer",
-        "LSTM encoder–decoder with attention: soprano in, alto, tenor and bass out, from Bach's chorales (`fugato harmonize`, `fugato similar`)"
-    ),
-    bundled!(
-        "folk-continuation",
-        "LSTM encoder–decoder with attention: four bars of a folk tune in, the next four out, from O'Neill's tunes (`fugato generate --primer`)"
-    ),
-];
-
-/// The GANs built into the library.
-pub const GANS: [Bundled; 1] = [bundled!(
-    "chorale-gan",
-    "C-RNN-GAN (LSTM 2x128 generator, CNN discriminator) over four-bar sixteenth-note segments of Bach chorales"
-)];
-
-/// The bundled encoder–decoder of that name.
-pub fn seq2seq_by_name(name: &str) -> Option<&'static Bundled> {
-    named(&SEQ2SEQ, name)
+/// The family of the checkpoint folder `dir` (or of a run's `best/`), from its `format`.
+pub fn kind_of(dir: &Path) -> Result<Kind, NnError> {
+    let path = checkpoint::resolve(dir).join("checkpoint.json");
+    let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
+    let format = checkpoint::format_in(&text, &path)?;
+    Kind::of_format(&format).ok_or_else(|| NnError::dataset(&path, format!("unknown checkpoint format {format:?}")))
 }
 
-/// The bundled GAN of that name.
-pub fn gan_by_name(name: &str) -> Option<&'static Bundled> {
-    named(&GANS, name)
+/// A model from the text of a `checkpoint.json` and the bytes of its weights, by the
+/// family its `format` names (the paths only name the parts in errors).
+fn from_parts(
+    text: &str,
+    meta_path: &Path,
+    weights: Vec<u8>,
+    weights_path: &Path,
+    device: &Device,
+) -> Result<Model, NnError> {
+    let format = checkpoint::format_in(text, meta_path)?;
+    let Some(kind) = Kind::of_format(&format) else {
+        return Err(NnError::dataset(meta_path, format!("unknown checkpoint format {format:?}")));
+    };
+    Ok(match kind {
+        Kind::Sequence => {
+            let (meta, model) = checkpoint::from_parts(text, meta_path, weights, weights_path, device)?;
+            Model::Sequence(Checkpoint { meta, model })
+        }
+        Kind::Seq2Seq => {
+            let (meta, model) = seq2seq::train::from_parts(text, meta_path, weights, weights_path, device)?;
+            Model::Seq2Seq(Seq2SeqCheckpoint { meta, model })
+        }
+        Kind::Gan => {
+            let (meta, gan) = gan::train::from_parts(text, meta_path, weights, weights_path, device)?;
+            Model::Gan(GanCheckpoint { meta, gan })
+        }
+    })
 }
 
-/// The model of `list` called `name`.
-fn named(list: &'static [Bundled], name: &str) -> Option<&'static Bundled> {
-    list.iter().find(|m| m.name == name)
+/// Where the checkpoint `arg` names is on disk, for messages (a bundled model's name as
+/// it is).
+pub fn describe(arg: &Path) -> PathBuf {
+    if arg.exists() { checkpoint::resolve(arg) } else { arg.to_path_buf() }
 }

@@ -1,7 +1,9 @@
 //! Self-describing checkpoints: a folder with `checkpoint.json` (format, model and
 //! training configuration, the data's representation and vocabulary, epoch, step, best
 //! validation loss, learning rate), `model.bpk` (weights, burnpack) and, for resuming,
-//! `optimizer.bpk`. A folder is written next to its destination and renamed into place.
+//! the optimizer states (`optimizer.bpk`, …). A folder is written next to its destination
+//! and renamed into place. Every family's checkpoints are read here; [`crate::bundled::load`]
+//! tells them apart.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +15,7 @@ pub use fugato_data::DataInfo;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelConfig, SequenceModel};
-use crate::train::{Progress, TrainConfig};
+use crate::train::{Progress, RunMeta, TrainConfig};
 use fugato_data::staging;
 
 use crate::NnError;
@@ -25,7 +27,9 @@ pub const FORMAT: &str = "fugato-checkpoint";
 pub const VERSION: u32 = 1;
 const META: &str = "checkpoint.json";
 const WEIGHTS: &str = "model.bpk";
-const OPTIMIZER: &str = "optimizer.bpk";
+/// The optimizer state of `latest/` (a GAN's generator's; its discriminator's is
+/// `optimizer-discriminator.bpk`).
+pub const OPTIMIZER: &str = "optimizer.bpk";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointMeta {
@@ -39,41 +43,52 @@ pub struct CheckpointMeta {
     pub progress: Progress,
 }
 
-/// A loaded checkpoint.
+/// A loaded sequence model's checkpoint.
 pub struct Checkpoint {
     pub meta: CheckpointMeta,
     pub model: SequenceModel,
-    pub optimizer: Option<Bytes>,
 }
 
-/// Writes a checkpoint folder at `dir`, replacing an older checkpoint there.
-pub fn save(
-    dir: &Path,
-    meta: &CheckpointMeta,
-    model: &SequenceModel,
-    optimizer: Option<&ModuleOptimizer>,
-) -> Result<(), NnError> {
-    save_folder(dir, meta, model.clone(), optimizer)
+impl CheckpointMeta {
+    /// A new run's metadata.
+    pub fn new(model: ModelConfig, train: TrainConfig, data: DataInfo) -> CheckpointMeta {
+        let progress = Progress::start(train.lr);
+        CheckpointMeta { format: FORMAT.into(), version: VERSION, model, train, data, parameters: 0, progress }
+    }
 }
 
-/// Writes any model with its metadata (`checkpoint.json`) and optimizer state as a
-/// checkpoint folder at `dir`, whole or not at all.
+impl RunMeta for CheckpointMeta {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+
+    fn set_parameters(&mut self, parameters: usize) {
+        self.parameters = parameters;
+    }
+
+    fn set_epochs(&mut self, epochs: usize) {
+        self.train.epochs = epochs;
+    }
+}
+
+/// Writes a sequence model as a checkpoint folder at `dir` (without optimizer state),
+/// replacing an older checkpoint there.
+pub fn save(dir: &Path, meta: &CheckpointMeta, model: &SequenceModel) -> Result<(), NnError> {
+    save_folder(dir, meta, model.clone(), &[])
+}
+
+/// Writes a model with its metadata (`checkpoint.json`) and the optimizer states (file
+/// name, optimizer) as a checkpoint folder at `dir`, whole or not at all, replacing an
+/// older checkpoint there.
 pub(crate) fn save_folder<M: Module>(
     dir: &Path,
     meta: &impl Serialize,
     model: M,
-    optimizer: Option<&ModuleOptimizer>,
-) -> Result<(), NnError> {
-    save_folder_with(dir, meta, model, optimizer, &[])
-}
-
-/// [`save_folder`] with more files (name, bytes) in the folder.
-pub(crate) fn save_folder_with<M: Module>(
-    dir: &Path,
-    meta: &impl Serialize,
-    model: M,
-    optimizer: Option<&ModuleOptimizer>,
-    extra: &[(&str, Vec<u8>)],
+    optimizers: &[(&str, &ModuleOptimizer)],
 ) -> Result<(), NnError> {
     if dir.exists() && !dir.join(META).is_file() {
         return Err(NnError::dataset(dir, "exists and is not a checkpoint; choose another folder"));
@@ -82,12 +97,9 @@ pub(crate) fn save_folder_with<M: Module>(
     let put = |name: &str, bytes: &[u8]| staging::put(&tmp, name, bytes);
     let weights = model.into_record().into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
     put(WEIGHTS, &weights)?;
-    if let Some(optimizer) = optimizer {
+    for (name, optimizer) in optimizers {
         let bytes = optimizer.into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
-        put(OPTIMIZER, &bytes)?;
-    }
-    for (name, bytes) in extra {
-        put(name, bytes)?;
+        put(name, &bytes)?;
     }
     put(META, serde_json::to_string_pretty(meta).expect("plain data").as_bytes())?;
     Ok(staging::commit(tmp, dir)?)
@@ -99,7 +111,6 @@ pub(crate) struct Folder {
     pub meta: String,
     pub weights_path: PathBuf,
     pub weights: Vec<u8>,
-    pub optimizer: Option<Bytes>,
 }
 
 /// Reads the checkpoint folder `path` names (see [`resolve`]), after recovering from a
@@ -115,13 +126,7 @@ pub(crate) fn read_folder(path: &Path) -> Result<Folder, NnError> {
     let meta = std::fs::read_to_string(&meta_path).map_err(NnError::io(&meta_path))?;
     let weights_path = dir.join(WEIGHTS);
     let weights = std::fs::read(&weights_path).map_err(NnError::io(&weights_path))?;
-    let optimizer_path = dir.join(OPTIMIZER);
-    let optimizer = match std::fs::read(&optimizer_path) {
-        Ok(bytes) => Some(Bytes::from_bytes_vec(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(NnError::Io { path: optimizer_path, source: e }),
-    };
-    Ok(Folder { meta_path, meta, weights_path, weights, optimizer })
+    Ok(Folder { meta_path, meta, weights_path, weights })
 }
 
 /// A checkpoint's metadata, read once its declared `format` and version are checked.
@@ -155,12 +160,27 @@ pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))
 }
 
-/// The `format` field of the checkpoint `path` names, to tell model families apart
-/// (`None` where there is no readable checkpoint there).
-pub fn format_of(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(resolve(path).join(META)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    Some(value.get("format")?.as_str()?.to_string())
+/// The metadata of the checkpoint folder `dir` (or of a run's `best/`), parsed as `M`.
+pub fn meta_of<M: serde::de::DeserializeOwned>(dir: &Path) -> Result<M, NnError> {
+    let path = resolve(dir).join(META);
+    let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
+    serde_json::from_str(&text).map_err(|e| NnError::Json {
+        path: path.clone(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+/// The `format` field of a `checkpoint.json`'s text ("" where it has none).
+pub(crate) fn format_in(text: &str, meta_path: &Path) -> Result<String, NnError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| NnError::Json {
+        path: meta_path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    Ok(value.get("format").and_then(|f| f.as_str()).unwrap_or("").to_string())
 }
 
 /// Loads weights into a freshly built module, naming the file when they do not fit.
@@ -218,5 +238,5 @@ pub fn from_parts(
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint, NnError> {
     let f = read_folder(path)?;
     let (meta, model) = from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device)?;
-    Ok(Checkpoint { meta, model, optimizer: f.optimizer })
+    Ok(Checkpoint { meta, model })
 }

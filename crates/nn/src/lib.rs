@@ -6,7 +6,8 @@
 //! use fugato_nn::compose::{ComposeOptions, compose};
 //!
 //! let device = fugato_nn::default_device();
-//! let model = fugato_nn::bundled::load_checkpoint("jsb-chorales".as_ref(), &device)?;
+//! let name = "jsb-chorales".as_ref();
+//! let model = fugato_nn::bundled::load(name, &device)?.into_sequence(name)?;
 //! let piece = compose(&model, &ComposeOptions { bars: Some(2), seed: 3, ..Default::default() })?;
 //! assert!(piece.score.n_notes() > 0);
 //! # Ok::<(), fugato_nn::NnError>(())

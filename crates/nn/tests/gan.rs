@@ -3,11 +3,15 @@
 
 use burn::tensor::Device;
 use fugato_data::segments::cut_segments;
+use fugato_nn::NnError;
 use fugato_nn::gan::train::{
-    self as g, Binarize, BinaryNeurons, GanData, GanLoss, GanObserver, GanRecord, GanTrainConfig, set_metrics,
+    self as g, Binarize, BinaryNeurons, GanData, GanLoss, GanMeta, GanRecord, GanTrainConfig, GanTraining, set_metrics,
 };
 use fugato_nn::gan::{GanConfig, GeneratorKind};
+use fugato_nn::train::{self as driver, EpochRecord, Observer};
 use fugato_repr::pianoroll::Frame;
+use fugato_score::Score;
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// burn's random stream is one per process: tests that seed it and then draw (noise,
@@ -50,12 +54,31 @@ struct Count {
     records: Vec<GanRecord>,
 }
 
-impl GanObserver for Count {
-    fn epoch_end(&mut self, record: &GanRecord, samples: Option<&[Vec<Frame>]>) {
-        self.records.push(record.clone());
+impl Observer for Count {
+    fn epoch_end(&mut self, record: &EpochRecord, samples: &[Score]) {
+        self.records.push(serde_json::from_value(record.details.clone()).unwrap());
         self.epochs += 1;
-        self.sampled += usize::from(samples.is_some());
+        self.sampled += usize::from(!samples.is_empty());
     }
+}
+
+/// A new run through the training driver; its `latest/` metadata.
+fn train(
+    dir: &Path,
+    model: &GanConfig,
+    config: &GanTrainConfig,
+    data: &GanData,
+    device: &Device,
+    seen: &mut Count,
+) -> Result<GanMeta, NnError> {
+    driver::train::<GanTraining>(dir, GanMeta::new(model.clone(), config.clone(), data), data, device, seen)?;
+    fugato_nn::checkpoint::meta_of(&dir.join("latest"))
+}
+
+/// Resumes a run to `epochs` in all; its `latest/` metadata.
+fn resume(dir: &Path, data: &GanData, epochs: usize, device: &Device, seen: &mut Count) -> GanMeta {
+    driver::resume::<GanTraining>(dir, data, Some(epochs), device, seen).unwrap();
+    fugato_nn::checkpoint::meta_of(&dir.join("latest")).unwrap()
 }
 
 #[test]
@@ -68,12 +91,12 @@ fn both_generators_train_resume_and_sample() {
         let config =
             GanTrainConfig { loss, batch: 8, epochs: 2, sample_every: 2, critic_steps: 2, ..Default::default() };
         let mut seen = Count::default();
-        let meta = g::train(tmp.path(), &small(generator), &config, &data, &device, &mut seen).unwrap();
-        assert_eq!((meta.epoch, meta.step, seen.epochs, seen.sampled), (2, 10, 2, 1));
+        let meta = train(tmp.path(), &small(generator), &config, &data, &device, &mut seen).unwrap();
+        assert_eq!((meta.progress.epoch, meta.progress.step, seen.epochs, seen.sampled), (2, 10, 2, 1));
         assert!((meta.corpus.polyphony - 3.0).abs() < 1e-9, "{:?}", meta.corpus);
         assert!(tmp.path().join("latest/optimizer-discriminator.bpk").is_file());
-        let meta = g::resume(tmp.path(), &data, Some(3), &device, &mut seen).unwrap();
-        assert_eq!(meta.epoch, 3);
+        let meta = resume(tmp.path(), &data, 3, &device, &mut seen);
+        assert_eq!(meta.progress.epoch, 3);
 
         let ckpt = g::load(tmp.path(), &device).unwrap();
         let a = g::sample(&ckpt.gan.generator, 5, 2, None, Binarize::Threshold(0.5), &device);
@@ -122,7 +145,7 @@ fn the_anti_collapse_options_train() {
             ..Default::default()
         };
         let mut seen = Count::default();
-        g::train(tmp.path(), &small(generator), &config, &data, &device, &mut seen).unwrap();
+        train(tmp.path(), &small(generator), &config, &data, &device, &mut seen).unwrap();
         for r in &seen.records {
             assert!(r.loss_discriminator.is_finite() && r.loss_generator.is_finite(), "{r:?}");
         }
@@ -145,7 +168,7 @@ fn a_monophonic_generator_writes_one_key_or_a_rest_per_frame() {
         let tmp = tempfile::tempdir().unwrap();
         let model = GanConfig { monophonic: true, ..small(generator) };
         let config = GanTrainConfig { batch: 8, epochs: 2, binary, diversity: 0.1, ..Default::default() };
-        let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut Count::default()).unwrap();
+        let meta = train(tmp.path(), &model, &config, &data, &device, &mut Count::default()).unwrap();
         assert!((meta.corpus.polyphony - 1.0).abs() < 1e-9);
         let ckpt = g::load(tmp.path(), &device).unwrap();
         for how in [Binarize::Threshold(0.5), Binarize::Bernoulli] {
@@ -188,7 +211,7 @@ fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
         let config =
             GanTrainConfig { batch: 8, epochs: pretrain + 2, pretrain, binary, transpose: 2, ..Default::default() };
         let mut seen = Count::default();
-        let meta = g::train(tmp.path(), &model, &config, &data, &device, &mut seen).unwrap();
+        let meta = train(tmp.path(), &model, &config, &data, &device, &mut seen).unwrap();
         assert_eq!(meta.corpus.notes, 6.0);
         if feedback {
             let r = &seen.records;
@@ -196,8 +219,7 @@ fn a_melody_generator_writes_one_token_per_frame_and_repeated_notes_count() {
             assert!(r[2].loss_generator < r[0].loss_generator, "the likelihood rises: {r:?}");
             assert!(r[3].loss_discriminator > 0.0, "then the adversarial epochs");
         } else {
-            let err =
-                g::train(tmp.path(), &model, &GanTrainConfig { pretrain: 1, ..config }, &data, &device, &mut seen);
+            let err = train(tmp.path(), &model, &GanTrainConfig { pretrain: 1, ..config }, &data, &device, &mut seen);
             assert!(err.unwrap_err().to_string().contains("feedback"));
         }
         let ckpt = g::load(tmp.path(), &device).unwrap();

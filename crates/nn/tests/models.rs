@@ -138,7 +138,7 @@ fn checkpoints_round_trip_and_refuse_damage() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");
-    checkpoint::save(&dir, &meta, &model, None).unwrap();
+    checkpoint::save(&dir, &meta, &model).unwrap();
     let loaded = checkpoint::load(&dir, &device).unwrap();
     assert_eq!(loaded.meta, meta);
     let set = jsb_frames();

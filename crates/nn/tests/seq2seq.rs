@@ -13,7 +13,7 @@ use fugato_nn::seq2seq::harmony::{HarmonizeOptions, RANGES, continue_melody, eva
 use fugato_nn::seq2seq::similar::{Index, embed};
 use fugato_nn::seq2seq::train as s2s;
 use fugato_nn::seq2seq::{Seq2SeqConfig, Task};
-use fugato_nn::train::{EpochRecord, Observer, TrainConfig, read_metrics};
+use fugato_nn::train::{self as driver, Observer, TrainConfig, read_metrics};
 use fugato_score::Score;
 
 fn testdata(name: &str) -> PathBuf {
@@ -35,9 +35,7 @@ fn small(task: Task) -> Seq2SeqConfig {
 }
 
 struct Quiet;
-impl Observer for Quiet {
-    fn epoch_end(&mut self, _: &EpochRecord) {}
-}
+impl Observer for Quiet {}
 
 #[test]
 fn a_small_harmonizer_learns_keeps_the_melody_and_loads_back() {
@@ -60,7 +58,8 @@ fn a_small_harmonizer_learns_keeps_the_melody_and_loads_back() {
         ..TrainConfig::default()
     };
     let device = Device::flex();
-    s2s::train(&run, &small(Task::Harmonize), &train, &data, &device, &mut Quiet).unwrap();
+    let meta = s2s::Seq2SeqMeta::new(Task::Harmonize, small(Task::Harmonize), train, &data);
+    driver::train::<s2s::Seq2SeqTraining>(&run, meta, &data, &device, &mut Quiet).unwrap();
     let records = read_metrics(&run).unwrap();
     assert_eq!(records.len(), 12);
     assert!(
@@ -106,7 +105,7 @@ fn a_small_harmonizer_learns_keeps_the_melody_and_loads_back() {
     assert!(report.voice_accuracy.iter().all(|&a| a > 0.0 && a <= 1.0));
 
     // Resuming continues the epoch count.
-    s2s::resume(&run, &data, Some(13), &device, &mut Quiet).unwrap();
+    driver::resume::<s2s::Seq2SeqTraining>(&run, &data, Some(13), &device, &mut Quiet).unwrap();
     assert_eq!(read_metrics(&run).unwrap().len(), 13);
     // A sequence model's loader refuses this checkpoint, naming the format.
     let err = fugato_nn::checkpoint::load(&run, &device).err().unwrap().to_string();
@@ -123,7 +122,8 @@ fn continuation_examples_train_without_alignment() {
     let train = TrainConfig { lr: 1e-2, batch: 8, epochs: 3, transpose: 0, ..TrainConfig::default() };
     let config = small(Task::Continue);
     assert!(!config.aligned);
-    let summary = s2s::train(tmp.path(), &config, &train, &data, &Device::flex(), &mut Quiet).unwrap();
+    let meta = s2s::Seq2SeqMeta::new(Task::Continue, config, train, &data);
+    let summary = driver::train::<s2s::Seq2SeqTraining>(tmp.path(), meta, &data, &Device::flex(), &mut Quiet).unwrap();
     assert_eq!(summary.epochs, 3);
     let ckpt = s2s::load(tmp.path(), &Device::flex()).unwrap();
     let err = harmonize(&ckpt.model, &score, &HarmonizeOptions::default(), &Device::flex()).err().unwrap().to_string();

@@ -358,15 +358,14 @@ pub async fn harmonize(
         fugato_nn::sample::Sampling::Temperature(temperature)
     };
     let response = run_job(&state, move || {
-        let bundled = fugato_nn::bundled::seq2seq_by_name("chorale-harmonizer")
-            .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "no bundled harmonizer"))?;
+        let name = "chorale-harmonizer";
         let device = fugato_nn::default_device();
-        let ckpt = bundled
-            .load_seq2seq(&device)
+        let ckpt = fugato_nn::bundled::load(name.as_ref(), &device)
+            .and_then(|m| m.into_seq2seq(name.as_ref()))
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
         let out = harmonize(&ckpt.model, &melody, &HarmonizeOptions { sampling, seed, key }, &device)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
-        piece_response(bundled.name, seed, out.score, 0, None)
+        piece_response(name, seed, out.score, 0, None)
     })
     .await?;
     Ok(Json(serde_json::to_value(response).expect("plain data")))

@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use fugato_nn::bundled::{Bundled, MODELS};
+use fugato_nn::bundled::{BUNDLED, Bundled, Kind};
 use fugato_nn::checkpoint::Checkpoint;
 use thiserror::Error;
 use tokio::sync::Semaphore;
@@ -110,11 +110,12 @@ struct Model {
 }
 
 impl Model {
+    /// The sequence model it serves.
     fn load(&self) -> Result<Checkpoint, fugato_nn::NnError> {
         let device = fugato_nn::default_device();
         match &self.source {
-            Source::Bundled(b) => b.load(&device),
-            Source::Folder(path) => fugato_nn::checkpoint::load(path, &device),
+            Source::Bundled(b) => b.load(&device)?.into_sequence(Path::new(b.name)),
+            Source::Folder(path) => fugato_nn::bundled::load(path, &device)?.into_sequence(path),
         }
     }
 }
@@ -132,8 +133,9 @@ pub struct State {
 impl State {
     /// The bundled models, then each checkpoint folder in `models_dir` (sorted by name).
     pub fn new(models_dir: Option<&Path>, limits: Limits) -> Result<State, ServerError> {
-        let mut models: Vec<Model> = MODELS
+        let mut models: Vec<Model> = BUNDLED
             .iter()
+            .filter(|b| b.kind == Kind::Sequence)
             .map(|b| Model {
                 name: b.name.into(),
                 about: b.about.into(),
@@ -147,7 +149,8 @@ impl State {
             found.sort();
             for path in found {
                 let ckpt = fugato_nn::checkpoint::resolve(&path);
-                if !ckpt.join("checkpoint.json").is_file() {
+                // Sequence models only: /api/generate composes with them.
+                if fugato_nn::bundled::kind_of(&ckpt).ok() != Some(Kind::Sequence) {
                     continue;
                 }
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

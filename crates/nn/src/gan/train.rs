@@ -1,16 +1,15 @@
-//! Training a GAN: alternating discriminator and generator steps with the standard
-//! (non-saturating) BCE losses or the hinge losses, one-sided label smoothing, several
-//! critic steps per generator step; 100 fixed noise vectors sampled after every epoch
-//! and scored with music metrics against the corpus; checkpoints and `--resume` as for
-//! the other models.
+//! Training a GAN ([`GanTraining`], a [`Family`] of the training driver): alternating
+//! discriminator and generator steps with the standard (non-saturating) BCE losses or the
+//! hinge losses, one-sided label smoothing, several critic steps per generator step; 100
+//! fixed noise vectors sampled after every epoch and scored with music metrics against the
+//! corpus, the epoch closest to it kept in `best/`.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{log_sigmoid, relu};
-use burn::tensor::{Bytes, Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use fugato_repr::ReprError;
 use fugato_repr::pianoroll::{Frame, PianoRoll};
 use fugato_score::Score;
@@ -26,7 +25,7 @@ use fugato_data::transpose;
 use super::{Discriminator, GanConfig, Generator};
 use crate::NnError;
 use crate::checkpoint;
-use crate::train::{append_line, tidy_for_resume};
+use crate::train::{Epoch, Family, Progress, RunMeta, Schedule, Scored};
 
 pub const FORMAT: &str = "fugato-gan";
 pub const VERSION: u32 = 1;
@@ -295,19 +294,54 @@ pub struct GanMeta {
     pub source: String,
     /// The training corpus's segments, measured.
     pub corpus: SetMetrics,
-    pub epoch: usize,
-    pub step: usize,
-    /// The smallest [`gap`] so far (`best/` holds that epoch's generator).
-    pub best_gap: Option<f64>,
     pub parameters: usize,
-    pub train_seconds: f64,
+    /// Its `best_valid` is the smallest [`gap`] so far (`best/` holds that epoch's
+    /// generator).
+    #[serde(flatten)]
+    pub progress: Progress,
 }
 
-/// One epoch, as written to `metrics.jsonl`.
+impl GanMeta {
+    /// A new run's metadata: the corpus measured on [`PROBE`] of the data's segments.
+    pub fn new(model: GanConfig, train: GanTrainConfig, data: &GanData) -> GanMeta {
+        let mut rng = ChaCha8Rng::seed_from_u64(train.seed);
+        let mut probe: Vec<Vec<Frame>> = data.segments.clone();
+        probe.shuffle(&mut rng);
+        probe.truncate(PROBE);
+        GanMeta {
+            format: FORMAT.into(),
+            version: VERSION,
+            corpus: set_metrics(&probe, model.melody),
+            progress: Progress::start(train.lr_generator),
+            model,
+            train,
+            source: data.source.clone(),
+            parameters: 0,
+        }
+    }
+}
+
+impl RunMeta for GanMeta {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+
+    fn set_parameters(&mut self, parameters: usize) {
+        self.parameters = parameters;
+    }
+
+    fn set_epochs(&mut self, epochs: usize) {
+        self.train.epochs = epochs;
+    }
+}
+
+/// A GAN's part of a metrics line (`details`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GanRecord {
-    pub epoch: usize,
-    pub step: usize,
     /// 0 in pretraining epochs (the discriminator rests).
     pub loss_discriminator: f64,
     /// In pretraining epochs, the negative log-likelihood per frame of the real segments.
@@ -315,15 +349,6 @@ pub struct GanRecord {
     /// The 100 probe samples (threshold 0.5).
     pub samples: SetMetrics,
     pub gap: f64,
-    pub seconds: f64,
-    pub improved: bool,
-}
-
-pub trait GanObserver {
-    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
-    fn batch_end(&mut self, _loss_d: f64, _loss_g: f64) {}
-    /// After each epoch; `samples` are a few probe segments when the epoch writes samples.
-    fn epoch_end(&mut self, _record: &GanRecord, _samples: Option<&[Vec<Frame>]>) {}
 }
 
 /// Both networks; the checkpoint's weights.
@@ -336,14 +361,6 @@ pub struct Gan {
 pub struct GanCheckpoint {
     pub meta: GanMeta,
     pub gan: Gan,
-    optimizers: Option<(Bytes, Bytes)>,
-}
-
-impl GanCheckpoint {
-    /// A checkpoint without optimizer state (for sampling).
-    pub fn new(meta: GanMeta, gan: Gan) -> GanCheckpoint {
-        GanCheckpoint { meta, gan, optimizers: None }
-    }
 }
 
 pub fn from_parts(
@@ -364,97 +381,16 @@ pub fn from_parts(
 pub fn load(path: &Path, device: &Device) -> Result<GanCheckpoint, NnError> {
     let f = checkpoint::read_folder(path)?;
     let (meta, gan) = from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device)?;
-    let dir = checkpoint::resolve(path);
-    let optimizers = match (f.optimizer, std::fs::read(dir.join(SECOND_OPTIMIZER))) {
-        (Some(g), Ok(d)) => Some((g, Bytes::from_bytes_vec(d))),
-        _ => None,
-    };
-    Ok(GanCheckpoint { meta, gan, optimizers })
+    Ok(GanCheckpoint { meta, gan })
 }
 
 /// The discriminator's optimizer state, beside the generator's `optimizer.bpk`.
 const SECOND_OPTIMIZER: &str = "optimizer-discriminator.bpk";
 
-fn save(
-    dir: &Path,
-    meta: &GanMeta,
-    gan: &Gan,
-    optimizers: Option<(&ModuleOptimizer, &ModuleOptimizer)>,
-) -> Result<(), NnError> {
-    let extra =
-        optimizers.map(|(_, d)| d.into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))).transpose()?;
-    let extra: Vec<(&str, Vec<u8>)> = extra.map(|b| vec![(SECOND_OPTIMIZER, b.to_vec())]).unwrap_or_default();
-    checkpoint::save_folder_with(dir, meta, gan.clone(), optimizers.map(|(g, _)| g), &extra)
-}
-
+/// The segments a GAN learns from.
 pub struct GanData {
     pub segments: Vec<Vec<Frame>>,
     pub source: String,
-}
-
-pub fn train(
-    run: &Path,
-    model: &GanConfig,
-    config: &GanTrainConfig,
-    data: &GanData,
-    device: &Device,
-    observer: &mut dyn GanObserver,
-) -> Result<GanMeta, NnError> {
-    model.validate().map_err(|e| NnError::dataset(run, e))?;
-    config.validate().map_err(|e| NnError::dataset(run, e))?;
-    if config.pretrain > 0 && !model.feedback {
-        return Err(NnError::dataset(run, "pretraining needs a generator that reads its frames back (--feedback)"));
-    }
-    if data.segments.len() < config.batch {
-        return Err(NnError::dataset(
-            run,
-            format!("{} segments: fewer than one batch of {}", data.segments.len(), config.batch),
-        ));
-    }
-    device.seed(config.seed);
-    let ad = device.clone().autodiff();
-    let gan = Gan { generator: model.init_generator(&ad), discriminator: model.init_discriminator(&ad) };
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut probe: Vec<Vec<Frame>> = data.segments.clone();
-    probe.shuffle(&mut rng);
-    probe.truncate(PROBE);
-    let meta = GanMeta {
-        format: FORMAT.into(),
-        version: VERSION,
-        model: model.clone(),
-        train: config.clone(),
-        source: data.source.clone(),
-        corpus: set_metrics(&probe, model.melody),
-        epoch: 0,
-        step: 0,
-        best_gap: None,
-        parameters: gan.num_params(),
-        train_seconds: 0.0,
-    };
-    let _ = std::fs::remove_file(run.join("metrics.jsonl"));
-    run_epochs(run, meta, gan, (config.optimizer(), config.optimizer()), data, device, observer)
-}
-
-pub fn resume(
-    run: &Path,
-    data: &GanData,
-    epochs: Option<usize>,
-    device: &Device,
-    observer: &mut dyn GanObserver,
-) -> Result<GanMeta, NnError> {
-    let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
-    tidy_for_resume(run, ckpt.meta.epoch)?;
-    if let Some(epochs) = epochs {
-        ckpt.meta.train.epochs = epochs;
-    }
-    let (mut g, mut d) = (ckpt.meta.train.optimizer(), ckpt.meta.train.optimizer());
-    if let Some((gb, db)) = ckpt.optimizers {
-        let bad = |e: String| NnError::dataset(run.join("latest"), e);
-        g = g.from_bytes(gb).map_err(|e| bad(e.to_string()))?;
-        d = d.from_bytes(db).map_err(|e| bad(e.to_string()))?;
-    }
-    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.epoch as u64));
-    run_epochs(run, ckpt.meta, ckpt.gan, (g, d), data, device, observer)
 }
 
 fn to_tensor(segments: &[&Vec<Frame>], keys: usize, device: &Device) -> Tensor<3> {
@@ -508,111 +444,203 @@ fn mode_seeking(fake: Tensor<3>, z: Tensor<2>) -> Tensor<1> {
     (out / inp).mean().add_scalar(1e-5).recip()
 }
 
-fn run_epochs(
-    run: &Path,
-    mut meta: GanMeta,
-    mut gan: Gan,
-    (mut opt_g, mut opt_d): (ModuleOptimizer, ModuleOptimizer),
-    data: &GanData,
-    device: &Device,
-    observer: &mut dyn GanObserver,
-) -> Result<GanMeta, NnError> {
-    std::fs::create_dir_all(run).map_err(NnError::io(run))?;
-    let ad = device.clone().autodiff();
-    let config = meta.train.clone();
-    let keys = meta.model.keys;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.epoch as u64));
-    // The probe: the same noise every epoch, from its own seed.
-    let probe_device = device.clone();
-    probe_device.seed(config.seed ^ 0x5eed);
-    let probe_z = gan.generator.valid().noise(PROBE, &probe_device);
-    while meta.epoch < config.epochs {
-        let start = Instant::now();
-        let mut order: Vec<&Vec<Frame>> = data.segments.iter().collect();
-        order.shuffle(&mut rng);
-        let batches: Vec<&[&Vec<Frame>]> = order.chunks_exact(config.batch).collect();
-        observer.epoch_start(meta.epoch + 1, batches.len());
-        let (mut sum_d, mut sum_g) = (0f64, 0f64);
-        let melody = meta.model.melody;
-        for (i, real) in batches.iter().enumerate() {
-            let real: Vec<Vec<Frame>> =
-                real.iter().map(|s| transposed(s, transpose::draw(&mut rng, config.transpose), melody)).collect();
-            let real = to_tensor(&real.iter().collect::<Vec<_>>(), keys, &ad);
-            let b = config.batch;
-            if meta.epoch < config.pretrain {
-                let probs = gan.generator.teacher_forced(gan.generator.noise(b, &ad), real.clone());
-                let loss = negative_log_likelihood(probs, real, &gan.generator);
-                sum_g += loss.clone().into_scalar::<f32>() as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &gan.generator);
-                gan.generator = opt_g.step(config.lr_generator, gan.generator, grads);
-                meta.step += 1;
-                observer.batch_end(0.0, sum_g / (i + 1) as f64);
-                continue;
-            }
-            let mut loss_d_value = 0.0;
-            for _ in 0..config.critic_steps {
-                let fake = gan.generator.generate(gan.generator.noise(b, &ad), config.binary).detach();
-                let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
-                let loss_d = match config.loss {
-                    GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
-                    GanLoss::Hinge => relu(-d_real + 1.0).mean() + relu(d_fake + 1.0).mean(),
-                };
-                loss_d_value = loss_d.clone().into_scalar::<f32>() as f64;
-                let grads = GradientsParams::from_grads(loss_d.backward(), &gan.discriminator);
-                gan.discriminator = opt_d.step(config.lr_discriminator, gan.discriminator, grads);
-            }
-            let z = gan.generator.noise(b, &ad);
-            let fake = gan.generator.generate(z.clone(), config.binary);
-            let features = gan.discriminator.features(fake.clone());
-            let mut loss_g = if config.feature_matching {
-                let real_mean = gan.discriminator.features(real.clone()).mean_dim(0).detach();
-                (features.mean_dim(0) - real_mean).powi_scalar(2).mean()
-            } else {
-                let d_fake = gan.discriminator.classify(features);
-                match config.loss {
-                    GanLoss::Bce => bce(d_fake, 1.0),
-                    GanLoss::Hinge => -d_fake.mean(),
-                }
-            };
-            if config.diversity > 0.0 && b >= 2 {
-                loss_g = loss_g + mode_seeking(fake, z) * config.diversity;
-            }
-            let loss_g_value = loss_g.clone().into_scalar::<f32>() as f64;
-            let grads = GradientsParams::from_grads(loss_g.backward(), &gan.generator);
-            gan.generator = opt_g.step(config.lr_generator, gan.generator, grads);
-            meta.step += 1;
-            sum_d += loss_d_value;
-            sum_g += loss_g_value;
-            observer.batch_end(sum_d / (i + 1) as f64, sum_g / (i + 1) as f64);
-        }
-        meta.epoch += 1;
-        let generator = gan.generator.valid();
-        let samples = frames_of(&generator, probe_z.clone(), config.binary.binarize(), 0);
-        let metrics = set_metrics(&samples, melody);
-        let gap = gap(&metrics, &meta.corpus);
-        let improved = meta.best_gap.is_none_or(|best| gap < best);
-        meta.train_seconds += start.elapsed().as_secs_f64();
-        let n = batches.len().max(1) as f64;
-        let record = GanRecord {
-            epoch: meta.epoch,
-            step: meta.step,
-            loss_discriminator: sum_d / n,
-            loss_generator: sum_g / n,
-            samples: metrics,
-            gap,
-            seconds: start.elapsed().as_secs_f64(),
-            improved,
-        };
-        if improved {
-            meta.best_gap = Some(gap);
-            save(&run.join("best"), &meta, &gan, None)?;
-        }
-        append_line(&run.join("metrics.jsonl"), &serde_json::to_string(&record).expect("plain data"))?;
-        save(&run.join("latest"), &meta, &gan, Some((&opt_g, &opt_d)))?;
-        let write = config.sample_every > 0 && meta.epoch.is_multiple_of(config.sample_every);
-        observer.epoch_end(&record, write.then_some(&samples[..4.min(samples.len())]));
+/// The GAN's family: what a run keeps is its training settings and the probe noise, the
+/// same 100 vectors every epoch.
+pub struct GanTraining {
+    config: GanTrainConfig,
+    melody: bool,
+    keys: usize,
+    corpus: SetMetrics,
+    probe_z: Tensor<2>,
+    /// The last epoch's mean losses (discriminator, generator).
+    last: (f64, f64),
+}
+
+/// The sums of an epoch's losses.
+#[derive(Default)]
+struct Losses {
+    discriminator: f64,
+    generator: f64,
+}
+
+impl Family for GanTraining {
+    type Meta = GanMeta;
+    type Model = Gan;
+    type Data = GanData;
+    type Record = GanRecord;
+
+    const OPTIMIZERS: &'static [&'static str] = &[checkpoint::OPTIMIZER, SECOND_OPTIMIZER];
+
+    /// No learning-rate decay and no early stopping: a GAN's losses do not say when it is
+    /// done; `best/` keeps the epoch whose samples are closest to the corpus.
+    fn schedule(meta: &GanMeta) -> Schedule {
+        let t = &meta.train;
+        Schedule { epochs: t.epochs, lr: t.lr_generator, decay: None, patience: None, seed: t.seed }
     }
-    Ok(meta)
+
+    fn init(meta: &GanMeta, _: &GanData, device: &Device) -> Result<Gan, NnError> {
+        meta.model.validate().map_err(NnError::Options)?;
+        meta.train.validate().map_err(NnError::Options)?;
+        if meta.train.pretrain > 0 && !meta.model.feedback {
+            return Err(NnError::Options(
+                "pretraining needs a generator that reads its frames back (--feedback)".into(),
+            ));
+        }
+        Ok(Gan { generator: meta.model.init_generator(device), discriminator: meta.model.init_discriminator(device) })
+    }
+
+    fn optimizers(meta: &GanMeta) -> Vec<ModuleOptimizer> {
+        vec![meta.train.optimizer(), meta.train.optimizer()]
+    }
+
+    fn load(dir: &Path, device: &Device) -> Result<(GanMeta, Gan), NnError> {
+        let c = load(dir, device)?;
+        Ok((c.meta, c.gan))
+    }
+
+    fn check_data(meta: &GanMeta, data: &GanData) -> Result<(), String> {
+        if data.segments.len() < meta.train.batch {
+            return Err(format!("{} segments: fewer than one batch of {}", data.segments.len(), meta.train.batch));
+        }
+        Ok(())
+    }
+
+    fn start(meta: &GanMeta, gan: &Gan, _: &GanData, device: &Device) -> GanTraining {
+        // The probe: the same noise every epoch, from its own seed.
+        let probe_device = device.clone();
+        probe_device.seed(meta.train.seed ^ 0x5eed);
+        let probe_z = gan.generator.valid().noise(PROBE, &probe_device);
+        let (config, corpus) = (meta.train.clone(), meta.corpus);
+        GanTraining { config, melody: meta.model.melody, keys: meta.model.keys, corpus, probe_z, last: (0.0, 0.0) }
+    }
+
+    fn train_epoch(
+        &mut self,
+        e: &mut Epoch,
+        mut gan: Gan,
+        optimizers: &mut [ModuleOptimizer],
+        data: &GanData,
+    ) -> Result<Gan, NnError> {
+        let mut order: Vec<&Vec<Frame>> = data.segments.iter().collect();
+        order.shuffle(e.rng);
+        let batches: Vec<&[&Vec<Frame>]> = order.chunks_exact(self.config.batch).collect();
+        e.observer.epoch_start(e.index + 1, batches.len());
+        let mut sums = Losses::default();
+        for (i, real) in batches.iter().enumerate() {
+            let real: Vec<Vec<Frame>> = real
+                .iter()
+                .map(|s| transposed(s, transpose::draw(&mut *e.rng, self.config.transpose), self.melody))
+                .collect();
+            let real = to_tensor(&real.iter().collect::<Vec<_>>(), self.keys, e.device);
+            gan = if e.index < self.config.pretrain {
+                self.pretrain_step(gan, real, &mut optimizers[0], &mut sums, e.device)
+            } else {
+                self.adversarial_step(gan, real, optimizers, &mut sums, e.device)
+            };
+            *e.step += 1;
+            let n = (i + 1) as f64;
+            e.observer.batch_end(&[("D", sums.discriminator / n), ("G", sums.generator / n)]);
+        }
+        let n = batches.len().max(1) as f64;
+        self.last = (sums.discriminator / n, sums.generator / n);
+        e.train_loss = sums.generator / n;
+        Ok(gan)
+    }
+
+    fn evaluate(&mut self, epoch: usize, gan: &Gan, _: &GanData, _: &Device) -> Scored<GanRecord> {
+        let samples = frames_of(&gan.generator, self.probe_z.clone(), self.config.binary.binarize(), 0);
+        let metrics = set_metrics(&samples, self.melody);
+        let gap = gap(&metrics, &self.corpus);
+        let (loss_discriminator, loss_generator) = self.last;
+        let write = self.config.sample_every > 0 && (epoch + 1).is_multiple_of(self.config.sample_every);
+        // A few probe segments, back to back in one piece.
+        let samples = if write { score_of(&samples[..4.min(samples.len())].concat(), self.melody).ok() } else { None };
+        let samples = samples.into_iter().collect();
+        Scored {
+            score: Some(gap),
+            record: GanRecord { loss_discriminator, loss_generator, samples: metrics, gap },
+            samples,
+        }
+    }
+
+    fn summary(r: &GanRecord) -> String {
+        format!(
+            "D {:.3}  G {:.3}  polyphony {:.2}  pc-entropy {:.2}  notes {:.1}  distance {:.2}  empty {}  gap {:.3}",
+            r.loss_discriminator,
+            r.loss_generator,
+            r.samples.polyphony,
+            r.samples.pitch_class_entropy,
+            r.samples.notes,
+            r.samples.pairwise_distance,
+            r.samples.empty,
+            r.gap
+        )
+    }
+}
+
+impl GanTraining {
+    /// A step of maximum-likelihood pretraining of the generator (teacher forcing).
+    fn pretrain_step(
+        &self,
+        mut gan: Gan,
+        real: Tensor<3>,
+        opt_g: &mut ModuleOptimizer,
+        sums: &mut Losses,
+        ad: &Device,
+    ) -> Gan {
+        let b = self.config.batch;
+        let probs = gan.generator.teacher_forced(gan.generator.noise(b, ad), real.clone());
+        let loss = negative_log_likelihood(probs, real, &gan.generator);
+        sums.generator += loss.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.backward(), &gan.generator);
+        gan.generator = opt_g.step(self.config.lr_generator, gan.generator, grads);
+        gan
+    }
+
+    /// `critic_steps` discriminator steps, then one generator step.
+    fn adversarial_step(
+        &self,
+        mut gan: Gan,
+        real: Tensor<3>,
+        optimizers: &mut [ModuleOptimizer],
+        sums: &mut Losses,
+        ad: &Device,
+    ) -> Gan {
+        let (config, b) = (&self.config, self.config.batch);
+        let mut loss_d_value = 0.0;
+        for _ in 0..config.critic_steps {
+            let fake = gan.generator.generate(gan.generator.noise(b, ad), config.binary).detach();
+            let (d_real, d_fake) = (gan.discriminator.forward(real.clone()), gan.discriminator.forward(fake));
+            let loss_d = match config.loss {
+                GanLoss::Bce => bce(d_real, config.real_label) + bce(d_fake, 0.0),
+                GanLoss::Hinge => relu(-d_real + 1.0).mean() + relu(d_fake + 1.0).mean(),
+            };
+            loss_d_value = loss_d.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(loss_d.backward(), &gan.discriminator);
+            gan.discriminator = optimizers[1].step(config.lr_discriminator, gan.discriminator, grads);
+        }
+        let z = gan.generator.noise(b, ad);
+        let fake = gan.generator.generate(z.clone(), config.binary);
+        let features = gan.discriminator.features(fake.clone());
+        let mut loss_g = if config.feature_matching {
+            let real_mean = gan.discriminator.features(real).mean_dim(0).detach();
+            (features.mean_dim(0) - real_mean).powi_scalar(2).mean()
+        } else {
+            let d_fake = gan.discriminator.classify(features);
+            match config.loss {
+                GanLoss::Bce => bce(d_fake, 1.0),
+                GanLoss::Hinge => -d_fake.mean(),
+            }
+        };
+        if config.diversity > 0.0 && b >= 2 {
+            loss_g = loss_g + mode_seeking(fake, z) * config.diversity;
+        }
+        sums.generator += loss_g.clone().into_scalar::<f32>() as f64;
+        sums.discriminator += loss_d_value;
+        let grads = GradientsParams::from_grads(loss_g.backward(), &gan.generator);
+        gan.generator = optimizers[0].step(config.lr_generator, gan.generator, grads);
+        gan
+    }
 }
 
 /// How key probabilities become notes.

@@ -4,6 +4,7 @@
 mod cells;
 mod heads;
 mod stepper;
+mod train;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
@@ -15,6 +16,7 @@ use crate::fused;
 pub use cells::{CellKind, Layer, LayerConfig, LayerState};
 pub use heads::{Head, HeadKind, Nade, Target};
 pub use stepper::{PlainHead, PlainLinear, StepItem, Stepper};
+pub use train::{SequenceTraining, TrainData};
 
 pub const DEFAULT_NADE_HIDDEN: usize = 150;
 

@@ -1,15 +1,11 @@
-//! Training the encoder–decoder: windows of the examples (random crops for aligned
-//! tasks, whole examples otherwise) in batches of equal length, randomly transposed,
-//! with teacher forcing; the same validation, learning-rate halving, early stopping and
-//! checkpoints (`latest/`, `best/`, `metrics.jsonl`) as the sequence models.
+//! Training the encoder–decoder ([`Seq2SeqTraining`], a [`Family`] of the training
+//! driver): windows of the examples (random crops for aligned tasks, whole examples
+//! otherwise) in batches of equal length, randomly transposed, with teacher forcing.
 
 use std::path::Path;
-use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +13,7 @@ use super::{Batch, Seq2Seq, Seq2SeqConfig, Task};
 use crate::NnError;
 use crate::checkpoint;
 use crate::evaluate::Evaluation;
-use crate::train::{HasProgress, Observer, Progress, TrainConfig, TrainSummary, close_epoch, tidy_for_resume};
+use crate::train::{Epoch, Family, Progress, RunMeta, Schedule, Scored, TrainConfig};
 use fugato_data::lines::{Example, Examples, batches, fixed_windows, random_windows};
 
 pub const FORMAT: &str = "fugato-seq2seq";
@@ -38,16 +34,36 @@ pub struct Seq2SeqMeta {
     pub progress: Progress,
 }
 
-impl HasProgress for Seq2SeqMeta {
-    fn progress(&mut self) -> &mut Progress {
+impl Seq2SeqMeta {
+    /// A new run's metadata.
+    pub fn new(task: Task, model: Seq2SeqConfig, train: TrainConfig, data: &Examples) -> Seq2SeqMeta {
+        let progress = Progress::start(train.lr);
+        let source = data.source.clone();
+        Seq2SeqMeta { format: FORMAT.into(), version: VERSION, task, model, train, source, parameters: 0, progress }
+    }
+}
+
+impl RunMeta for Seq2SeqMeta {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
         &mut self.progress
+    }
+
+    fn set_parameters(&mut self, parameters: usize) {
+        self.parameters = parameters;
+    }
+
+    fn set_epochs(&mut self, epochs: usize) {
+        self.train.epochs = epochs;
     }
 }
 
 pub struct Seq2SeqCheckpoint {
     pub meta: Seq2SeqMeta,
     pub model: Seq2Seq,
-    pub optimizer: Option<burn::tensor::Bytes>,
 }
 
 /// A model from the text of its `checkpoint.json` and its weights (paths name the parts in errors).
@@ -68,108 +84,98 @@ pub fn from_parts(
 pub fn load(path: &Path, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> {
     let f = checkpoint::read_folder(path)?;
     let (meta, model) = from_parts(&f.meta, &f.meta_path, f.weights, &f.weights_path, device)?;
-    Ok(Seq2SeqCheckpoint { meta, model, optimizer: f.optimizer })
+    Ok(Seq2SeqCheckpoint { meta, model })
 }
 
-/// Trains a new model in the run folder `run`.
-pub fn train(
-    run: &Path,
-    model_config: &Seq2SeqConfig,
-    config: &TrainConfig,
-    data: &Examples,
-    device: &Device,
-    observer: &mut dyn Observer,
-) -> Result<TrainSummary, NnError> {
-    model_config.validate().map_err(|e| NnError::dataset(run, e))?;
-    config.validate().map_err(|e| NnError::dataset(run, e))?;
-    if data.train.is_empty() {
-        return Err(NnError::dataset(run, "no training examples"));
-    }
-    device.seed(config.seed);
-    let model = model_config.init(&device.clone().autodiff());
-    let meta = Seq2SeqMeta {
-        format: FORMAT.into(),
-        version: VERSION,
-        task: data.task,
-        model: model_config.clone(),
-        train: config.clone(),
-        source: data.source.clone(),
-        parameters: model.num_params(),
-        progress: Progress::start(config.lr),
-    };
-    let _ = std::fs::remove_file(run.join("metrics.jsonl"));
-    run_epochs(run, meta, model, config.optimizer(), data, device, observer)
+/// The encoder–decoder's family: what a run keeps is its training settings and the
+/// validation windows (cut once).
+pub struct Seq2SeqTraining {
+    config: TrainConfig,
+    aligned: bool,
+    valid_windows: Vec<Example>,
 }
 
-/// Continues the run in `run` from its `latest/` checkpoint, up to `epochs` in all.
-pub fn resume(
-    run: &Path,
-    data: &Examples,
-    epochs: Option<usize>,
-    device: &Device,
-    observer: &mut dyn Observer,
-) -> Result<TrainSummary, NnError> {
-    let mut ckpt = load(&run.join("latest"), &device.clone().autodiff())?;
-    tidy_for_resume(run, ckpt.meta.progress.epoch)?;
-    if let Some(epochs) = epochs {
-        ckpt.meta.train.epochs = epochs;
-    }
-    if ckpt.meta.task != data.task {
-        return Err(NnError::dataset(run, format!("trained to {:?}, given {:?} data", ckpt.meta.task, data.task)));
-    }
-    let mut optimizer = ckpt.meta.train.optimizer();
-    if let Some(bytes) = ckpt.optimizer {
-        optimizer = optimizer.from_bytes(bytes).map_err(|e| NnError::dataset(run.join("latest"), e.to_string()))?;
-    }
-    device.seed(ckpt.meta.train.seed.wrapping_add(ckpt.meta.progress.epoch as u64));
-    run_epochs(run, ckpt.meta, ckpt.model, optimizer, data, device, observer)
-}
+impl Family for Seq2SeqTraining {
+    type Meta = Seq2SeqMeta;
+    type Model = Seq2Seq;
+    type Data = Examples;
+    /// Loss per step and teacher-forced accuracy on the validation windows (none
+    /// without validation examples).
+    type Record = Option<Evaluation>;
 
-fn run_epochs(
-    run: &Path,
-    mut meta: Seq2SeqMeta,
-    mut model: Seq2Seq,
-    mut optimizer: ModuleOptimizer,
-    data: &Examples,
-    device: &Device,
-    observer: &mut dyn Observer,
-) -> Result<TrainSummary, NnError> {
-    std::fs::create_dir_all(run).map_err(NnError::io(run))?;
-    let train_device = device.clone().autodiff();
-    let config = meta.train.clone();
-    let aligned = meta.model.aligned;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1_000_003 * meta.progress.epoch as u64));
-    let valid_windows = fixed_windows(&data.valid, aligned.then_some(config.seq_len));
-    let mut stopped_early = false;
-    while meta.progress.epoch < config.epochs {
-        let start = Instant::now();
-        let windows = random_windows(&data.train, aligned.then_some(config.seq_len), config.transpose, &mut rng);
-        let batches = batches(&windows, config.batch, Some(&mut rng));
-        observer.epoch_start(meta.progress.epoch + 1, batches.len());
-        let (mut loss_sum, mut items) = (0f64, 0usize);
-        for chunk in &batches {
-            let batch = make_batch(chunk, &train_device);
+    const OPTIMIZERS: &'static [&'static str] = &[checkpoint::OPTIMIZER];
+
+    fn schedule(meta: &Seq2SeqMeta) -> Schedule {
+        meta.train.schedule()
+    }
+
+    fn init(meta: &Seq2SeqMeta, _: &Examples, device: &Device) -> Result<Seq2Seq, NnError> {
+        meta.model.validate().map_err(NnError::Options)?;
+        meta.train.validate().map_err(NnError::Options)?;
+        Ok(meta.model.init(device))
+    }
+
+    fn optimizers(meta: &Seq2SeqMeta) -> Vec<ModuleOptimizer> {
+        vec![meta.train.optimizer()]
+    }
+
+    fn load(dir: &Path, device: &Device) -> Result<(Seq2SeqMeta, Seq2Seq), NnError> {
+        let c = load(dir, device)?;
+        Ok((c.meta, c.model))
+    }
+
+    fn check_data(meta: &Seq2SeqMeta, data: &Examples) -> Result<(), String> {
+        if meta.task != data.task {
+            return Err(format!("trained to {:?}, given {:?} data", meta.task, data.task));
+        }
+        if data.train.is_empty() {
+            return Err("no training examples".into());
+        }
+        Ok(())
+    }
+
+    fn start(meta: &Seq2SeqMeta, _: &Seq2Seq, data: &Examples, _: &Device) -> Seq2SeqTraining {
+        let aligned = meta.model.aligned;
+        let valid_windows = fixed_windows(&data.valid, aligned.then_some(meta.train.seq_len));
+        Seq2SeqTraining { config: meta.train.clone(), aligned, valid_windows }
+    }
+
+    fn train_epoch(
+        &mut self,
+        e: &mut Epoch,
+        mut model: Seq2Seq,
+        optimizers: &mut [ModuleOptimizer],
+        data: &Examples,
+    ) -> Result<Seq2Seq, NnError> {
+        let config = &self.config;
+        let windows = random_windows(&data.train, self.aligned.then_some(config.seq_len), config.transpose, e.rng);
+        let batches = batches(&windows, config.batch, Some(&mut *e.rng));
+        e.observer.epoch_start(e.index + 1, batches.len());
+        let (mut loss_sum, mut items, mut batch_sum) = (0f64, 0usize, 0f64);
+        for (i, chunk) in batches.iter().enumerate() {
+            let batch = make_batch(chunk, e.device);
             let loss = model.loss(&batch);
             let value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(meta.progress.lr, model, grads);
-            meta.progress.step += 1;
+            model = optimizers[0].step(e.lr, model, grads);
+            *e.step += 1;
             loss_sum += value * chunk.len() as f64;
             items += chunk.len();
-            observer.batch_end(value);
+            batch_sum += value;
+            e.observer.batch_end(&[("loss", batch_sum / (i + 1) as f64)]);
         }
-        let valid = (!valid_windows.is_empty()).then(|| evaluate(&model.valid(), &valid_windows, device));
-        let (record, stop) =
-            close_epoch(run, &mut meta, &config, loss_sum / items.max(1) as f64, valid, start, |dir, meta, with| {
-                checkpoint::save_folder(dir, meta, model.clone(), with.then_some(&optimizer))
-            })?;
-        observer.epoch_end(&record);
-        if stop {
-            stopped_early = true;
-            break;
-        }
+        e.train_loss = loss_sum / items.max(1) as f64;
+        Ok(model)
     }
-    Ok(TrainSummary { epochs: meta.progress.epoch, best_valid: meta.progress.best_valid, stopped_early })
+
+    fn evaluate(&mut self, _: usize, model: &Seq2Seq, _: &Examples, device: &Device) -> Scored<Option<Evaluation>> {
+        let valid = (!self.valid_windows.is_empty()).then(|| evaluate(model, &self.valid_windows, device));
+        Scored { score: valid.as_ref().map(|v| v.nll), record: valid, samples: Vec::new() }
+    }
+
+    fn summary(valid: &Option<Evaluation>) -> String {
+        crate::model::SequenceTraining::summary(valid)
+    }
 }
 
 /// Loss per step (summed over the target lines) and teacher-forced token accuracy of
