@@ -256,57 +256,80 @@ impl Reader {
         tick_offset: u64,
         global: &mut Global,
     ) -> Result<(), MidiError> {
+        let mut t = TrackState::new(track_idx, data, data_offset, tick_offset, global);
         let mut iter = EventIter::new(data);
-        let mut tick = tick_offset;
-        let mut last_status: Option<u8> = None;
-        let mut saw_end = false;
-        let mut programs = [0u8; 16];
-        let mut open: Vec<OpenNote> = Vec::new();
-        let mut name = String::new();
-        // Parts of this track, by (channel, program); their notes go to `global.tracks`.
-        let first_part = global.tracks.len();
-        let mut continued_running_status = false;
+        while let Some((event, status_pos)) = self.next_event(&mut t, &mut iter)? {
+            t.tick += u64::from(event.delta.as_int());
+            match event.kind {
+                TrackEventKind::Midi { channel, message } => {
+                    t.last_status = iter.running_status();
+                    self.on_midi(&mut t, global, channel.as_int(), message)?;
+                }
+                TrackEventKind::Meta(MetaMessage::EndOfTrack) => {
+                    t.saw_end = true;
+                    let left = iter.unread().len();
+                    if left > 0 {
+                        self.malformed(
+                            data_offset + (data.len() - left) as u64,
+                            format!("track {track_idx}: {left} bytes after end-of-track were ignored"),
+                        )?;
+                    }
+                    break;
+                }
+                TrackEventKind::Meta(meta) => self.on_meta(&mut t, global, meta, status_pos)?,
+                TrackEventKind::SysEx(_) | TrackEventKind::Escape(_) => {}
+            }
+        }
+        self.finish_track(t, global)
+    }
 
+    /// The track's next event, with its status byte's offset; `None` where
+    /// the track ends (or, leniently, where what is left cannot be read). Repairs and
+    /// refusals of malformed bytes happen here: running status after meta or SysEx,
+    /// system real-time bytes, payloads longer than the chunk, data bytes with the top bit
+    /// set (strict).
+    fn next_event<'a>(
+        &mut self,
+        t: &mut TrackState,
+        iter: &mut EventIter<'a>,
+    ) -> Result<Option<(midly::TrackEvent<'a>, u64)>, MidiError> {
         loop {
             let rest = iter.unread();
             if rest.is_empty() {
-                break;
+                return Ok(None);
             }
-            let pos = data_offset + (data.len() - rest.len()) as u64;
+            let pos = t.data_offset + (t.data_len - rest.len()) as u64;
+            let track_idx = t.track_idx;
             let (delta, vlq_len) = match read_vlq(rest) {
                 Vlq::Value(v, n) => (v, n),
                 Vlq::TooLong => return Err(MidiError::at(pos, ErrorKind::VlqTooLong)),
                 Vlq::Truncated => {
                     self.malformed(pos, format!("track {track_idx} ends inside a delta time"))?;
-                    break;
+                    return Ok(None);
                 }
             };
             let status_pos = pos + vlq_len as u64;
             let Some(&status) = rest.get(vlq_len) else {
                 self.malformed(status_pos, format!("track {track_idx} ends after a delta time"))?;
-                break;
+                return Ok(None);
             };
             match status {
-                0x00..=0x7F if iter.running_status().is_none() => match last_status {
-                    None => {
+                0x00..=0x7F if iter.running_status().is_none() => {
+                    let Some(last) = t.last_status else {
                         return Err(MidiError::at(status_pos, ErrorKind::NoRunningStatus { byte: status }));
+                    };
+                    // Meta and SysEx events cancel running status by the book, but many
+                    // writers keep using it afterwards; so do we, unless strict.
+                    if !t.continued_running_status {
+                        self.malformed(
+                            status_pos,
+                            format!("track {track_idx}: running status used after a meta or SysEx event"),
+                        )?;
+                        t.continued_running_status = true;
                     }
-                    Some(s) => {
-                        // Meta and SysEx events cancel running status by the book, but many
-                        // writers keep using it afterwards; so do we, unless strict.
-                        if !continued_running_status {
-                            self.malformed(
-                                status_pos,
-                                format!("track {track_idx}: running status used after a meta or SysEx event"),
-                            )?;
-                            continued_running_status = true;
-                        }
-                        *iter.running_status_mut() = Some(s);
-                    }
-                },
-                0xF1..=0xF6 => {
-                    return Err(MidiError::at(status_pos, ErrorKind::IllegalStatus { status }));
+                    *iter.running_status_mut() = Some(last);
                 }
+                0xF1..=0xF6 => return Err(MidiError::at(status_pos, ErrorKind::IllegalStatus { status })),
                 0xF8..=0xFE => {
                     if self.strict {
                         return Err(MidiError::at(status_pos, ErrorKind::RealtimeStatus { status }));
@@ -315,9 +338,9 @@ impl Reader {
                         offset: Some(status_pos),
                         message: format!("track {track_idx}: system real-time byte 0x{status:02X} skipped"),
                     });
-                    tick += delta;
+                    t.tick += delta;
                     let running = iter.running_status();
-                    iter = EventIter::new(&rest[vlq_len + 1..]);
+                    *iter = EventIter::new(&rest[vlq_len + 1..]);
                     *iter.running_status_mut() = running;
                     continue;
                 }
@@ -325,10 +348,10 @@ impl Reader {
             }
             if let Some(problem) = overlong_payload(&rest[vlq_len..]) {
                 self.malformed(status_pos, format!("track {track_idx}: {problem}; the rest of the track is ignored"))?;
-                break;
+                return Ok(None);
             }
             let event = match iter.next() {
-                None => break,
+                None => return Ok(None),
                 Some(Ok(event)) => event,
                 Some(Err(_)) => {
                     if self.strict {
@@ -340,120 +363,160 @@ impl Reader {
                             "track {track_idx}: event runs past the end of its chunk; the rest of the track is ignored"
                         ),
                     });
-                    break;
+                    return Ok(None);
                 }
             };
-            tick += u64::from(event.delta.as_int());
-            match event.kind {
-                TrackEventKind::Midi { channel, message } => {
-                    last_status = iter.running_status();
-                    if self.strict {
-                        let consumed = rest.len() - iter.unread().len();
-                        let first_data = if status >= 0x80 { vlq_len + 1 } else { vlq_len };
-                        if let Some(&bad) = rest[first_data..consumed].iter().find(|&&b| b >= 0x80) {
-                            return Err(MidiError::at(
-                                status_pos,
-                                ErrorKind::Strict(format!("data byte 0x{bad:02X} has its top bit set")),
-                            ));
-                        }
+            if self.strict && matches!(event.kind, TrackEventKind::Midi { .. }) {
+                let consumed = rest.len() - iter.unread().len();
+                let first_data = if status >= 0x80 { vlq_len + 1 } else { vlq_len };
+                if let Some(&bad) = rest[first_data..consumed].iter().find(|&&b| b >= 0x80) {
+                    return Err(MidiError::at(
+                        status_pos,
+                        ErrorKind::Strict(format!("data byte 0x{bad:02X} has its top bit set")),
+                    ));
+                }
+            }
+            return Ok(Some((event, status_pos)));
+        }
+    }
+
+    /// A channel message: notes opened and closed, programs, controllers.
+    fn on_midi(
+        &mut self,
+        t: &mut TrackState,
+        global: &mut Global,
+        channel: u8,
+        message: MidiMessage,
+    ) -> Result<(), MidiError> {
+        let tick = t.tick;
+        match message {
+            MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                t.open.push(OpenNote { channel, pitch: key.as_int(), velocity: vel.as_int(), start_tick: tick })
+            }
+            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                let part = t.part(global, channel);
+                match self.pairing {
+                    Pairing::PrettyMidi => {
+                        close_notes(&mut t.open, &mut global.tracks[part], channel, key.as_int(), tick)
                     }
-                    let channel = channel.as_int();
-                    match message {
-                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => open.push(OpenNote {
-                            channel,
-                            pitch: key.as_int(),
-                            velocity: vel.as_int(),
-                            start_tick: tick,
-                        }),
-                        MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                            let program = programs[usize::from(channel)];
-                            let part = part_index(global, first_part, track_idx, channel, program, &name);
-                            match self.pairing {
-                                Pairing::PrettyMidi => {
-                                    close_notes(&mut open, &mut global.tracks[part], channel, key.as_int(), tick)
-                                }
-                                Pairing::Fifo => {
-                                    close_first(&mut open, &mut global.tracks[part], channel, key.as_int(), tick)
-                                }
-                            }
-                        }
-                        MidiMessage::ProgramChange { program } => programs[usize::from(channel)] = program.as_int(),
-                        MidiMessage::Controller { controller, value } => {
-                            if let Some(control) = Control::from_cc(controller.as_int()) {
-                                let program = programs[usize::from(channel)];
-                                let part = part_index(global, first_part, track_idx, channel, program, &name);
-                                global.tracks[part].controls.push(ControlChange {
-                                    tick,
-                                    control,
-                                    value: value.as_int(),
-                                });
-                            }
-                        }
-                        _ => {}
+                    Pairing::Fifo => close_first(&mut t.open, &mut global.tracks[part], channel, key.as_int(), tick),
+                }
+            }
+            MidiMessage::ProgramChange { program } => t.programs[usize::from(channel)] = program.as_int(),
+            MidiMessage::Controller { controller, value } => {
+                if let Some(control) = Control::from_cc(controller.as_int()) {
+                    let part = t.part(global, channel);
+                    global.tracks[part].controls.push(ControlChange { tick, control, value: value.as_int() });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A meta event but the end of the track: tempo, meter, key, the track's name.
+    fn on_meta(
+        &mut self,
+        t: &mut TrackState,
+        global: &mut Global,
+        meta: MetaMessage,
+        status_pos: u64,
+    ) -> Result<(), MidiError> {
+        let tick = t.tick;
+        match meta {
+            MetaMessage::Tempo(_) if global.smpte => global.ignored_tempos += 1,
+            MetaMessage::Tempo(us) => {
+                if us.as_int() == 0 {
+                    self.malformed(status_pos, "tempo of 0 µs per quarter ignored".into())?;
+                } else {
+                    global.tempos.push(Tempo { tick, us_per_quarter: us.as_int() });
+                }
+            }
+            MetaMessage::TimeSignature(numerator, denominator_log2, _, _) => {
+                match (denominator_log2 <= 7)
+                    .then(|| TimeSignature::new(tick, numerator, 1u32 << denominator_log2).ok())
+                    .flatten()
+                {
+                    Some(ts) => global.time_signatures.push(ts),
+                    None => {
+                        self.malformed(status_pos, format!("time signature {numerator}/2^{denominator_log2} ignored"))?
                     }
                 }
-                TrackEventKind::Meta(meta) => match meta {
-                    MetaMessage::EndOfTrack => {
-                        saw_end = true;
-                        let left = iter.unread().len();
-                        if left > 0 {
-                            self.malformed(
-                                data_offset + (data.len() - left) as u64,
-                                format!("track {track_idx}: {left} bytes after end-of-track were ignored"),
-                            )?;
-                        }
-                        break;
-                    }
-                    MetaMessage::Tempo(_) if global.smpte => global.ignored_tempos += 1,
-                    MetaMessage::Tempo(us) => {
-                        if us.as_int() == 0 {
-                            self.malformed(status_pos, "tempo of 0 µs per quarter ignored".into())?;
-                        } else {
-                            global.tempos.push(Tempo { tick, us_per_quarter: us.as_int() });
-                        }
-                    }
-                    MetaMessage::TimeSignature(numerator, denominator_log2, _, _) => {
-                        match (denominator_log2 <= 7)
-                            .then(|| TimeSignature::new(tick, numerator, 1u32 << denominator_log2).ok())
-                            .flatten()
-                        {
-                            Some(ts) => global.time_signatures.push(ts),
-                            None => self.malformed(
-                                status_pos,
-                                format!("time signature {numerator}/2^{denominator_log2} ignored"),
-                            )?,
-                        }
-                    }
-                    MetaMessage::KeySignature(fifths, minor) => match KeySignature::new(tick, fifths, minor) {
-                        Ok(key) => global.key_signatures.push(key),
-                        Err(e) => self.malformed(status_pos, format!("key signature ignored: {e}"))?,
-                    },
-                    MetaMessage::TrackName(bytes) if name.is_empty() => {
-                        name = String::from_utf8_lossy(bytes).trim().to_string();
-                        for part in &mut global.tracks[first_part..] {
-                            part.name.clone_from(&name);
-                        }
-                    }
-                    _ => {}
-                },
-                TrackEventKind::SysEx(_) | TrackEventKind::Escape(_) => {}
             }
+            MetaMessage::KeySignature(fifths, minor) => match KeySignature::new(tick, fifths, minor) {
+                Ok(key) => global.key_signatures.push(key),
+                Err(e) => self.malformed(status_pos, format!("key signature ignored: {e}"))?,
+            },
+            MetaMessage::TrackName(bytes) if t.name.is_empty() => {
+                t.name = String::from_utf8_lossy(bytes).trim().to_string();
+                for part in &mut global.tracks[t.first_part..] {
+                    part.name.clone_from(&t.name);
+                }
+            }
+            _ => {}
         }
-        if !saw_end {
-            self.malformed(data_offset + data.len() as u64, format!("track {track_idx} has no end-of-track event"))?;
+        Ok(())
+    }
+
+    /// After a track's last event: a missing end-of-track noted, notes never released
+    /// ended (FIFO pairing) or counted, the score's end moved on.
+    fn finish_track(&mut self, mut t: TrackState, global: &mut Global) -> Result<(), MidiError> {
+        if !t.saw_end {
+            let message = format!("track {} has no end-of-track event", t.track_idx);
+            self.malformed(t.data_offset + t.data_len as u64, message)?;
         }
         if self.pairing == Pairing::Fifo {
-            for o in std::mem::take(&mut open) {
-                let program = programs[usize::from(o.channel)];
-                let part = part_index(global, first_part, track_idx, o.channel, program, &name);
-                if o.start_tick < tick {
-                    global.tracks[part].notes.push(o.note(tick));
+            for o in std::mem::take(&mut t.open) {
+                let part = t.part(global, o.channel);
+                if o.start_tick < t.tick {
+                    global.tracks[part].notes.push(o.note(t.tick));
                 }
             }
         }
-        global.unreleased += open.len();
-        global.end_tick = global.end_tick.max(tick);
+        global.unreleased += t.open.len();
+        global.end_tick = global.end_tick.max(t.tick);
         Ok(())
+    }
+}
+
+/// Where the reading of one track stands.
+struct TrackState {
+    track_idx: usize,
+    data_offset: u64,
+    data_len: usize,
+    tick: u64,
+    last_status: Option<u8>,
+    saw_end: bool,
+    /// Each channel's program.
+    programs: [u8; 16],
+    open: Vec<OpenNote>,
+    name: String,
+    /// Parts of this track, by (channel, program), are `global.tracks[first_part..]`.
+    first_part: usize,
+    continued_running_status: bool,
+}
+
+impl TrackState {
+    fn new(track_idx: usize, data: &[u8], data_offset: u64, tick_offset: u64, global: &Global) -> TrackState {
+        TrackState {
+            track_idx,
+            data_offset,
+            data_len: data.len(),
+            tick: tick_offset,
+            last_status: None,
+            saw_end: false,
+            programs: [0; 16],
+            open: Vec::new(),
+            name: String::new(),
+            first_part: global.tracks.len(),
+            continued_running_status: false,
+        }
+    }
+
+    /// The part of `channel` at its current program.
+    fn part(&self, global: &mut Global, channel: u8) -> usize {
+        let program = self.programs[usize::from(channel)];
+        part_index(global, self.first_part, self.track_idx, channel, program, &self.name)
     }
 }
 
