@@ -129,7 +129,8 @@ pub(crate) fn read_folder(path: &Path) -> Result<Folder, NnError> {
     Ok(Folder { meta_path, meta, weights_path, weights })
 }
 
-/// A checkpoint's metadata, read once its declared `format` and version are checked.
+/// A checkpoint's metadata, read once its declared `format` and version (1 up to
+/// `version`, the one this fugato writes) are checked.
 pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(
     text: &str,
     meta_path: &Path,
@@ -151,10 +152,10 @@ pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(
         };
         return Err(NnError::dataset(meta_path, format!("{what}, not a {format} one")));
     }
-    if value.get("version").and_then(|v| v.as_u64()) != Some(u64::from(version)) {
+    if !value.get("version").and_then(|v| v.as_u64()).is_some_and(|v| (1..=u64::from(version)).contains(&v)) {
         return Err(NnError::dataset(
             meta_path,
-            format!("unsupported checkpoint version (this fugato reads {version})"),
+            format!("unsupported checkpoint version (this fugato reads 1 to {version})"),
         ));
     }
     serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))

@@ -126,24 +126,23 @@ impl GanConfig {
         GanConfig { melody: true, monophonic: false, keys: fugato_repr::melody::VOCAB_SIZE as usize, ..self }
     }
 
-    /// What a generator's output frame holds: 0 a sigmoid per key, 1 a softmax over the
-    /// keys and a rest, 2 a softmax over melody tokens.
-    fn output_kind(&self) -> usize {
-        if self.melody { 2 } else { usize::from(self.monophonic) }
+    /// What the generator's output frame holds.
+    pub fn output(&self) -> Output {
+        match (self.melody, self.monophonic) {
+            (true, _) => Output::MelodyTokens,
+            (false, true) => Output::KeyOrRest,
+            (false, false) => Output::Keys,
+        }
     }
 
-    /// A discriminator stream's code: 0 off, 1 of piano-roll frames, 2 of melody tokens.
-    fn stream(&self, on: bool) -> usize {
-        match (on, self.melody) {
-            (false, _) => 0,
-            (true, false) => 1,
-            (true, true) => 2,
-        }
+    /// What a discriminator stream that is `on` reads.
+    fn stream(&self, on: bool) -> Option<Segments> {
+        on.then_some(if self.melody { Segments::MelodyTokens } else { Segments::PianoRoll })
     }
 
     /// Width of the generator's output frame.
     fn output_width(&self) -> usize {
-        self.keys + usize::from(self.output_kind() == 1)
+        self.keys + usize::from(self.output() == Output::KeyOrRest)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -175,7 +174,7 @@ impl GanConfig {
     }
 
     pub fn init_generator(&self, device: &Device) -> Generator {
-        let (rnn, mlp) = match self.generator {
+        let net = match self.generator {
             GeneratorKind::Rnn => {
                 let layers = (0..self.layers)
                     .map(|i| {
@@ -187,29 +186,25 @@ impl GanConfig {
                     })
                     .collect();
                 let output = LinearConfig::new(self.hidden, self.output_width()).init(device);
-                (Some(RnnGenerator { layers, output }), None)
+                Net::Rnn(RnnGenerator { layers, output })
             }
             GeneratorKind::Mlp => {
                 let widths = [self.noise, 128, 256, 512, 1024];
                 let hidden = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-                (
-                    None,
-                    Some(MlpGenerator {
-                        hidden,
-                        output: LinearConfig::new(1024, self.frames * self.output_width()).init(device),
-                    }),
-                )
+                Net::Mlp(MlpGenerator {
+                    hidden,
+                    output: LinearConfig::new(1024, self.frames * self.output_width()).init(device),
+                })
             }
         };
-        Generator {
-            rnn,
-            mlp,
+        let shape = Shape {
             frames: self.frames,
             keys: self.keys,
             noise: self.noise,
-            monophonic: self.output_kind(),
-            feedback: usize::from(self.feedback),
-        }
+            output: self.output(),
+            feedback: self.feedback,
+        };
+        Generator { net, shape }
     }
 
     pub fn init_discriminator(&self, device: &Device) -> Discriminator {
@@ -231,9 +226,9 @@ impl GanConfig {
                 1,
             )
             .init(device),
-            minibatch_std: usize::from(self.minibatch_std),
+            minibatch_std: self.minibatch_std,
             chroma: self.stream(self.chroma),
-            onsets: self.stream(self.onsets),
+            second_channel: self.stream(self.onsets),
         }
     }
 }
@@ -250,18 +245,50 @@ pub struct MlpGenerator {
     output: Linear,
 }
 
+/// What a generator's output frame holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A sigmoid per key: any number of keys sound.
+    Keys,
+    /// A softmax over the keys and a rest: one key or a rest per frame (see
+    /// [`GanConfig::monophonic`]).
+    KeyOrRest,
+    /// A softmax over melody tokens (see [`GanConfig::melody`]).
+    MelodyTokens,
+}
+
+/// What a discriminator's extra stream reads: piano-roll frames, or one-hot melody tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segments {
+    PianoRoll,
+    MelodyTokens,
+}
+
+/// A generator's network.
+#[derive(Module, Debug)]
+pub enum Net {
+    /// C-RNN-GAN's: noise and the step's place in the bar into recurrent layers every step.
+    Rnn(RnnGenerator),
+    /// The paper's dense layers from one noise vector.
+    Mlp(MlpGenerator),
+}
+
 #[derive(Module, Debug)]
 pub struct Generator {
-    rnn: Option<RnnGenerator>,
-    mlp: Option<MlpGenerator>,
+    net: Net,
+    #[module(skip)]
+    shape: Shape,
+}
+
+/// What a generator writes, beside its network's weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
     frames: usize,
     keys: usize,
     noise: usize,
-    /// 1: a softmax over the keys and a rest per frame (see [`GanConfig::monophonic`]);
-    /// 2: a softmax over melody tokens (see [`GanConfig::melody`]).
-    monophonic: usize,
-    /// 1: each step reads the binary frame of the step before (see [`GanConfig::feedback`]).
-    feedback: usize,
+    output: Output,
+    /// Each step reads the binary frame of the step before (see [`GanConfig::feedback`]).
+    feedback: bool,
 }
 
 impl Generator {
@@ -272,7 +299,7 @@ impl Generator {
     /// A generator that reads its own frames back makes them binary as it goes, by
     /// deterministic binary neurons; [`Generator::generate`] chooses how.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<3> {
-        if self.feedback == 1 {
+        if self.shape.feedback {
             return self.unroll(z, BinaryNeurons::Deterministic).0;
         }
         self.probabilities(self.logits(z))
@@ -281,17 +308,17 @@ impl Generator {
     /// What the discriminator sees of noise vectors `[batch, noise]`: key probabilities
     /// made binary by `binary` (straight-through gradients), `[batch, frames, keys]`.
     pub fn generate(&self, z: Tensor<2>, binary: BinaryNeurons) -> Tensor<3> {
-        if self.feedback == 1 {
+        if self.shape.feedback {
             return self.unroll(z, binary).1;
         }
         binary.apply(self.forward(z), self)
     }
 
     fn probabilities(&self, logits: Tensor<3>) -> Tensor<3> {
-        match self.monophonic {
-            1 => softmax(logits, 2).narrow(2, 0, self.keys),
-            2 => softmax(logits, 2),
-            _ => sigmoid(logits),
+        match self.shape.output {
+            Output::KeyOrRest => softmax(logits, 2).narrow(2, 0, self.shape.keys),
+            Output::MelodyTokens => softmax(logits, 2),
+            Output::Keys => sigmoid(logits),
         }
     }
 
@@ -299,7 +326,7 @@ impl Generator {
     /// each step reading the real segment's frame before (teacher forcing) instead of its
     /// own: what maximum-likelihood pretraining scores.
     pub fn teacher_forced(&self, z: Tensor<2>, real: Tensor<3>) -> Tensor<3> {
-        let rnn = self.rnn.as_ref().expect("only the RNN generator reads its frames back");
+        let Net::Rnn(rnn) = &self.net else { panic!("only the RNN generator reads its frames back") };
         let [batch, frames, keys] = real.dims();
         let device = real.device();
         let before = Tensor::cat(vec![real.zeros_like().narrow(1, 0, 1), real.narrow(1, 0, frames - 1)], 1);
@@ -307,19 +334,19 @@ impl Generator {
         for layer in &rnn.layers {
             x = layer.outputs(x, layer.zero_state(batch, &device));
         }
-        debug_assert_eq!(keys, self.keys);
+        debug_assert_eq!(keys, self.shape.keys);
         self.probabilities(rnn.output.forward(x))
     }
 
     /// The RNN generator step by step, each step reading the frame the one before made
     /// binary: (probabilities, binary frames).
     fn unroll(&self, z: Tensor<2>, binary: BinaryNeurons) -> (Tensor<3>, Tensor<3>) {
-        let rnn = self.rnn.as_ref().expect("only the RNN generator reads its frames back");
+        let Net::Rnn(rnn) = &self.net else { panic!("only the RNN generator reads its frames back") };
         let (x, batch, device) = (self.inputs(z.clone()), z.dims()[0], z.device());
         let mut states: Vec<_> = rnn.layers.iter().map(|l| l.zero_state(batch, &device)).collect();
-        let mut before = Tensor::<3>::zeros([batch, 1, self.keys], &device);
-        let (mut probs, mut frames) = (Vec::with_capacity(self.frames), Vec::with_capacity(self.frames));
-        for t in 0..self.frames {
+        let mut before = Tensor::<3>::zeros([batch, 1, self.shape.keys], &device);
+        let (mut probs, mut frames) = (Vec::with_capacity(self.shape.frames), Vec::with_capacity(self.shape.frames));
+        for t in 0..self.shape.frames {
             let mut h = Tensor::cat(vec![x.clone().narrow(1, t, 1), before], 2);
             for (layer, state) in rnn.layers.iter().zip(states.iter_mut()) {
                 let (out, next) = layer.forward(h, state.clone());
@@ -335,58 +362,102 @@ impl Generator {
 
     /// Whether it reads its own frames back (see [`GanConfig::feedback`]).
     pub fn has_feedback(&self) -> bool {
-        self.feedback == 1
+        self.shape.feedback
     }
 
     /// One key (or token) at most per frame.
     pub fn is_monophonic(&self) -> bool {
-        self.monophonic > 0
+        self.shape.output != Output::Keys
     }
 
     /// Its frames are melody tokens.
     pub fn is_melody(&self) -> bool {
-        self.monophonic == 2
+        self.shape.output == Output::MelodyTokens
     }
 
     fn logits(&self, z: Tensor<2>) -> Tensor<3> {
         let [batch, _] = z.dims();
         let device = z.device();
-        if let Some(rnn) = &self.rnn {
-            let mut x = self.inputs(z);
-            for layer in &rnn.layers {
-                x = layer.outputs(x, layer.zero_state(batch, &device));
+        match &self.net {
+            Net::Rnn(rnn) => {
+                let mut x = self.inputs(z);
+                for layer in &rnn.layers {
+                    x = layer.outputs(x, layer.zero_state(batch, &device));
+                }
+                rnn.output.forward(x)
             }
-            return rnn.output.forward(x);
+            Net::Mlp(mlp) => {
+                let mut x = z;
+                for layer in &mlp.hidden {
+                    x = leaky_relu(layer.forward(x), 0.2);
+                }
+                let width = self.shape.keys + usize::from(self.shape.output == Output::KeyOrRest);
+                mlp.output.forward(x).reshape([batch, self.shape.frames, width])
+            }
         }
-        let mlp = self.mlp.as_ref().expect("a generator is an RNN or an MLP");
-        let mut x = z;
-        for layer in &mlp.hidden {
-            x = leaky_relu(layer.forward(x), 0.2);
-        }
-        mlp.output.forward(x).reshape([batch, self.frames, self.keys + usize::from(self.monophonic == 1)])
     }
 
     /// The RNN generator's inputs `[batch, frames, noise / frames + 16]`: a slice of the
     /// noise and the step's place in the bar, one-hot, per step.
     fn inputs(&self, z: Tensor<2>) -> Tensor<3> {
         let [batch, _] = z.dims();
-        let places: Vec<f32> = (0..self.frames)
+        let places: Vec<f32> = (0..self.shape.frames)
             .flat_map(|t| (0..BAR_STEPS).map(move |p| f32::from(u8::from(t % BAR_STEPS == p))))
             .collect();
-        let places = Tensor::<2>::from_data(TensorData::new(places, [self.frames, BAR_STEPS]), &z.device())
+        let places = Tensor::<2>::from_data(TensorData::new(places, [self.shape.frames, BAR_STEPS]), &z.device())
             .unsqueeze_dim::<3>(0)
             .repeat_dim(0, batch); // [batch, frames, 16]
-        let noise = z.reshape([batch, self.frames, self.noise / self.frames]); // a slice per step
+        let noise = z.reshape([batch, self.shape.frames, self.shape.noise / self.shape.frames]); // a slice per step
         Tensor::cat(vec![noise, places], 2)
     }
 
     /// Standard normal noise vectors `[n, noise]`, from the device's generator.
     pub fn noise(&self, n: usize, device: &Device) -> Tensor<2> {
-        Tensor::random([n, self.noise], Distribution::Normal(0.0, 1.0), device)
+        Tensor::random([n, self.shape.noise], Distribution::Normal(0.0, 1.0), device)
     }
 
     pub fn noise_size(&self) -> usize {
-        self.noise
+        self.shape.noise
+    }
+}
+
+/// The weights' layout of version-1 GAN checkpoints (the bundled `chorale-gan`'s): the
+/// generator's network as an optional RNN beside an optional MLP. Loaded, then turned into
+/// a [`Gan`].
+#[derive(Module, Debug)]
+pub(crate) struct LegacyGan {
+    generator: LegacyGenerator,
+    discriminator: Discriminator,
+}
+
+#[derive(Module, Debug)]
+struct LegacyGenerator {
+    rnn: Option<RnnGenerator>,
+    mlp: Option<MlpGenerator>,
+    #[module(skip)]
+    shape: Shape,
+}
+
+impl From<train::Gan> for LegacyGan {
+    fn from(gan: train::Gan) -> LegacyGan {
+        let Generator { net, shape } = gan.generator;
+        let (rnn, mlp) = match net {
+            Net::Rnn(rnn) => (Some(rnn), None),
+            Net::Mlp(mlp) => (None, Some(mlp)),
+        };
+        LegacyGan { generator: LegacyGenerator { rnn, mlp, shape }, discriminator: gan.discriminator }
+    }
+}
+
+impl From<LegacyGan> for train::Gan {
+    fn from(legacy: LegacyGan) -> train::Gan {
+        let LegacyGenerator { rnn, mlp, shape } = legacy.generator;
+        let net = match (rnn, mlp) {
+            (Some(rnn), _) => Net::Rnn(rnn),
+            (None, Some(mlp)) => Net::Mlp(mlp),
+            (None, None) => unreachable!("made from a generator with a network"),
+        };
+        train::Gan { generator: Generator { net, shape }, discriminator: legacy.discriminator }
     }
 }
 
@@ -396,14 +467,16 @@ pub struct Discriminator {
     conv2: Conv2d,
     dropout: Dropout,
     output: Linear,
-    /// 1: append the minibatch standard deviation to the dense layer's input.
-    minibatch_std: usize,
-    /// 1: a second input channel with the onsets; 2: one with the keys sounding (for
+    /// Append the minibatch standard deviation to the dense layer's input.
+    minibatch_std: bool,
+    /// A second input channel: the onsets of piano-roll segments, or the keys sounding
+    /// under melody tokens.
+    #[module(skip)]
+    second_channel: Option<Segments>,
+    /// The bars' chroma beside the convolutions' features (of piano-roll onsets or of
     /// melody tokens).
-    onsets: usize,
-    /// 1: the bars' chroma beside the convolutions' features (of piano-roll onsets);
-    /// 2: the same of melody tokens.
-    chroma: usize,
+    #[module(skip)]
+    chroma: Option<Segments>,
 }
 
 /// Where piano-roll keys `[batch, frames, keys]` begin: onset_t = x_t · (1 − x_{t−1});
@@ -437,17 +510,17 @@ impl Discriminator {
     /// compares).
     pub fn features(&self, x: Tensor<3>) -> Tensor<2> {
         let [batch, frames, keys] = x.dims();
-        let chroma = (self.chroma > 0).then(|| self.chroma(x.clone()));
-        let x = match self.onsets {
-            1 => {
+        let chroma = self.chroma.map(|segments| self.chroma(x.clone(), segments));
+        let x = match self.second_channel {
+            Some(Segments::PianoRoll) => {
                 let onsets = onsets(x.clone());
                 Tensor::stack::<4>(vec![x, onsets], 1)
             }
-            2 => {
+            Some(Segments::MelodyTokens) => {
                 let sounding = melody::sounding(x.clone());
                 Tensor::stack::<4>(vec![x, sounding], 1)
             }
-            _ => x.reshape([batch, 1, frames, keys]),
+            None => x.reshape([batch, 1, frames, keys]),
         };
         let x = dropout(&self.dropout, leaky_relu(self.conv1.forward(x), 0.2));
         let x = dropout(&self.dropout, leaky_relu(self.conv2.forward(x), 0.2));
@@ -461,10 +534,10 @@ impl Discriminator {
 
     /// Per bar, the notes begun on each of the 12 pitch classes and in all, per step:
     /// `[batch, bars × 13]`.
-    fn chroma(&self, x: Tensor<3>) -> Tensor<2> {
+    fn chroma(&self, x: Tensor<3>, segments: Segments) -> Tensor<2> {
         let [batch, frames, _] = x.dims();
         let device = x.device();
-        let onsets = if self.chroma == 2 {
+        let onsets = if segments == Segments::MelodyTokens {
             let first = fugato_repr::melody::pitch_token(fugato_repr::pianoroll::LOWEST_PITCH).expect("a key") as usize;
             x.narrow(2, first, fugato_repr::pianoroll::N_KEYS)
         } else {
@@ -494,7 +567,7 @@ impl Discriminator {
     /// One logit per segment from [`Discriminator::features`].
     pub fn classify(&self, mut x: Tensor<2>) -> Tensor<1> {
         let [batch, _] = x.dims();
-        if self.minibatch_std == 1 {
+        if self.minibatch_std {
             // The features' standard deviation over the batch, averaged: one more input.
             let mean = x.clone().mean_dim(0); // [1, features]
             let std = ((x.clone() - mean).powi_scalar(2).mean_dim(0) + 1e-8).sqrt().mean(); // [1]
@@ -526,7 +599,8 @@ mod tests {
         }
         tune.extend([p(55)].into_iter().chain([HOLD as usize; 7]).chain([REST as usize; 8]));
         let d = model.clone().for_melody().init_discriminator(&device);
-        let c: Vec<f32> = d.chroma(one_hot(&tune, 90, &device)).into_data().try_to_vec::<f32>().unwrap();
+        let c: Vec<f32> =
+            d.chroma(one_hot(&tune, 90, &device), Segments::MelodyTokens).into_data().try_to_vec::<f32>().unwrap();
         let per_step = |n: f32| n / 16.0;
         assert_eq!(c.len(), 26);
         assert_eq!((c[0], c[4], c[12]), (per_step(3.0), per_step(1.0), per_step(4.0)), "C three times, E once");
@@ -538,7 +612,8 @@ mod tests {
         let mut roll = vec![key(60); 16];
         roll.extend([key(67); 16]);
         let d = model.init_discriminator(&device);
-        let c: Vec<f32> = d.chroma(one_hot(&roll, 88, &device)).into_data().try_to_vec::<f32>().unwrap();
+        let c: Vec<f32> =
+            d.chroma(one_hot(&roll, 88, &device), Segments::PianoRoll).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!((c[0], c[12], c[13 + 7]), (per_step(1.0), per_step(1.0), per_step(1.0)));
     }
 }

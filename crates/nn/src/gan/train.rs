@@ -28,7 +28,9 @@ use crate::checkpoint;
 use crate::train::{Epoch, Family, Progress, RunMeta, Schedule, Scored};
 
 pub const FORMAT: &str = "fugato-gan";
-pub const VERSION: u32 = 1;
+/// 2: the generator's network as one [`super::Net`]; 1 (still read): as an optional RNN
+/// beside an optional MLP, in the weights' names too.
+pub const VERSION: u32 = 2;
 /// Noise vectors sampled after each epoch for the metrics.
 pub const PROBE: usize = 100;
 
@@ -370,11 +372,17 @@ pub fn from_parts(
     weights_path: &Path,
     device: &Device,
 ) -> Result<(GanMeta, Gan), NnError> {
-    let meta: GanMeta = checkpoint::read_meta(text, meta_path, FORMAT, VERSION)?;
+    let mut meta: GanMeta = checkpoint::read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
     let fresh =
         Gan { generator: meta.model.init_generator(device), discriminator: meta.model.init_discriminator(device) };
-    let gan = checkpoint::load_weights(fresh, weights, weights_path)?;
+    let gan = if meta.version == 1 {
+        let legacy = checkpoint::load_weights(super::LegacyGan::from(fresh), weights, weights_path)?;
+        meta.version = VERSION;
+        Gan::from(legacy)
+    } else {
+        checkpoint::load_weights(fresh, weights, weights_path)?
+    };
     Ok((meta, gan))
 }
 

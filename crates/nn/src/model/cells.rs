@@ -77,20 +77,17 @@ pub struct Layer {
     recurrent: Linear,
     /// LSTM peephole weights `[3, d_hidden]`: rows for i, f and o.
     peephole: Option<Param<Tensor<2>>>,
-    kind: usize,
+    #[module(skip)]
+    cell: CellKind,
     d_hidden: usize,
 }
 
-const RNN: usize = 0;
-const LSTM: usize = 1;
-const GRU: usize = 2;
-
 impl LayerConfig {
     pub fn init(&self, device: &Device) -> Layer {
-        let (kind, gates) = match self.cell {
-            CellKind::Rnn => (RNN, 1),
-            CellKind::Lstm => (LSTM, 4),
-            CellKind::Gru => (GRU, 3),
+        let gates = match self.cell {
+            CellKind::Rnn => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
         };
         let h = self.d_hidden;
         // PyTorch's default for recurrent layers: U(-1/√h, 1/√h) for every weight and bias.
@@ -102,7 +99,7 @@ impl LayerConfig {
             .with_initializer(init.clone())
             .init(device);
         let peephole = (self.cell == CellKind::Lstm && self.peephole).then(|| init.init([3, h], device));
-        Layer { input, recurrent, peephole, kind, d_hidden: h }
+        Layer { input, recurrent, peephole, cell: self.cell, d_hidden: h }
     }
 }
 
@@ -110,7 +107,11 @@ impl Layer {
     /// A zero state for `batch` sequences.
     pub fn zero_state(&self, batch: usize, device: &Device) -> LayerState {
         let zeros = Tensor::zeros([batch, self.d_hidden], device);
-        if self.kind == LSTM { LayerState::HiddenCell(zeros.clone(), zeros) } else { LayerState::Hidden(zeros) }
+        if self.cell == CellKind::Lstm {
+            LayerState::HiddenCell(zeros.clone(), zeros)
+        } else {
+            LayerState::Hidden(zeros)
+        }
     }
 
     /// Width of the input it reads.
@@ -145,9 +146,9 @@ impl Layer {
 
     /// The layer's weights as plain `f32`, for stepping at batch 1 ([`fused::step`]).
     pub fn plain(&self) -> fugato_kernels::step::LayerWeights {
-        let gh = self.cell().gates() * self.d_hidden;
+        let gh = self.kernel_cell().gates() * self.d_hidden;
         fugato_kernels::step::LayerWeights {
-            cell: self.cell(),
+            cell: self.kernel_cell(),
             input: self.d_input(),
             hidden: self.d_hidden,
             wx: values(self.input.weight.val()),
@@ -158,11 +159,11 @@ impl Layer {
         }
     }
 
-    fn cell(&self) -> fugato_kernels::cell::Cell {
-        match self.kind {
-            RNN => fugato_kernels::cell::Cell::Rnn,
-            LSTM => fugato_kernels::cell::Cell::Lstm,
-            _ => fugato_kernels::cell::Cell::Gru,
+    fn kernel_cell(&self) -> fugato_kernels::cell::Cell {
+        match self.cell {
+            CellKind::Rnn => fugato_kernels::cell::Cell::Rnn,
+            CellKind::Lstm => fugato_kernels::cell::Cell::Lstm,
+            CellKind::Gru => fugato_kernels::cell::Cell::Gru,
         }
     }
 
@@ -176,7 +177,7 @@ impl Layer {
             LayerState::HiddenCell(h0, c0) => (h0, c0),
         };
         let spec = fused::Spec {
-            cell: self.cell(),
+            cell: self.kernel_cell(),
             recurrent_bias: self.recurrent.bias.is_some(),
             peephole: self.peephole.is_some(),
             with_cell: final_state,
@@ -232,11 +233,11 @@ impl Layer {
 
     /// One step, given the input part of the gates `[batch, gates·h]` and the peepholes.
     fn step_projected(&self, gates_x: Tensor<2>, state: LayerState, peep: Option<&[Tensor<2>]>) -> LayerState {
-        match (self.kind, state) {
-            (RNN, LayerState::Hidden(h)) => {
+        match (self.cell, state) {
+            (CellKind::Rnn, LayerState::Hidden(h)) => {
                 LayerState::Hidden(tanh(gates_x + self.recurrent.forward(h))) // [batch, h]
             }
-            (GRU, LayerState::Hidden(h)) => {
+            (CellKind::Gru, LayerState::Hidden(h)) => {
                 let mut x = gates_x.chunk(3, 1).into_iter(); // r, z, n input parts
                 let mut r = self.recurrent.forward(h.clone()).chunk(3, 1).into_iter();
                 let (xr, xz, xn) = (x.next().unwrap(), x.next().unwrap(), x.next().unwrap());
@@ -247,7 +248,7 @@ impl Layer {
                 // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
                 LayerState::Hidden(candidate.clone() + update * (h - candidate))
             }
-            (LSTM, LayerState::HiddenCell(h, c)) => {
+            (CellKind::Lstm, LayerState::HiddenCell(h, c)) => {
                 let g = gates_x + self.recurrent.forward(h); // [batch, 4h]: i, f, c̃, o
                 let mut g = g.chunk(4, 1).into_iter();
                 let (mut i, mut f, c_tilde, mut o) =
@@ -263,7 +264,7 @@ impl Layer {
                 let h = sigmoid(o) * tanh(c.clone()); // [batch, h]
                 LayerState::HiddenCell(h, c)
             }
-            (kind, state) => unreachable!("layer kind {kind} with state {state:?}"),
+            (cell, state) => unreachable!("a {cell:?} layer with state {state:?}"),
         }
     }
 }
