@@ -1,10 +1,8 @@
 //! `fugato demo`: a new chorale from the bundled model, rendered with the built-in
 //! organ voice. Needs no training, no SoundFont and no network.
 
-use anyhow::{Context, bail};
-use fugato_nn::compose::{ComposeOptions, compose};
-use fugato_nn::sample::Sampling;
-use fugato_score::Program;
+use anyhow::Context;
+use fugato_nn::compose::{Controls, compose};
 use fugato_synth::RenderOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -16,9 +14,15 @@ const TEMPO_BPM: f64 = 84.0;
 const PROGRAM: u8 = 19;
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    if !(1..=64).contains(&a.bars) {
-        bail!("--bars must be 1..=64, but was {}", a.bars);
-    }
+    let controls = Controls {
+        bars: Some(a.bars),
+        temperature: Some(0.9),
+        seed: a.seed,
+        tempo_bpm: Some(TEMPO_BPM),
+        program: Some(PROGRAM),
+        ..Default::default()
+    };
+    let options = controls.check().map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
     std::fs::create_dir_all(&a.out_dir).with_context(|| format!("creating {}", a.out_dir.display()))?;
     let (mid, wav) = (a.out_dir.join("fugato-demo.mid"), a.out_dir.join("fugato-demo.wav"));
     let bar = ProgressBar::new(4).with_style(
@@ -29,14 +33,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let ckpt = fugato_nn::bundled::load(MODEL.as_ref(), &device)?.into_sequence(MODEL.as_ref())?;
     bar.inc(1);
     bar.set_message("composing");
-    let options = ComposeOptions {
-        bars: Some(a.bars),
-        sampling: Sampling::Temperature(0.9),
-        seed: a.seed,
-        us_per_quarter: Some((60e6 / TEMPO_BPM).round() as u32),
-        programs: vec![Program::new(PROGRAM)?],
-        ..Default::default()
-    };
     let score = compose(&ckpt, &options)?.score;
     bar.inc(1);
     bar.set_message("rendering");

@@ -8,34 +8,26 @@ use anyhow::{Context, bail};
 use fugato_data::{Split, midi_files};
 use fugato_midi::ReadOptions;
 use fugato_nn::Device;
-use fugato_nn::sample::Sampling;
+use fugato_nn::compose::ControlError;
 use fugato_nn::seq2seq::Task;
 use fugato_nn::seq2seq::harmony::{HarmonizeOptions, SpanMetrics, evaluate_continuation, evaluate_harmony, harmonize};
 use fugato_nn::seq2seq::similar::{INDEX_FILE, Index, embed};
 use fugato_nn::seq2seq::train::Seq2SeqCheckpoint;
-use fugato_score::{KeySignature, Score};
+use fugato_score::Score;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{HarmonizeArgs, SimilarArgs};
 
 pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
-    let key = a
-        .key
-        .as_deref()
-        .map(|k| {
-            KeySignature::parse(0, k).with_context(|| format!("--key {k}: expected a key such as C, F#m or Bb:minor"))
-        })
-        .transpose()?;
-    if a.temperature < 0.0 || !a.temperature.is_finite() {
-        bail!("--temperature must be 0 or more, but was {}", a.temperature);
-    }
+    let flag = |e: ControlError| anyhow::anyhow!("--{} {}", e.field, e.message);
+    let key = a.key.as_deref().map(fugato_nn::compose::key).transpose().map_err(flag)?;
+    let sampling = fugato_nn::compose::sampling(Some(a.temperature), None, None).map_err(flag)?;
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load(&a.checkpoint, &device)?.into_seq2seq(&a.checkpoint)?;
     if ckpt.meta.task != Task::Harmonize {
         bail!("{}: this model was trained to {:?}, not to harmonize", a.checkpoint.display(), ckpt.meta.task);
     }
     let input = fugato_midi::read_file(&a.melody, ReadOptions::default())?.score;
-    let sampling = if a.temperature == 0.0 { Sampling::ArgMax } else { Sampling::Temperature(a.temperature) };
     let start = Instant::now();
     let out = harmonize(&ckpt.model, &input, &HarmonizeOptions { sampling, seed: a.seed, key }, &device)
         .with_context(|| format!("harmonizing {}", a.melody.display()))?;

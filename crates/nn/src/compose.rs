@@ -93,49 +93,97 @@ fn bad(field: &'static str, message: String) -> ControlError {
     ControlError { field, message }
 }
 
-/// Longest piece one request may ask for.
+/// Longest piece one request may ask for, by default (a server may allow less).
 pub const MAX_BARS: usize = 512;
 pub const MAX_STEPS: usize = 100_000;
 pub const MAX_SECONDS: f64 = 3600.0;
+/// The highest sampling temperature.
+pub const MAX_TEMPERATURE: f64 = 10.0;
+/// Tempi a piece may be given, in quarter notes per minute.
+pub const TEMPO_BPM: std::ops::RangeInclusive<f64> = 10.0..=400.0;
+
+/// The most one request may ask for: [`Controls::check_within`] holds the lengths to them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ControlLimits {
+    pub max_bars: usize,
+    pub max_steps: usize,
+    pub max_seconds: f64,
+}
+
+impl Default for ControlLimits {
+    fn default() -> Self {
+        ControlLimits { max_bars: MAX_BARS, max_steps: MAX_STEPS, max_seconds: MAX_SECONDS }
+    }
+}
+
+impl ControlLimits {
+    /// These limits, each at most the library's own.
+    pub fn capped(self) -> ControlLimits {
+        ControlLimits {
+            max_bars: self.max_bars.min(MAX_BARS),
+            max_steps: self.max_steps.min(MAX_STEPS),
+            max_seconds: self.max_seconds.min(MAX_SECONDS),
+        }
+    }
+}
+
+/// The sampling rule of a temperature (default 1; 0 picks the most likely) and, for token
+/// models, a top-k or top-p cut: the one check of these controls, for every command that
+/// samples (`generate`, `harmonize`, the server).
+pub fn sampling(temperature: Option<f64>, top_k: Option<usize>, top_p: Option<f64>) -> Result<Sampling, ControlError> {
+    let temperature = temperature.unwrap_or(1.0);
+    if !(0.0..=MAX_TEMPERATURE).contains(&temperature) {
+        return Err(bad("temperature", format!("must be 0..={MAX_TEMPERATURE}, but was {temperature}")));
+    }
+    Ok(match (temperature, top_k, top_p) {
+        (_, Some(_), Some(_)) => return Err(bad("top_k", "give top_k or top_p, not both".into())),
+        (0.0, _, _) => Sampling::ArgMax,
+        (t, Some(k), _) if k >= 1 => Sampling::TopK { k, temperature: t },
+        (_, Some(k), _) => return Err(bad("top_k", format!("must be at least 1, but was {k}"))),
+        (t, None, Some(p)) if p > 0.0 && p <= 1.0 => Sampling::TopP { p, temperature: t },
+        (_, None, Some(p)) => return Err(bad("top_p", format!("must be in (0, 1], but was {p}"))),
+        (t, None, None) => Sampling::Temperature(t),
+    })
+}
+
+/// A key as a user writes it: "C:major", "F#m", "Bb:minor", "G".
+pub fn key(text: &str) -> Result<KeySignature, ControlError> {
+    KeySignature::parse(0, text)
+        .ok_or_else(|| bad("key", format!("{text:?} is no key; expected e.g. C:major, F#m, Bb:minor")))
+}
 
 impl Controls {
-    /// Checks every control and turns it into [`ComposeOptions`] (without a primer).
+    /// Checks every control against the library's limits and turns it into
+    /// [`ComposeOptions`] (without a primer).
     pub fn check(&self) -> Result<ComposeOptions, ControlError> {
-        let temperature = self.temperature.unwrap_or(1.0);
-        if !(0.0..=10.0).contains(&temperature) {
-            return Err(bad("temperature", format!("must be 0..=10, but was {temperature}")));
-        }
-        let sampling = match (temperature, self.top_k, self.top_p) {
-            (_, Some(_), Some(_)) => return Err(bad("top_k", "give top_k or top_p, not both".into())),
-            (0.0, _, _) => Sampling::ArgMax,
-            (t, Some(k), _) if k >= 1 => Sampling::TopK { k, temperature: t },
-            (_, Some(k), _) => return Err(bad("top_k", format!("must be at least 1, but was {k}"))),
-            (t, None, Some(p)) if p > 0.0 && p <= 1.0 => Sampling::TopP { p, temperature: t },
-            (_, None, Some(p)) => return Err(bad("top_p", format!("must be in (0, 1], but was {p}"))),
-            (t, None, None) => Sampling::Temperature(t),
-        };
-        if let Some(b) = self.bars.filter(|b| !(1..=MAX_BARS).contains(b)) {
-            return Err(bad("bars", format!("must be 1..={MAX_BARS}, but was {b}")));
+        self.check_within(&ControlLimits::default())
+    }
+
+    /// [`Controls::check`] with the lengths held to `limits` (each at most the library's).
+    pub fn check_within(&self, limits: &ControlLimits) -> Result<ComposeOptions, ControlError> {
+        let ControlLimits { max_bars, max_steps, max_seconds } = limits.capped();
+        let sampling = sampling(self.temperature, self.top_k, self.top_p)?;
+        if let Some(b) = self.bars.filter(|b| !(1..=max_bars).contains(b)) {
+            return Err(bad("bars", format!("must be 1..={max_bars}, but was {b}")));
         }
         if [self.bars.is_some(), self.steps.is_some(), self.seconds.is_some()].iter().filter(|&&x| x).count() > 1 {
             return Err(bad("seconds", "give one length: bars, steps or seconds".into()));
         }
-        if let Some(s) = self.seconds.filter(|s| !(*s > 0.0 && *s <= MAX_SECONDS)) {
-            return Err(bad("seconds", format!("must be in (0, {MAX_SECONDS}], but was {s}")));
+        if let Some(s) = self.seconds.filter(|s| !(*s > 0.0 && *s <= max_seconds)) {
+            return Err(bad("seconds", format!("must be in (0, {max_seconds}], but was {s}")));
         }
-        if let Some(s) = self.steps.filter(|s| !(1..=MAX_STEPS).contains(s)) {
-            return Err(bad("steps", format!("must be 1..={MAX_STEPS}, but was {s}")));
+        if let Some(s) = self.steps.filter(|s| !(1..=max_steps).contains(s)) {
+            return Err(bad("steps", format!("must be 1..={max_steps}, but was {s}")));
         }
-        let key = match &self.key {
-            Some(k) => Some(
-                KeySignature::parse(0, k)
-                    .ok_or_else(|| bad("key", format!("{k:?} is no key; expected e.g. C:major, F#m, Bb:minor")))?,
-            ),
-            None => None,
-        };
+        let key = self.key.as_deref().map(key).transpose()?;
         let us_per_quarter = match self.tempo_bpm {
-            Some(bpm) if (10.0..=400.0).contains(&bpm) => Some((60e6 / bpm).round() as u32),
-            Some(bpm) => return Err(bad("tempo", format!("must be 10..=400 bpm, but was {bpm}"))),
+            Some(bpm) if TEMPO_BPM.contains(&bpm) => Some((60e6 / bpm).round() as u32),
+            Some(bpm) => {
+                return Err(bad(
+                    "tempo",
+                    format!("must be {}..={} bpm, but was {bpm}", TEMPO_BPM.start(), TEMPO_BPM.end()),
+                ));
+            }
             None => None,
         };
         let programs = match (self.program, &self.instrument) {
@@ -352,6 +400,21 @@ mod tests {
         let shift = performance::Event::TimeShift(25).token() as usize;
         assert_eq!((until.weights[shift], until.weights[60]), (25, 0));
         assert!(length(&ComposeOptions { bars: Some(0), ..Default::default() }, ReprKind::Remi, 4).is_err());
+    }
+
+    /// A server's tighter caps go through the same check; no caps go past the library's.
+    #[test]
+    fn limits_are_checked_in_one_place() {
+        let server = ControlLimits { max_bars: 64, max_steps: 4096, max_seconds: 120.0 };
+        let bars = |b| Controls { bars: Some(b), ..Default::default() };
+        assert_eq!(bars(65).check_within(&server).unwrap_err().message, "must be 1..=64, but was 65");
+        assert!(bars(65).check().is_ok());
+        let loose = ControlLimits { max_bars: 1_000_000, ..server };
+        assert_eq!(bars(MAX_BARS + 1).check_within(&loose).unwrap_err().field, "bars");
+        // Every command that samples: the same temperature bounds.
+        assert_eq!(sampling(Some(11.0), None, None).unwrap_err().field, "temperature");
+        assert_eq!(sampling(Some(0.0), None, None).unwrap(), Sampling::ArgMax);
+        assert_eq!(key("H").unwrap_err().field, "key");
     }
 
     #[test]

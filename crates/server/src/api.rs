@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use fugato_nn::compose::{Controls, compose};
+use fugato_nn::compose::{ControlError, Controls, compose};
 use fugato_score::Score;
 use fugato_score::metrics::MusPy;
 use fugato_synth::{RenderOptions, Voice};
@@ -189,24 +189,6 @@ pub async fn generate(
         return Err(ApiError::field("model", format!("no model {name:?}; served: {}", names.join(", "))));
     };
     let limits = &state.limits;
-    if let Some(b) = req.bars.filter(|&b| b > limits.max_bars) {
-        return Err(ApiError::field(
-            "bars",
-            format!("at most {} bars per request, but asked for {b}", limits.max_bars),
-        ));
-    }
-    if let Some(s) = req.steps.filter(|&s| s > limits.max_steps) {
-        return Err(ApiError::field(
-            "steps",
-            format!("at most {} steps per request, but asked for {s}", limits.max_steps),
-        ));
-    }
-    if let Some(s) = req.seconds.filter(|&s| s > limits.max_seconds) {
-        return Err(ApiError::field(
-            "seconds",
-            format!("at most {} s per request, but asked for {s}", limits.max_seconds),
-        ));
-    }
     let controls = Controls {
         bars: req.bars,
         steps: req.steps,
@@ -221,7 +203,7 @@ pub async fn generate(
         instrument: req.instrument.clone(),
         style: req.style.clone(),
     };
-    let mut options = controls.check().map_err(|e| ApiError::field(e.field, e.message))?;
+    let mut options = controls.check_within(&limits.controls()).map_err(|e| ApiError::field(e.field, e.message))?;
     if let Some(text) = &req.primer_base64 {
         options.primer = Some(decode_midi("primer_base64", text, limits.body_bytes)?);
     }
@@ -332,17 +314,10 @@ pub async fn harmonize(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     use fugato_nn::seq2seq::harmony::{HarmonizeOptions, harmonize};
     let Json(req) = body.map_err(rejected)?;
-    let key = match &req.key {
-        Some(k) => Some(
-            fugato_score::KeySignature::parse(0, k)
-                .ok_or_else(|| ApiError::field("key", format!("{k:?} is not a key such as C, F#m or Bb:minor")))?,
-        ),
-        None => None,
-    };
-    let temperature = req.temperature.unwrap_or(0.0);
-    if !(0.0..=10.0).contains(&temperature) {
-        return Err(ApiError::field("temperature", format!("must be 0..=10, but was {temperature}")));
-    }
+    let field = |e: ControlError| ApiError::field(e.field, e.message);
+    let key = req.key.as_deref().map(fugato_nn::compose::key).transpose().map_err(field)?;
+    // The most likely notes unless a temperature is asked for.
+    let sampling = fugato_nn::compose::sampling(Some(req.temperature.unwrap_or(0.0)), None, None).map_err(field)?;
     let melody = decode_midi("midi_base64", &req.midi_base64, state.limits.body_bytes)?;
     let max_s = state.limits.max_seconds;
     if melody.duration_s() > max_s {
@@ -352,11 +327,6 @@ pub async fn harmonize(
         ));
     }
     let seed = req.seed.unwrap_or(0);
-    let sampling = if temperature == 0.0 {
-        fugato_nn::sample::Sampling::ArgMax
-    } else {
-        fugato_nn::sample::Sampling::Temperature(temperature)
-    };
     let response = run_job(&state, move || {
         let name = "chorale-harmonizer";
         let device = fugato_nn::default_device();

@@ -43,7 +43,8 @@ pub enum ServerError {
 pub struct Limits {
     /// Largest request body.
     pub body_bytes: usize,
-    /// Longest piece, in bars (and in model steps).
+    /// Longest piece, in bars (and in model steps): a shared server's own caps, below the
+    /// library's (`fugato_nn::compose::ControlLimits`), checked by the same function.
     pub max_bars: usize,
     pub max_steps: usize,
     /// Longest piece in seconds (at 400 bpm and 4 steps per quarter: 3,200 steps).
@@ -56,6 +57,18 @@ pub struct Limits {
     pub queue: usize,
     /// A request that takes longer (waiting included) gets 504.
     pub timeout: Duration,
+}
+
+impl Limits {
+    /// The lengths a generation request may ask for.
+    pub fn controls(&self) -> fugato_nn::compose::ControlLimits {
+        fugato_nn::compose::ControlLimits {
+            max_bars: self.max_bars,
+            max_steps: self.max_steps,
+            max_seconds: self.max_seconds,
+        }
+        .capped()
+    }
 }
 
 impl Default for Limits {
