@@ -20,7 +20,8 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Encode a dataset (a MIDI folder or a piano-roll JSON file) once into shards.
     Prepare(PrepareArgs),
-    /// Train a sequence model (RNN, LSTM, GRU; sigmoid, NADE or softmax head).
+    /// Train a model: a sequence model (RNN, LSTM, GRU; sigmoid, NADE or softmax head), the
+    /// encoder–decoder (--model seq2seq) or a GAN (--model gan).
     Train(Box<TrainArgs>),
     /// Score a checkpoint on held-out data: NLL per frame (or token), accuracy, F1; a GAN's
     /// samples, a harmoniser's voices or a continuation model's bars by music metrics.
@@ -57,6 +58,7 @@ pub struct HarmonizeArgs {
     /// Sampling temperature; 0 picks the most likely note at every step.
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f64,
+    /// Seed of the sampling (with --temperature above 0).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Keep to this key, e.g. G, F#m, Bb:minor [default: the melody's key signature, else its estimated key].
@@ -87,6 +89,7 @@ pub struct SimilarArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Port to listen on.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
     /// Address to listen on; 0.0.0.0 opens the server to the network.
@@ -549,6 +552,7 @@ pub struct GenerateArgs {
     /// Token models: sample from the smallest set of tokens with this much probability.
     #[arg(long)]
     pub top_p: Option<f64>,
+    /// Seed of the sampling: the same checkpoint, options and seed write the same MIDI bytes.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Music to continue (encoded as the model's representation).
@@ -603,12 +607,14 @@ pub struct RenderArgs {
     /// Use the built-in voices even where a SoundFont is installed.
     #[arg(long, conflicts_with = "soundfont")]
     pub builtin: bool,
+    /// Samples per second of the WAV file.
     #[arg(long, default_value_t = 44_100)]
     pub sample_rate: u32,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Seed of the chorale: each seed writes its own.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Folder for fugato-demo.mid and fugato-demo.wav.
