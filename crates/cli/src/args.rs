@@ -10,6 +10,49 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// How large a MIDI file any command reads may be: a file over a limit is refused (or, in
+/// a folder, skipped with a warning) before any work sized by it. The defaults hold every
+/// piece of the shared corpus many times over.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Largest MIDI file, in bytes [default: 67108864].
+    #[arg(long, global = true)]
+    pub max_bytes: Option<u64>,
+    /// Longest piece, in quarter notes [default: 1000000].
+    #[arg(long, global = true)]
+    pub max_quarters: Option<u64>,
+    /// Longest piece, in seconds [default: 1000000].
+    #[arg(long, global = true)]
+    pub max_seconds: Option<u64>,
+    /// Most notes in a piece [default: 2000000].
+    #[arg(long, global = true)]
+    pub max_notes: Option<usize>,
+    /// Most tracks in a file [default: 4096].
+    #[arg(long, global = true)]
+    pub max_tracks: Option<usize>,
+    /// Most tempo, time- and key-signature events in a file [default: 200000].
+    #[arg(long, global = true)]
+    pub max_events: Option<usize>,
+}
+
+impl LimitArgs {
+    /// The reading options every command uses: lenient, pretty_midi's pairing, these limits.
+    pub fn read_options(&self) -> fugato_midi::ReadOptions {
+        let d = fugato_midi::SizeLimits::default();
+        let limits = fugato_midi::SizeLimits {
+            max_bytes: self.max_bytes.unwrap_or(d.max_bytes),
+            max_quarters: self.max_quarters.unwrap_or(d.max_quarters),
+            max_seconds: self.max_seconds.unwrap_or(d.max_seconds),
+            max_notes: self.max_notes.unwrap_or(d.max_notes),
+            max_tracks: self.max_tracks.unwrap_or(d.max_tracks),
+            max_events: self.max_events.unwrap_or(d.max_events),
+        };
+        fugato_midi::ReadOptions { limits, ..Default::default() }
+    }
 }
 
 #[derive(Debug, Subcommand)]

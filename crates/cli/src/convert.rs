@@ -37,7 +37,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_args(a: ConvertArgs) -> anyhow::Result<Config> {
+    pub fn from_args(a: ConvertArgs, read: ReadOptions) -> anyhow::Result<Config> {
         let input_kind = kind_of(&a.input)?;
         let output_kind = kind_of(&a.output)?;
         if input_kind == Kind::Png || (input_kind, output_kind) == (Kind::Json, Kind::Json) {
@@ -57,7 +57,7 @@ impl Config {
             steps_per_quarter: a.steps_per_quarter,
             split,
             index: a.index,
-            options: ReadOptions { strict: a.strict, ..Default::default() },
+            options: ReadOptions { strict: a.strict, ..read },
         })
     }
 }

@@ -10,10 +10,10 @@ use fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER;
 
 /// Opens `path`; a MIDI folder is prepared into `prepare_into` with `repr` first (when
 /// given; evaluation does not prepare).
-pub fn open(path: &Path, prepare_into: Option<(&Path, ReprKind)>) -> anyhow::Result<Dataset> {
+pub fn open(path: &Path, prepare_into: Option<(&Path, ReprKind)>, read: ReadOptions) -> anyhow::Result<Dataset> {
     if let (true, Some((out, repr))) = (Dataset::needs_preparing(path), prepare_into) {
         let config = PrepareConfig { repr, steps_per_quarter: DEFAULT_STEPS_PER_QUARTER, styles: false };
-        crate::prepare::prepare_midi_folders(&[path.to_path_buf()], out, config, ReadOptions::default())?;
+        crate::prepare::prepare_midi_folders(&[path.to_path_buf()], out, config, read)?;
         return Ok(Dataset::open(out)?);
     }
     Ok(Dataset::open(path)?)

@@ -12,12 +12,13 @@ pub struct Config {
     data: PathBuf,
     split: Option<Split>,
     json: bool,
+    read: fugato_midi::ReadOptions,
 }
 
 impl Config {
-    pub fn from_args(a: EvaluateArgs) -> anyhow::Result<Config> {
+    pub fn from_args(a: EvaluateArgs, read: fugato_midi::ReadOptions) -> anyhow::Result<Config> {
         let split = a.split.map(Split::from);
-        Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json })
+        Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json, read })
     }
 }
 
@@ -25,12 +26,12 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
     let ckpt = match fugato_nn::bundled::load(&c.checkpoint, &device)? {
         Model::Sequence(ckpt) => ckpt,
-        Model::Seq2Seq(ckpt) => return crate::seq2seq::evaluate_seq2seq(&ckpt, &c.data, c.json, &device),
+        Model::Seq2Seq(ckpt) => return crate::seq2seq::evaluate_seq2seq(&ckpt, &c.data, c.read, c.json, &device),
         Model::Gan(ckpt) => {
-            return crate::gan::evaluate(&ckpt, &c.data, c.split.unwrap_or(Split::Valid), c.json, &device);
+            return crate::gan::evaluate(&ckpt, &c.data, c.read, c.split.unwrap_or(Split::Valid), c.json, &device);
         }
     };
-    let dataset = crate::data::open(&c.data, None)?;
+    let dataset = crate::data::open(&c.data, None, c.read)?;
     let info = dataset.info(&c.data);
     if info.repr != ckpt.meta.data.repr {
         bail!(

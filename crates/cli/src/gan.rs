@@ -36,9 +36,16 @@ const EVALUATE_SEED: u64 = 1;
 
 /// `evaluate` for a GAN: the music metrics of 100 samples next to those of 100 segments
 /// of one split of the data folder (the validation split unless `--split` says).
-pub fn evaluate(ckpt: &GanCheckpoint, data: &Path, split: Split, json: bool, device: &Device) -> anyhow::Result<()> {
+pub fn evaluate(
+    ckpt: &GanCheckpoint,
+    data: &Path,
+    read: fugato_midi::ReadOptions,
+    split: Split,
+    json: bool,
+    device: &Device,
+) -> anyhow::Result<()> {
     let (frames, melody) = (ckpt.meta.model.frames, ckpt.meta.model.melody);
-    let all = fugato_data::segments::from_folder(data, split, frames, frames, melody)?;
+    let all = fugato_data::segments::from_folder(data, read, split, frames, frames, melody)?;
     // PROBE segments spread evenly over the split (all of them where there are fewer).
     let real: Vec<Vec<Frame>> = all.iter().step_by(all.len().div_ceil(PROBE)).cloned().collect();
     let corpus = set_metrics(&real, melody);

@@ -20,6 +20,7 @@ pub struct Config {
     wav: Option<PathBuf>,
     n: usize,
     primer: Option<PathBuf>,
+    read: fugato_midi::ReadOptions,
     options: ComposeOptions,
     /// GAN models: segments per piece, interpolation and binarisation.
     segments: usize,
@@ -31,7 +32,7 @@ pub struct Config {
 const MAX_PIECES: usize = 10_000;
 
 impl Config {
-    pub fn from_args(a: GenerateArgs) -> anyhow::Result<Config> {
+    pub fn from_args(a: GenerateArgs, read: fugato_midi::ReadOptions) -> anyhow::Result<Config> {
         let controls = Controls {
             bars: a.bars,
             steps: a.steps,
@@ -60,6 +61,7 @@ impl Config {
             wav: a.wav,
             n: a.n,
             primer: a.primer,
+            read,
             options,
             segments: a.bars.map_or(1, |b| b.div_ceil(4)).max(1),
             interpolate: a.interpolate,
@@ -79,7 +81,7 @@ pub fn run(mut c: Config) -> anyhow::Result<()> {
         Model::Sequence(ckpt) => ckpt,
     };
     if let Some(path) = &c.primer {
-        c.options.primer = Some(fugato_midi::read_file(path, Default::default())?.score);
+        c.options.primer = Some(fugato_midi::read_file(path, c.read)?.score);
     }
     // One SoundFont load for all the pieces.
     let font = match &c.wav {
@@ -122,12 +124,12 @@ fn run_continuation(c: &Config, ckpt: &Seq2SeqCheckpoint, device: &Device) -> an
     if ckpt.meta.task != fugato_nn::seq2seq::Task::Continue {
         anyhow::bail!("{}: a harmoniser; use fugato harmonize MELODY.mid", c.checkpoint.display());
     }
-    let input = fugato_midi::read_file(primer, Default::default())?.score;
+    let input = fugato_midi::read_file(primer, c.read)?.score;
     let spans = c.options.bars.unwrap_or(4).div_ceil(4).max(1);
     for i in 0..c.n {
         let out = numbered(&c.out, i, c.n);
         let seed = c.options.seed.wrapping_add(i as u64 * spans as u64);
-        let options = HarmonizeOptions { sampling: c.options.sampling, seed, key: None };
+        let options = HarmonizeOptions { sampling: c.options.sampling, seed, ..Default::default() };
         let score = continue_melody(&ckpt.model, &input, spans, &options, device)
             .with_context(|| format!("continuing {}", primer.display()))?;
         fugato_midi::write_file(&score, &out)?;

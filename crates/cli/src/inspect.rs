@@ -13,8 +13,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_args(a: InspectArgs) -> anyhow::Result<Config> {
-        Ok(Config { file: a.file, json: a.json, options: ReadOptions { strict: a.strict, ..Default::default() } })
+    pub fn from_args(a: InspectArgs, read: ReadOptions) -> anyhow::Result<Config> {
+        Ok(Config { file: a.file, json: a.json, options: ReadOptions { strict: a.strict, ..read } })
     }
 }
 

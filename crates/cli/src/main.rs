@@ -36,18 +36,21 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    match args::Cli::parse().command {
-        args::Command::Inspect(a) => inspect::run(inspect::Config::from_args(a)?),
-        args::Command::Convert(a) => convert::run(convert::Config::from_args(a)?),
-        args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a)?),
-        args::Command::Train(a) => train::run(train::Plan::from_args(*a)?),
-        args::Command::Harmonize(a) => seq2seq::run_harmonize(a),
-        args::Command::Similar(a) => seq2seq::run_similar(a),
-        args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a)?),
-        args::Command::Generate(a) => generate::run(generate::Config::from_args(a)?),
-        args::Command::Render(a) => render::run(render::Config::from_args(a)?),
+    let cli = args::Cli::parse();
+    // Every MIDI file any command reads: leniently, within these limits.
+    let read = cli.limits.read_options();
+    match cli.command {
+        args::Command::Inspect(a) => inspect::run(inspect::Config::from_args(a, read)?),
+        args::Command::Convert(a) => convert::run(convert::Config::from_args(a, read)?),
+        args::Command::Prepare(a) => prepare::run(prepare::Config::from_args(a, read)?),
+        args::Command::Train(a) => train::run(train::Plan::from_args(*a, read)?),
+        args::Command::Harmonize(a) => seq2seq::run_harmonize(a, read),
+        args::Command::Similar(a) => seq2seq::run_similar(a, read),
+        args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a, read)?),
+        args::Command::Generate(a) => generate::run(generate::Config::from_args(a, read)?),
+        args::Command::Render(a) => render::run(render::Config::from_args(a, read)?),
         args::Command::Demo(a) => demo::run(a),
-        args::Command::Metrics(a) => metrics::run(metrics::Config::from_args(a)?),
+        args::Command::Metrics(a) => metrics::run(metrics::Config::from_args(a, read)?),
         args::Command::Serve(a) => {
             let mut limits = fugato_server::Limits { queue: a.queue, ..Default::default() };
             if let Some(w) = a.workers {
@@ -62,6 +65,7 @@ fn run() -> anyhow::Result<()> {
                 port: a.port,
                 models_dir: a.models,
                 limits,
+                read,
             })?)
         }
         args::Command::Models => {

@@ -26,7 +26,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_args(a: MetricsArgs) -> anyhow::Result<Config> {
+    pub fn from_args(a: MetricsArgs, read: ReadOptions) -> anyhow::Result<Config> {
         for path in a.paths.iter().chain(&a.reference) {
             if !path.exists() {
                 bail!("{}: no such file or folder", path.display());
@@ -38,7 +38,7 @@ impl Config {
             json: a.json,
             report: a.report,
             // Notes pair as MusPy pairs them, so that the figures are MusPy's.
-            options: ReadOptions { strict: a.strict, pairing: Pairing::Fifo },
+            options: ReadOptions { strict: a.strict, pairing: Pairing::Fifo, ..read },
         })
     }
 }
@@ -195,7 +195,8 @@ impl Set {
 pub fn run(c: Config) -> anyhow::Result<()> {
     let set = Set::load(&c.paths, c.options, "measuring")?;
     if set.pieces.is_empty() {
-        let why = set.skipped.first().map(|s| format!("{}: {}", s.path, s.error)).unwrap_or_default();
+        // The reader's error names the file.
+        let why = set.skipped.first().map(|s| s.error.clone()).unwrap_or_default();
         bail!("no readable MIDI file: {why}");
     }
     let reference = match &c.reference {

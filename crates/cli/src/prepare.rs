@@ -19,7 +19,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_args(a: PrepareArgs) -> anyhow::Result<Config> {
+    pub fn from_args(a: PrepareArgs, read: ReadOptions) -> anyhow::Result<Config> {
         if let Some(missing) = a.data.iter().find(|d| !d.exists()) {
             bail!("{}: no such file or folder", missing.display());
         }
@@ -39,7 +39,7 @@ impl Config {
             out: a.out,
             steps_per_quarter: a.steps_per_quarter,
             styles: a.styles,
-            options: ReadOptions { strict: a.strict, ..Default::default() },
+            options: ReadOptions { strict: a.strict, ..read },
         })
     }
 }

@@ -9,13 +9,14 @@ use crate::args::RenderArgs;
 pub struct Config {
     input: PathBuf,
     out: PathBuf,
+    read: fugato_midi::ReadOptions,
     /// `None`: the built-in voices.
     soundfont: Option<PathBuf>,
     options: RenderOptions,
 }
 
 impl Config {
-    pub fn from_args(a: RenderArgs) -> anyhow::Result<Config> {
+    pub fn from_args(a: RenderArgs, read: fugato_midi::ReadOptions) -> anyhow::Result<Config> {
         let voice = a.voice.map(Voice::from);
         let soundfont = match (a.soundfont, a.builtin || voice.is_some()) {
             (Some(path), _) => Some(path),
@@ -25,14 +26,15 @@ impl Config {
         Ok(Config {
             input: a.input,
             out: a.out,
+            read,
             soundfont,
-            options: RenderOptions { sample_rate_hz: a.sample_rate, voice },
+            options: RenderOptions { sample_rate_hz: a.sample_rate, voice, cancel: None },
         })
     }
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
-    let score = fugato_midi::read_file(&c.input, Default::default())?.score;
+    let score = fugato_midi::read_file(&c.input, c.read)?.score;
     let font = c.soundfont.as_deref().map(LoadedFont::load).transpose()?;
     let text = render_to(&score, &c.out, font.as_ref(), &c.options)
         .with_context(|| format!("rendering {}", c.input.display()))?;

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{HarmonizeArgs, SimilarArgs};
 
-pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
+pub fn run_harmonize(a: HarmonizeArgs, read: ReadOptions) -> anyhow::Result<()> {
     let flag = |e: ControlError| anyhow::anyhow!("--{} {}", e.field, e.message);
     let key = a.key.as_deref().map(fugato_nn::compose::key).transpose().map_err(flag)?;
     let sampling = fugato_nn::compose::sampling(Some(a.temperature), None, None).map_err(flag)?;
@@ -27,9 +27,9 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
     if ckpt.meta.task != Task::Harmonize {
         bail!("{}: this model was trained to {:?}, not to harmonize", a.checkpoint.display(), ckpt.meta.task);
     }
-    let input = fugato_midi::read_file(&a.melody, ReadOptions::default())?.score;
+    let input = fugato_midi::read_file(&a.melody, read)?.score;
     let start = Instant::now();
-    let out = harmonize(&ckpt.model, &input, &HarmonizeOptions { sampling, seed: a.seed, key }, &device)
+    let out = harmonize(&ckpt.model, &input, &HarmonizeOptions { sampling, seed: a.seed, key, cancel: None }, &device)
         .with_context(|| format!("harmonizing {}", a.melody.display()))?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     fugato_midi::write_file(&out.score, &a.out)?;
@@ -50,9 +50,18 @@ pub fn run_harmonize(a: HarmonizeArgs) -> anyhow::Result<()> {
 
 /// `evaluate` on an encoder–decoder: a harmoniser on Bach's validation chorales, voice
 /// by voice; a continuation model on the folder's validation tunes.
-pub fn evaluate_seq2seq(ckpt: &Seq2SeqCheckpoint, data: &Path, json: bool, device: &Device) -> anyhow::Result<()> {
-    let chorales: Vec<Score> =
-        fugato_data::folder::read_folder(data, |s| s == Split::Valid)?.pieces.into_iter().map(|p| p.score).collect();
+pub fn evaluate_seq2seq(
+    ckpt: &Seq2SeqCheckpoint,
+    data: &Path,
+    read: ReadOptions,
+    json: bool,
+    device: &Device,
+) -> anyhow::Result<()> {
+    let chorales: Vec<Score> = fugato_data::folder::read_folder(data, read, |s| s == Split::Valid)?
+        .pieces
+        .into_iter()
+        .map(|p| p.score)
+        .collect();
     if ckpt.meta.task == Task::Continue {
         return print_continuation(&evaluate_continuation(&ckpt.model, &chorales, device)?, json);
     }
@@ -95,7 +104,7 @@ fn print_continuation(r: &fugato_nn::seq2seq::harmony::ContinuationReport, json:
     crate::print(&text)
 }
 
-pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {
+pub fn run_similar(a: SimilarArgs, read: ReadOptions) -> anyhow::Result<()> {
     if a.k == 0 {
         bail!("-k must be at least 1");
     }
@@ -122,7 +131,7 @@ pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {
         &a.index,
         &files,
         |f| {
-            let score = fugato_midi::read_file(f, ReadOptions::default()).map_err(|e| e.to_string())?.score;
+            let score = fugato_midi::read_file(f, read).map_err(|e| e.to_string())?.score;
             embed(model, &score, &device).map_err(|e| e.to_string())
         },
         || bar.inc(1),
@@ -139,7 +148,7 @@ pub fn run_similar(a: SimilarArgs) -> anyhow::Result<()> {
             update.skipped
         );
     }
-    let query = fugato_midi::read_file(&a.file, ReadOptions::default())?.score;
+    let query = fugato_midi::read_file(&a.file, read)?.score;
     let vector =
         embed(model, &query, &device)?.with_context(|| format!("{}: no notes to compare", a.file.display()))?;
     let mut text = String::new();

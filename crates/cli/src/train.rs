@@ -28,6 +28,7 @@ use crate::args::{GeneratorArg, ModelArg, TrainArgs};
 /// What `fugato train` will do, checked.
 pub struct Plan {
     data: PathBuf,
+    read: fugato_midi::ReadOptions,
     run: PathBuf,
     /// A new run, or a resumed one with its new total of epochs.
     start: Start,
@@ -61,13 +62,14 @@ struct NewSequence {
 }
 
 impl Plan {
-    pub fn from_args(a: TrainArgs) -> anyhow::Result<Plan> {
+    pub fn from_args(a: TrainArgs, read: fugato_midi::ReadOptions) -> anyhow::Result<Plan> {
         let (run, resume) = run_folder(&a.out, &a.resume)?;
         if resume {
-            let kind = fugato_nn::bundled::kind_of(&run.join("latest"))?;
+            let settings = fugato_nn::train::settings_file(&run)?;
+            let kind = fugato_nn::bundled::kind_of_file(&settings)?;
             refuse(&a, kind, true)?;
-            let family = resumed(&run, kind)?;
-            return Ok(Plan { data: a.data, run, start: Start::Resume { epochs: a.epochs }, family });
+            let family = resumed(&settings, kind)?;
+            return Ok(Plan { data: a.data, read, run, start: Start::Resume { epochs: a.epochs }, family });
         }
         let kind = match a.model {
             Some(ModelArg::Seq2seq) => Kind::Seq2Seq,
@@ -80,7 +82,7 @@ impl Plan {
             Kind::Seq2Seq => seq2seq_plan(&a)?,
             Kind::Gan => gan_plan(&a)?,
         };
-        Ok(Plan { data: a.data, run, start: Start::New, family })
+        Ok(Plan { data: a.data, read, run, start: Start::New, family })
     }
 }
 
@@ -290,20 +292,19 @@ fn gan_plan(a: &TrainArgs) -> anyhow::Result<FamilyPlan> {
     Ok(FamilyPlan::Gan { model, train })
 }
 
-/// A resumed run's plan: what its checkpoint says its data needs.
-fn resumed(run: &Path, kind: Kind) -> anyhow::Result<FamilyPlan> {
-    let latest = run.join("latest");
+/// A resumed run's plan: what its settings say its data needs.
+fn resumed(settings: &Path, kind: Kind) -> anyhow::Result<FamilyPlan> {
     Ok(match kind {
         Kind::Sequence => {
-            let meta: CheckpointMeta = checkpoint::meta_of(&latest)?;
+            let meta: CheckpointMeta = checkpoint::meta_of_file(settings)?;
             FamilyPlan::Sequence(SequencePlan { repr: meta.data.repr, new: None })
         }
         Kind::Seq2Seq => {
-            let meta: Seq2SeqMeta = checkpoint::meta_of(&latest)?;
+            let meta: Seq2SeqMeta = checkpoint::meta_of_file(settings)?;
             FamilyPlan::Seq2Seq { task: meta.task, model: meta.model, train: meta.train }
         }
         Kind::Gan => {
-            let meta: GanMeta = checkpoint::meta_of(&latest)?;
+            let meta: GanMeta = checkpoint::meta_of_file(settings)?;
             FamilyPlan::Gan { model: meta.model, train: meta.train }
         }
     })
@@ -315,7 +316,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
     let (run, data_path) = (&plan.run, &plan.data);
     let (summary, unit) = match plan.family {
         FamilyPlan::Sequence(p) => {
-            let data = sequence_data(data_path, run, p.repr)?;
+            let data = sequence_data(data_path, run, p.repr, plan.read)?;
             let unit = if matches!(data.train, SequenceSet::Frames(_)) { "nats per frame" } else { "nats per token" };
             let meta = || -> anyhow::Result<CheckpointMeta> {
                 let new = p.new.as_ref().context("a new run's settings")?;
@@ -335,7 +336,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
             (drive::<SequenceTraining>(run, &plan.start, meta, &data, &device)?, unit)
         }
         FamilyPlan::Seq2Seq { task, model, train } => {
-            let data = Examples::from_folder(data_path, task)?;
+            let data = Examples::from_folder(data_path, task, plan.read)?;
             let meta = || -> anyhow::Result<Seq2SeqMeta> {
                 eprintln!(
                     "training a {:?} encoder–decoder ({} hidden, attention {}) to {:?} on {}: {} training and {} validation examples",
@@ -353,8 +354,14 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
         }
         FamilyPlan::Gan { model, train } => {
             let hop = if train.hop == 0 { model.frames } else { train.hop };
-            let segments =
-                fugato_data::segments::from_folder(data_path, Split::Train, model.frames, hop, model.melody)?;
+            let segments = fugato_data::segments::from_folder(
+                data_path,
+                plan.read,
+                Split::Train,
+                model.frames,
+                hop,
+                model.melody,
+            )?;
             let data = GanData { segments, source: data_path.display().to_string() };
             let meta = || -> anyhow::Result<GanMeta> {
                 eprintln!(
@@ -407,8 +414,8 @@ fn drive<F: Family>(
 
 /// A sequence model's data: a JSON file, a shards folder, or a MIDI folder prepared into
 /// `RUN/data` in `repr`.
-fn sequence_data(path: &Path, run: &Path, repr: ReprKind) -> anyhow::Result<TrainData> {
-    let dataset: Dataset = crate::data::open(path, Some((&run.join("data"), repr)))?;
+fn sequence_data(path: &Path, run: &Path, repr: ReprKind, read: fugato_midi::ReadOptions) -> anyhow::Result<TrainData> {
+    let dataset: Dataset = crate::data::open(path, Some((&run.join("data"), repr)), read)?;
     let train = dataset.split(Split::Train, path)?;
     let valid = if dataset.has(Split::Valid) { Some(dataset.split(Split::Valid, path)?) } else { None };
     Ok(TrainData { train, valid, info: dataset.info(path) })

@@ -41,9 +41,13 @@ pub fn read_piece(path: &Path, options: ReadOptions) -> Result<Score, String> {
     Ok(score)
 }
 
-/// Every MIDI file below `root` whose split `wanted` accepts, read leniently in parallel
-/// and in the order of their paths.
-pub fn read_folder(root: &Path, wanted: impl Fn(Split) -> bool + Sync) -> Result<Pieces, DataError> {
+/// Every MIDI file below `root` whose split `wanted` accepts, read in parallel with
+/// `options` and in the order of their paths.
+pub fn read_folder(
+    root: &Path,
+    options: ReadOptions,
+    wanted: impl Fn(Split) -> bool + Sync,
+) -> Result<Pieces, DataError> {
     if !root.is_dir() {
         return Err(DataError::dataset(root, "not a folder of MIDI files"));
     }
@@ -52,7 +56,7 @@ pub fn read_folder(root: &Path, wanted: impl Fn(Split) -> bool + Sync) -> Result
         .par_iter()
         .filter_map(|path| {
             let (name, split) = name_and_split(root, path);
-            wanted(split).then(|| (name, split, read_piece(path, ReadOptions::default())))
+            wanted(split).then(|| (name, split, read_piece(path, options)))
         })
         .collect();
     let mut out = Pieces::default();

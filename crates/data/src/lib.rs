@@ -47,9 +47,9 @@ pub enum DataError {
     /// An option that does not fit the data.
     #[error("{0}")]
     Options(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Repr(#[from] fugato_repr::ReprError),
-    #[error("{0}")]
+    #[error(transparent)]
     Score(#[from] fugato_score::ScoreError),
 }
 

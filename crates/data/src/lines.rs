@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use fugato_midi::ReadOptions;
 use fugato_repr::ReprKind;
 use fugato_repr::melody::{self, HOLD, REST};
 use fugato_score::{Score, Track};
@@ -77,8 +78,8 @@ pub struct Examples {
 
 impl Examples {
     /// The examples of a MIDI folder's training and validation splits.
-    pub fn from_folder(root: &Path, task: Task) -> Result<Examples, DataError> {
-        let pieces = read_folder(root, |s| s != Split::Test)?.pieces;
+    pub fn from_folder(root: &Path, task: Task, options: ReadOptions) -> Result<Examples, DataError> {
+        let pieces = read_folder(root, options, |s| s != Split::Test)?.pieces;
         let mut out = Examples { task, train: Vec::new(), valid: Vec::new(), source: root.display().to_string() };
         for piece in &pieces {
             let found = examples(task, &piece.name, &piece.score).unwrap_or_default();
@@ -110,9 +111,16 @@ pub fn steps(score: &Score) -> usize {
 pub fn bar_positions(score: &Score, steps: usize) -> Vec<u16> {
     let tpq = u64::from(score.ticks_per_quarter());
     let mut out = Vec::with_capacity(steps);
+    // The signatures are sorted by tick: the one in force moves forward with the steps
+    // (a lookup per step was quadratic in a file of many signatures).
+    let signatures = &score.time_signatures;
+    let mut in_force = 0usize;
     for step in 0..steps {
         let tick = step as u64 * tpq / u64::from(STEPS_PER_QUARTER);
-        let signature = score.time_signatures.iter().rev().find(|t| t.tick <= tick);
+        while in_force < signatures.len() && signatures[in_force].tick <= tick {
+            in_force += 1;
+        }
+        let signature = in_force.checked_sub(1).map(|i| &signatures[i]);
         let (start, bar) = match signature.and_then(|s| Some((s.tick, s.bar_ticks(tpq)?))) {
             Some((start, bar)) if bar > 0 => (start, bar),
             _ => (0, 4 * tpq),

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use fugato_midi::ReadOptions;
 use fugato_repr::ReprKind;
 use fugato_repr::pianoroll::{Frame, PianoRoll};
 use rayon::prelude::*;
@@ -32,12 +33,13 @@ pub fn cut_segments(frames: &[Frame], len: usize, hop: usize) -> Vec<Vec<Frame>>
 /// piece's top line where `melody` (see [`melody::cut`]).
 pub fn from_folder(
     root: &Path,
+    options: ReadOptions,
     split: Split,
     frames: usize,
     hop: usize,
     melody: bool,
 ) -> Result<Vec<Vec<Frame>>, DataError> {
-    let pieces = read_folder(root, |s| s == split)?.pieces;
+    let pieces = read_folder(root, options, |s| s == split)?.pieces;
     let segments: Vec<Vec<Frame>> = pieces
         .par_iter()
         .flat_map_iter(|piece| {

@@ -62,6 +62,16 @@ pub fn recover(dest: &Path) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Writes a file whole or not at all: a temporary file beside it, then a rename.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(DataError::io(dir))?;
+    tmp.write_all(bytes).map_err(DataError::io(path))?;
+    tmp.persist(path).map_err(|e| DataError::Io { path: path.to_path_buf(), source: e.error })?;
+    Ok(())
+}
+
 /// Removes staging folders (named with `prefix`) that a killed process left in `dir`.
 pub fn sweep(dir: &Path, prefix: &str) -> Result<(), DataError> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };

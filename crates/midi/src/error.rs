@@ -21,6 +21,18 @@ fn offset_prefix(offset: &Option<u64>) -> String {
     offset.map(|o| format!("at byte {o}: ")).unwrap_or_default()
 }
 
+impl ErrorKind {
+    pub(crate) fn too_large(
+        what: &'static str,
+        value: u64,
+        unit: &'static str,
+        limit: u64,
+        flag: &'static str,
+    ) -> ErrorKind {
+        ErrorKind::TooLarge { what, value, unit, limit, flag }
+    }
+}
+
 impl MidiError {
     pub(crate) fn at(offset: u64, kind: ErrorKind) -> Self {
         MidiError { path: None, offset: Some(offset), kind }
@@ -61,8 +73,12 @@ pub enum ErrorKind {
     TruncatedTrack { track: usize },
     #[error("delta time of {ticks} ticks does not fit MIDI's 28-bit limit")]
     DeltaTooLarge { ticks: u64 },
-    #[error("{0}")]
+    /// More than a [`crate::SizeLimits`] allows: what, how much, the limit and the CLI
+    /// flag that raises it.
+    #[error("{what}: {value}{}{unit}, over the limit of {limit} (--{flag} raises it)", if .unit.is_empty() { "" } else { " " })]
+    TooLarge { what: &'static str, value: u64, unit: &'static str, limit: u64, flag: &'static str },
+    #[error(transparent)]
     Score(#[from] fugato_score::ScoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -28,11 +28,25 @@ use std::path::Path;
 
 pub use error::{ErrorKind, MidiError};
 pub use listing::Listing;
-pub use read::{MidiFile, Pairing, ReadOptions, Warning, read};
+pub use read::{MidiFile, Pairing, ReadOptions, SizeLimits, Warning, read};
 pub use write::{write, write_atomic, write_file};
 
-/// Reads the MIDI file at `path`; errors carry the path.
+/// Reads the MIDI file at `path`; errors carry the path. At most the limit's bytes are read
+/// (and one more, to tell that there are more): `/dev/zero` is refused, not read until memory
+/// runs out.
 pub fn read_file(path: &Path, options: ReadOptions) -> Result<MidiFile, MidiError> {
-    let bytes = std::fs::read(path).map_err(|e| MidiError { path: Some(path.into()), offset: None, kind: e.into() })?;
+    let bytes = read_at_most(path, options.limits.max_bytes).map_err(|e| MidiError {
+        path: Some(path.into()),
+        offset: None,
+        kind: e.into(),
+    })?;
     read(&bytes, options).map_err(|e| e.in_file(path))
+}
+
+/// The first `limit + 1` bytes of the file at `path` (all of a file within the limit).
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -8,13 +8,61 @@ use midly::{EventIter, MetaMessage, MidiMessage, TrackEventKind};
 
 use crate::error::{ErrorKind, MidiError};
 
-/// How to treat malformed input.
+/// How to treat malformed input, and how large a file may be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Refuse anything malformed instead of reading what can be read with a warning.
     pub strict: bool,
     /// How note-offs find their note-ons.
     pub pairing: Pairing,
+    pub limits: SizeLimits,
+}
+
+/// How large a piece may be. Every command that reads MIDI sizes its work by what the file
+/// says — a piano-roll by its length in quarter notes, performance tokens by its seconds, a
+/// listing by its notes — so a file that asks for more than these is refused before any of
+/// that work, naming the limit. The defaults hold every piece of the shared corpus (and the
+/// edge cases' 559,240-quarter note) with room to spare, and keep every grid fugato lays a
+/// piece on within memory; the CLI's `--max-*` flags raise them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeLimits {
+    /// Bytes of the file.
+    pub max_bytes: u64,
+    /// Length in quarter notes, to the end of the last note or event.
+    pub max_quarters: u64,
+    /// Length in seconds, at the file's tempi.
+    pub max_seconds: u64,
+    pub max_notes: usize,
+    pub max_tracks: usize,
+    /// Tempo, time-signature and key-signature events.
+    pub max_events: usize,
+}
+
+impl Default for SizeLimits {
+    fn default() -> Self {
+        SizeLimits {
+            max_bytes: 64 << 20,
+            max_quarters: 1_000_000,
+            max_seconds: 1_000_000,
+            max_notes: 2_000_000,
+            max_tracks: 4_096,
+            max_events: 200_000,
+        }
+    }
+}
+
+impl SizeLimits {
+    /// No limits: for scores fugato made itself, whose size it already bounds.
+    pub fn none() -> SizeLimits {
+        SizeLimits {
+            max_bytes: u64::MAX,
+            max_quarters: u64::MAX,
+            max_seconds: u64::MAX,
+            max_notes: usize::MAX,
+            max_tracks: usize::MAX,
+            max_events: usize::MAX,
+        }
+    }
 }
 
 /// Which open note a note-off closes when several of the same channel and pitch are open.
@@ -65,12 +113,37 @@ pub struct MidiFile {
 /// count wherever they sit. Format 2 tracks play one after another. Reading stops at a
 /// track's end-of-track event.
 pub fn read(bytes: &[u8], options: ReadOptions) -> Result<MidiFile, MidiError> {
-    Reader { strict: options.strict, pairing: options.pairing, warnings: Vec::new() }.read(bytes)
+    let limits = options.limits;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(MidiError::at(
+            0,
+            ErrorKind::too_large("size", bytes.len() as u64, "bytes", limits.max_bytes, "max-bytes"),
+        ));
+    }
+    let file = Reader { strict: options.strict, pairing: options.pairing, limits, warnings: Vec::new() }.read(bytes)?;
+    check_size(&file.score, &limits)?;
+    Ok(file)
+}
+
+/// Refuses a score longer than `limits` allow, in quarter notes or in seconds.
+fn check_size(score: &Score, limits: &SizeLimits) -> Result<(), MidiError> {
+    let quarters = score.end_tick / u64::from(score.ticks_per_quarter().max(1));
+    if quarters > limits.max_quarters {
+        let kind = ErrorKind::too_large("length", quarters, "quarter notes", limits.max_quarters, "max-quarters");
+        return Err(MidiError { path: None, offset: None, kind });
+    }
+    let seconds = score.duration_s();
+    if seconds.is_nan() || seconds > limits.max_seconds as f64 {
+        let kind = ErrorKind::too_large("length", seconds.ceil() as u64, "seconds", limits.max_seconds, "max-seconds");
+        return Err(MidiError { path: None, offset: None, kind });
+    }
+    Ok(())
 }
 
 struct Reader {
     strict: bool,
     pairing: Pairing,
+    limits: SizeLimits,
     warnings: Vec<Warning>,
 }
 
@@ -106,6 +179,23 @@ impl OpenNote {
 }
 
 impl Reader {
+    /// Refuses a file whose notes or tempo and signature events, counted after a track
+    /// that ends at byte `offset`, are more than the limits allow.
+    fn check_counts(&self, global: &Global, offset: u64) -> Result<(), MidiError> {
+        let notes: usize = global.tracks.iter().map(|t| t.notes.len()).sum();
+        if notes > self.limits.max_notes {
+            let kind = ErrorKind::too_large("notes", notes as u64, "", self.limits.max_notes as u64, "max-notes");
+            return Err(MidiError::at(offset, kind));
+        }
+        let events = global.tempos.len() + global.time_signatures.len() + global.key_signatures.len();
+        if events > self.limits.max_events {
+            let limit = self.limits.max_events as u64;
+            let kind = ErrorKind::too_large("tempo and signature events", events as u64, "", limit, "max-events");
+            return Err(MidiError::at(offset, kind));
+        }
+        Ok(())
+    }
+
     /// In strict mode, fails with `message`; otherwise records it as a warning.
     fn malformed(&mut self, offset: u64, message: String) -> Result<(), MidiError> {
         if self.strict {
@@ -197,8 +287,19 @@ impl Reader {
                     )?;
                     break;
                 }
+                if n_tracks == self.limits.max_tracks {
+                    let kind = ErrorKind::too_large(
+                        "tracks",
+                        n_declared as u64,
+                        "",
+                        self.limits.max_tracks as u64,
+                        "max-tracks",
+                    );
+                    return Err(MidiError::at(at(10), kind));
+                }
                 let tick_offset = if format == 2 { global.end_tick } else { 0 };
                 self.read_track(n_tracks, data, at(data_start), tick_offset, &mut global)?;
+                self.check_counts(&global, at(data_start))?;
                 n_tracks += 1;
             }
             // Chunks of other types are skipped, as the SMF specification asks.

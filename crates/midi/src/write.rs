@@ -94,9 +94,24 @@ pub fn write_file(score: &Score, path: &Path) -> Result<(), MidiError> {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename,
-/// making the folder first if it does not exist (`--out pieces/a.mid`).
+/// making the folder first if it does not exist (`--out pieces/a.mid`), so a failure never
+/// leaves a partial file. What is not a regular file is never replaced: a symbolic link is
+/// followed (the file it names is written), and a FIFO or a device (`/dev/stdout`) is
+/// written in place and stays what it was; a folder is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let path = &follow_links(path)?;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a folder, not a file"));
+        }
+        Ok(m) if !m.is_file() => {
+            // A FIFO, a character or block device, a socket: written as it is.
+            let mut target = std::fs::OpenOptions::new().write(true).open(path)?;
+            return target.write_all(bytes).and_then(|()| target.flush());
+        }
+        _ => {}
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -113,4 +128,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The path a chain of symbolic links at `path` ends at (`path` itself where it is none);
+/// a link to a file not there yet ends at that file's path.
+fn follow_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "too many levels of symbolic links"))
 }

@@ -117,6 +117,7 @@ fn sample(name: &str, model: ModelConfig, runs: usize) {
             allowed_units: None,
             allowed_tokens: None,
             until: None,
+            cancel: None,
             style: None,
         };
         let start = Instant::now();

@@ -195,10 +195,14 @@ pub fn load(arg: &Path, device: &Device) -> Result<Model, NnError> {
 
 /// The family of the checkpoint folder `dir` (or of a run's `best/`), from its `format`.
 pub fn kind_of(dir: &Path) -> Result<Kind, NnError> {
-    let path = checkpoint::resolve(dir).join("checkpoint.json");
-    let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
-    let format = checkpoint::format_in(&text, &path)?;
-    Kind::of_format(&format).ok_or_else(|| NnError::dataset(&path, format!("unknown checkpoint format {format:?}")))
+    kind_of_file(&checkpoint::resolve(dir).join("checkpoint.json"))
+}
+
+/// The family of a `checkpoint.json` (or a run's `run.json`), from its `format`.
+pub fn kind_of_file(path: &Path) -> Result<Kind, NnError> {
+    let text = std::fs::read_to_string(path).map_err(NnError::io(path))?;
+    let format = checkpoint::format_in(&text, path)?;
+    Kind::of_format(&format).ok_or_else(|| NnError::dataset(path, format!("unknown checkpoint format {format:?}")))
 }
 
 /// A model from the text of a `checkpoint.json` and the bytes of its weights, by the

@@ -97,11 +97,14 @@ pub(crate) fn save_folder<M: Module>(
     let put = |name: &str, bytes: &[u8]| staging::put(&tmp, name, bytes);
     let weights = model.into_record().into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
     put(WEIGHTS, &weights)?;
+    let mut meta = serde_json::to_value(meta).expect("plain data");
     for (name, optimizer) in optimizers {
         let bytes = optimizer.into_bytes().map_err(|e| NnError::dataset(dir, e.to_string()))?;
         put(name, &bytes)?;
+        // Which optimizer state belongs with this checkpoint: `--resume` checks it.
+        meta[OPTIMIZER_SUMS][*name] = fnv1a(&bytes).into();
     }
-    put(META, serde_json::to_string_pretty(meta).expect("plain data").as_bytes())?;
+    put(META, serde_json::to_string_pretty(&meta).expect("plain data").as_bytes())?;
     Ok(staging::commit(tmp, dir)?)
 }
 
@@ -161,9 +164,34 @@ pub(crate) fn read_meta<M: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| NnError::dataset(meta_path, e.to_string()))
 }
 
+/// The field of `checkpoint.json` that keeps each optimizer state's hash.
+const OPTIMIZER_SUMS: &str = "optimizer_fnv1a";
+
+/// A file's FNV-1a hash, in hex.
+pub(crate) fn fnv1a(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// Each optimizer state's hash as the checkpoint folder `dir` recorded it (none for a
+/// checkpoint written before they were recorded).
+pub(crate) fn optimizer_sums(dir: &Path) -> Result<std::collections::HashMap<String, String>, NnError> {
+    let value: serde_json::Value = meta_of(dir)?;
+    Ok(value
+        .get(OPTIMIZER_SUMS)
+        .and_then(|v| v.as_object())
+        .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default())
+}
+
 /// The metadata of the checkpoint folder `dir` (or of a run's `best/`), parsed as `M`.
 pub fn meta_of<M: serde::de::DeserializeOwned>(dir: &Path) -> Result<M, NnError> {
-    let path = resolve(dir).join(META);
+    meta_of_file(&resolve(dir).join(META))
+}
+
+/// A `checkpoint.json` (or a run's `run.json`), parsed as `M`.
+pub fn meta_of_file<M: serde::de::DeserializeOwned>(path: &Path) -> Result<M, NnError> {
+    let path = path.to_path_buf();
     let text = std::fs::read_to_string(&path).map_err(NnError::io(&path))?;
     serde_json::from_str(&text).map_err(|e| NnError::Json {
         path: path.clone(),
@@ -185,12 +213,47 @@ pub(crate) fn format_in(text: &str, meta_path: &Path) -> Result<String, NnError>
 }
 
 /// Loads weights into a freshly built module, naming the file when they do not fit.
+/// Each tensor must have the shape the configuration gives it (else the record does not
+/// apply), and every weight must be finite.
 pub(crate) fn load_weights<M: Module>(fresh: M, weights: Vec<u8>, weights_path: &Path) -> Result<M, NnError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
         .map_err(|e| NnError::dataset(weights_path, format!("corrupt weights: {e}")))?;
-    fresh
+    let model = fresh
         .try_load_record(record)
-        .map_err(|e| NnError::dataset(weights_path, format!("weights do not fit the model in {META}: {e}")))
+        .map_err(|e| NnError::dataset(weights_path, format!("weights do not fit the model in {META}: {e}")))?;
+    let mut finite = Finite::default();
+    model.visit(&mut finite);
+    match finite.bad {
+        Some(bad) => Err(NnError::dataset(weights_path, format!("non-finite weights: {bad}"))),
+        None => Ok(model),
+    }
+}
+
+/// Finds the first parameter with a NaN or an infinity, by its path in the module.
+#[derive(Default)]
+struct Finite {
+    path: Vec<String>,
+    bad: Option<String>,
+}
+
+impl burn::module::ModuleVisitor for Finite {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::tensor::Tensor<D>>) {
+        if self.bad.is_some() {
+            return;
+        }
+        let values = param.val().into_data().convert::<f32>();
+        if let Some(v) = values.iter::<f32>().find(|v| !v.is_finite()) {
+            self.bad = Some(format!("{} holds {v}", self.path.join(".")));
+        }
+    }
 }
 
 /// The styles a `checkpoint.json` names (none where it names none or does not parse; a
@@ -220,6 +283,10 @@ pub fn from_parts(
 ) -> Result<(CheckpointMeta, SequenceModel), NnError> {
     let meta: CheckpointMeta = read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    if let Some(spq) = meta.data.steps_per_quarter.filter(|s| !(1..=crate::sizes::MAX_STEPS_PER_QUARTER).contains(s)) {
+        let max = crate::sizes::MAX_STEPS_PER_QUARTER;
+        return Err(NnError::dataset(meta_path, format!("data.steps_per_quarter must be 1..={max}, but was {spq}")));
+    }
     let styles = match meta.model.input {
         crate::model::Input::Tokens { styles, .. } => styles,
         crate::model::Input::Frames { .. } => 0,

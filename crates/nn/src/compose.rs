@@ -4,6 +4,9 @@
 
 use fugato_repr::pianoroll::{Frame, LOWEST_PITCH, N_KEYS, PianoRoll};
 use fugato_repr::{ReprKind, performance, remi};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use fugato_score::{KeySignature, Program, Score, TempoMap};
 
 use crate::NnError;
@@ -38,6 +41,8 @@ pub struct ComposeOptions {
     pub programs: Vec<Program>,
     /// A style the model knows; a model with styles and none asked picks one by the seed.
     pub style: Option<String>,
+    /// Set from outside to stop sampling between steps ([`crate::NnError::Cancelled`]).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for ComposeOptions {
@@ -53,6 +58,7 @@ impl Default for ComposeOptions {
             us_per_quarter: None,
             programs: Vec::new(),
             style: None,
+            cancel: None,
         }
     }
 }
@@ -203,6 +209,7 @@ impl Controls {
             us_per_quarter,
             programs,
             style: self.style.clone(),
+            cancel: None,
         })
     }
 }
@@ -276,8 +283,12 @@ pub fn compose(ckpt: &Checkpoint, c: &ComposeOptions) -> Result<Composition, NnE
             _ => None,
         },
         until,
+        cancel: c.cancel.clone(),
     };
     let new = generate(&ckpt.model, &primer, &options);
+    if c.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+        return Err(NnError::Cancelled);
+    }
     let steps = new.len();
     let style = options.style.map(|i| ckpt.meta.data.styles[usize::from(i)].clone());
     let (mut score, repairs) = match (primer, new) {

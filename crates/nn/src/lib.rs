@@ -40,18 +40,21 @@ pub enum NnError {
     Json { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{path}: {message}")]
     Dataset { path: PathBuf, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Repr(#[from] fugato_repr::ReprError),
-    #[error("{0}")]
+    #[error(transparent)]
     Score(#[from] fugato_score::ScoreError),
     /// A composing or sampling option that cannot work with this model.
     #[error("{0}")]
     Options(String),
     /// A control that does not fit this model (e.g. a style it does not know).
-    #[error("{0}")]
+    #[error(transparent)]
     Control(#[from] crate::compose::ControlError),
     #[error(transparent)]
     Data(#[from] fugato_data::DataError),
+    /// The work was stopped from outside (a server's request timed out or its client left).
+    #[error("stopped before it was done")]
+    Cancelled,
 }
 
 impl NnError {
@@ -62,6 +65,29 @@ impl NnError {
 
     pub(crate) fn dataset(path: impl Into<PathBuf>, message: impl Into<String>) -> NnError {
         NnError::Dataset { path: path.into(), message: message.into() }
+    }
+}
+
+/// The largest sizes a model's configuration may name: a checkpoint whose
+/// `checkpoint.json` asks for more is refused before anything is allocated for it (the
+/// bundled models are far below: hidden 256, 3 layers, 577 tokens).
+pub mod sizes {
+    /// Units of a recurrent layer, an embedding, a NADE's hidden layer.
+    pub const MAX_WIDTH: usize = 8192;
+    pub const MAX_LAYERS: usize = 64;
+    /// Tokens of a vocabulary, piano-roll units, styles, places in a bar.
+    pub const MAX_VOCAB: usize = 65_536;
+    /// Frames of a GAN segment.
+    pub const MAX_FRAMES: usize = 4096;
+    /// Piano-roll grid steps per quarter note.
+    pub const MAX_STEPS_PER_QUARTER: u32 = 960;
+
+    /// Each `(name, value, max)` at least 1 and at most its max, or why not.
+    pub fn check(sizes: &[(&str, usize, usize)]) -> Result<(), String> {
+        match sizes.iter().find(|(_, value, max)| !(1..=*max).contains(value)) {
+            Some((name, value, max)) => Err(format!("{name} must be 1..={max}, but was {value}")),
+            None => Ok(()),
+        }
     }
 }
 

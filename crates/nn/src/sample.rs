@@ -68,6 +68,8 @@ pub struct SampleOptions {
     /// Tokens: stop early, at the draw that brings the tokens' weights to a total (that
     /// draw is not kept), e.g. after a number of REMI bars or performance seconds.
     pub until: Option<Until>,
+    /// Set from outside to stop between steps (what was drawn so far is returned).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// See [`SampleOptions::until`].
@@ -110,6 +112,9 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
     let mut uniform = vec![0.5f32; N_KEYS];
     let mut weight = 0u64;
     for _ in 0..options.steps {
+        if options.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            break;
+        }
         stepper.feed(last);
         last = match &model.head {
             Head::Sigmoid(_) => {
@@ -219,6 +224,7 @@ mod tests {
             allowed_tokens: None,
             style: None,
             until: None,
+            cancel: None,
         }
     }
 

@@ -263,6 +263,7 @@ fn sampling_stops_at_the_draw_that_reaches_the_total() {
         allowed_tokens: None,
         style: None,
         until,
+        cancel: None,
     };
     let Sequence::Tokens(all) = generate(&model, &Sequence::Tokens(vec![0]), &options(None)) else { panic!() };
     // Token 3 weighs 2, token 4 weighs 1: stop where they first reach 9.

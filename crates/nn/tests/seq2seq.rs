@@ -95,7 +95,8 @@ fn a_small_harmonizer_learns_keeps_the_melody_and_loads_back() {
     let latest = s2s::load(&run.join("latest"), &device).unwrap();
     let latest = harmonize(&latest.model, &melody, &HarmonizeOptions::default(), &device).unwrap();
     assert_eq!(latest.score.tracks[0].notes, soprano.notes);
-    let hot = HarmonizeOptions { sampling: fugato_nn::sample::Sampling::Temperature(1.5), seed: 3, key: None };
+    let hot =
+        HarmonizeOptions { sampling: fugato_nn::sample::Sampling::Temperature(1.5), seed: 3, ..Default::default() };
     let sampled = harmonize(&ckpt.model, &melody, &hot, &device).unwrap();
     assert_eq!(sampled.score.tracks[0].notes, soprano.notes);
 
@@ -130,7 +131,7 @@ fn continuation_examples_train_without_alignment() {
     assert!(err.contains("not trained to harmonise"), "{err}");
 
     // Continuing: the primer is kept note for note and new notes follow its end.
-    let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: 4, key: None };
+    let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: 4, ..Default::default() };
     let out = continue_melody(&ckpt.model, &score, 2, &options, &Device::flex()).unwrap();
     let part = score.tracks.iter().position(|t| !t.notes.is_empty()).unwrap();
     let (before, after) = (&score.tracks[part].notes, &out.tracks[part].notes);

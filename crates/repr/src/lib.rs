@@ -39,10 +39,28 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ReprError {
-    #[error("{0}")]
+    #[error(transparent)]
     Score(#[from] ScoreError),
     #[error("unknown representation {0:?}: expected pianoroll, performance, remi or melody")]
     UnknownKind(String),
+    /// A score too long (or too many parts) to lay on a grid: refused before the grid is
+    /// allocated.
+    #[error("{what}: {value}, over the limit of {limit}: too long to lay on a grid")]
+    TooLarge { what: &'static str, value: u64, limit: u64 },
+}
+
+/// The most grid steps a score may be laid on (a piano-roll's frames, a melody's tokens):
+/// 1,000,000 quarter notes at 4 steps each; the shared corpus's longest piece takes 10,400.
+pub const MAX_GRID_STEPS: u64 = 4_000_000;
+/// The most cells (steps × 88 keys × parts) a piano-roll may hold: 512 MiB of velocities.
+pub const MAX_ROLL_CELLS: u64 = 512 << 20;
+
+/// Refuses `steps` grid steps over [`MAX_GRID_STEPS`].
+pub(crate) fn check_steps(steps: u64) -> Result<(), ReprError> {
+    if steps > MAX_GRID_STEPS {
+        return Err(ReprError::TooLarge { what: "grid steps", value: steps, limit: MAX_GRID_STEPS });
+    }
+    Ok(())
 }
 
 /// A decoded score and how many tokens had to be dropped or repaired to make it.

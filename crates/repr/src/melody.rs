@@ -72,6 +72,7 @@ pub fn encode(score: &Score) -> Result<Vec<u32>, ReprError> {
 /// Per grid step, the top line's note: its pitch and start step; `None` in silence.
 fn top_line(score: &Score) -> Result<Vec<Option<(u8, u64)>>, ReprError> {
     let q = score.quantize(STEPS_PER_QUARTER)?.clip_pitch(Pitch::PIANO_LOW, Pitch::PIANO_HIGH);
+    crate::check_steps(q.end_tick)?;
     let mut top: Vec<Option<(u8, u64)>> = vec![None; q.end_tick as usize];
     for note in q.tracks.iter().filter(|t| !t.is_drum).flat_map(|t| &t.notes) {
         let candidate = (note.pitch.get(), note.start_tick);

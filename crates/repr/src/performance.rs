@@ -112,6 +112,8 @@ pub fn canonical(score: &Score) -> Result<Score, ReprError> {
 /// before a NOTE_ON whenever the velocity bin changes; trailing silence is kept.
 pub fn encode(score: &Score) -> Result<Vec<u32>, ReprError> {
     let c = canonical(score)?;
+    // A TIME_SHIFT token per second of time at least: the grid's limit bounds them.
+    crate::check_steps(c.end_tick / u64::from(N_TIME_SHIFTS))?;
     // (step, 0 = off / 1 = on, pitch, velocity bin)
     let mut events: Vec<(u64, u8, u8, u32)> = Vec::with_capacity(2 * c.n_notes());
     for n in &c.tracks[0].notes {

@@ -45,6 +45,21 @@ pub struct RollPart {
     pub onsets: Vec<Frame>,
 }
 
+/// Refuses a roll of `steps` steps and `parts` parts over the grid's limits
+/// ([`crate::MAX_GRID_STEPS`], [`crate::MAX_ROLL_CELLS`]).
+fn check_cells(steps: u64, parts: usize) -> Result<(), ReprError> {
+    crate::check_steps(steps)?;
+    let cells = steps.saturating_mul(N_KEYS as u64).saturating_mul(parts.max(1) as u64);
+    if cells > crate::MAX_ROLL_CELLS {
+        return Err(ReprError::TooLarge {
+            what: "piano-roll cells (steps × 88 keys × parts)",
+            value: cells,
+            limit: crate::MAX_ROLL_CELLS,
+        });
+    }
+    Ok(())
+}
+
 /// What a score looks like after a trip through the roll: on the grid, within the 88
 /// keys, without controllers.
 pub fn canonical(score: &Score, steps_per_quarter: u32) -> Result<Score, ReprError> {
@@ -58,6 +73,7 @@ pub fn canonical(score: &Score, steps_per_quarter: u32) -> Result<Score, ReprErr
 impl PianoRoll {
     pub fn encode(score: &Score, steps_per_quarter: u32) -> Result<PianoRoll, ReprError> {
         let q = canonical(score, steps_per_quarter)?;
+        check_cells(q.end_tick, q.tracks.len())?;
         let n_steps = q.end_tick as usize;
         let parts = q
             .tracks
@@ -96,6 +112,7 @@ impl PianoRoll {
     /// A one-part roll from binary frames (sets of sounding keys), as the polyphonic
     /// benchmarks store them. Without onsets, a key on in consecutive frames is one note.
     pub fn from_frames(frames: &[Frame], steps_per_quarter: u32) -> Result<PianoRoll, ReprError> {
+        check_cells(frames.len() as u64, 1)?;
         let n_steps = frames.len();
         let mut velocity = vec![0u8; n_steps * N_KEYS];
         let mut onsets = vec![0 as Frame; n_steps];

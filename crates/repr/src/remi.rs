@@ -148,6 +148,8 @@ const FOUR_FOUR: (u8, u8) = (4, 4);
 pub fn canonical(score: &Score) -> Result<Score, ReprError> {
     let q = score.quantize(STEPS_PER_QUARTER)?;
     let music_end = q.end_tick.max(q.last_note_end_tick());
+    // A bar (and a BAR token) at least every few steps: the grid's limit bounds them.
+    crate::check_steps(music_end)?;
 
     // Bars and their meters.
     let meter_of = |ts: &TimeSignature| {

@@ -1,6 +1,7 @@
 //! The handlers: JSON in, JSON (or WAV) out, every error as JSON naming its field.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::extract::State as Shared;
@@ -9,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use fugato_nn::compose::{ControlError, Controls, compose};
+use fugato_nn::compose::{ComposeOptions, ControlError, Controls, compose};
 use fugato_score::Score;
 use fugato_score::metrics::MusPy;
 use fugato_synth::{RenderOptions, Voice};
@@ -37,10 +38,37 @@ impl ApiError {
     }
 }
 
+/// The longest error message an answer carries: a message quoting a huge input is cut.
+const MAX_ERROR_CHARS: usize = 500;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.message, "field": self.field });
+        let mut message = self.message;
+        if let Some((cut, _)) = message.char_indices().nth(MAX_ERROR_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        let body = serde_json::json!({ "error": message, "field": self.field });
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// Answers 408 for a request not done within [`crate::Limits::request_timeout`], its body
+/// read included (a slow client cannot hold a connection and a handler forever).
+pub async fn within_time(
+    Shared(state): Shared<Arc<State>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            None,
+            format!("the request was not done within {} s", limit.as_secs()),
+        )
+        .into_response(),
     }
 }
 
@@ -62,6 +90,7 @@ pub async fn health(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "in_flight": state.in_flight(),
+        "running": state.running(),
         "workers": state.limits.workers,
         "queue": state.limits.queue,
     }))
@@ -85,13 +114,16 @@ pub async fn models(Shared(state): Shared<Arc<State>>) -> Json<Vec<ModelInfo>> {
     )
 }
 
-/// Runs `work` on a blocking thread once a worker is free: 503 at once when the queue is
-/// full, 504 when it takes longer than the limit, 500 if it panics.
+/// Runs `work` on a blocking thread once a worker is free: 503 at once when every place
+/// is taken, 504 when it takes longer than the limit, 500 if it panics. `work` gets a flag
+/// to check between its steps: it is set when the request times out or its client goes
+/// away (the server then drops this future), and the work stops. The job keeps its place
+/// and its worker until its work has really stopped, so the count of jobs stays true.
 async fn run_job<T: Send + 'static>(
     state: &State,
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    work: impl FnOnce(Arc<AtomicBool>) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let Ok(_slot) = state.slots.clone().try_acquire_owned() else {
+    let Ok(slot) = state.slots.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             None,
@@ -101,13 +133,17 @@ async fn run_job<T: Send + 'static>(
             ),
         ));
     };
-    let workers = state.workers.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _stop_when_dropped = StopWhenDropped(cancel.clone());
+    let (workers, running) = (state.workers.clone(), state.running.clone());
     let job = async move {
         let permit = workers.acquire_owned().await.expect("the worker semaphore is never closed");
         tokio::task::spawn_blocking(move || {
-            // Held until the work is really done, even when the request timed out.
-            let _permit = permit;
-            work()
+            let _held = (slot, permit, Running::start(running));
+            if cancel.load(Ordering::SeqCst) {
+                return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, None, "stopped before it started"));
+            }
+            work(cancel)
         })
         .await
     };
@@ -115,10 +151,45 @@ async fn run_job<T: Send + 'static>(
         Err(_) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             None,
-            format!("took longer than {} s", state.limits.timeout.as_secs()),
+            format!("took longer than {} s; stopped", state.limits.timeout.as_secs()),
         )),
         Ok(Err(_)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error while working")),
         Ok(Ok(result)) => result,
+    }
+}
+
+/// Sets its flag when dropped: the request's future ended, answered or abandoned.
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Counts a job as running while it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Refuses a text field longer than the server allows, naming it (checked before any work).
+fn bounded(field: &'static str, text: &Option<String>, limit: usize) -> Result<(), ApiError> {
+    match text {
+        Some(t) if t.chars().count() > limit => {
+            Err(ApiError::field(field, format!("at most {limit} characters, but was {}", t.chars().count())))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -168,12 +239,13 @@ struct GenerateResponse {
     metrics: MusPy,
 }
 
-fn decode_midi(field: &'static str, text: &str, limit: usize) -> Result<Score, ApiError> {
+fn decode_midi(field: &'static str, text: &str, state: &State) -> Result<Score, ApiError> {
+    let limit = state.limits.body_bytes;
     let bytes = BASE64.decode(text.trim()).map_err(|e| ApiError::field(field, format!("not base64: {e}")))?;
     if bytes.len() > limit {
         return Err(ApiError::field(field, format!("MIDI of {} bytes is over the limit of {limit}", bytes.len())));
     }
-    fugato_midi::read(&bytes, Default::default())
+    fugato_midi::read(&bytes, state.read)
         .map(|f| f.score)
         .map_err(|e| ApiError::field(field, format!("not a readable MIDI file: {e}")))
 }
@@ -183,6 +255,12 @@ pub async fn generate(
     body: Result<Json<GenerateRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(req) = body.map_err(rejected)?;
+    let max = state.limits.max_text;
+    for (field, text) in
+        [("model", &req.model), ("key", &req.key), ("instrument", &req.instrument), ("style", &req.style)]
+    {
+        bounded(field, text, max)?;
+    }
     let name = req.model.clone().unwrap_or_else(|| state.models[0].name.clone());
     let Some(model) = state.models.iter().find(|m| m.name == name).cloned() else {
         let names: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
@@ -205,12 +283,14 @@ pub async fn generate(
     };
     let mut options = controls.check_within(&limits.controls()).map_err(|e| ApiError::field(e.field, e.message))?;
     if let Some(text) = &req.primer_base64 {
-        options.primer = Some(decode_midi("primer_base64", text, limits.body_bytes)?);
+        options.primer = Some(decode_midi("primer_base64", text, &state)?);
     }
     let seed = options.seed;
-    let response = run_job(&state, move || {
-        let ckpt = model.load().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
+    let response = run_job(&state, move |cancel| {
+        let ckpt = model.load().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, model.hide(e)))?;
+        let options = ComposeOptions { cancel: Some(cancel), ..options };
         let piece = compose(&ckpt, &options).map_err(|e| match e {
+            fugato_nn::NnError::Cancelled => ApiError::new(StatusCode::GATEWAY_TIMEOUT, None, "stopped"),
             fugato_nn::NnError::Options(m) => ApiError::new(StatusCode::BAD_REQUEST, None, m),
             fugato_nn::NnError::Control(e) => ApiError::field(e.field, e.message),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, other.to_string()),
@@ -278,7 +358,7 @@ pub async fn render(
     if !(8_000..=96_000).contains(&sample_rate_hz) {
         return Err(ApiError::field("sample_rate", format!("must be 8000..=96000 Hz, but was {sample_rate_hz}")));
     }
-    let score = decode_midi("midi_base64", &req.midi_base64, state.limits.body_bytes)?;
+    let score = decode_midi("midi_base64", &req.midi_base64, &state)?;
     let max_s = state.limits.max_render_s;
     if score.duration_s() > max_s {
         return Err(ApiError::field(
@@ -286,8 +366,8 @@ pub async fn render(
             format!("the score lasts {:.0} s; at most {max_s:.0} s are rendered", score.duration_s()),
         ));
     }
-    let wav = run_job(&state, move || {
-        let audio = fugato_synth::render(&score, &RenderOptions { sample_rate_hz, voice })
+    let wav = run_job(&state, move |cancel| {
+        let audio = fugato_synth::render(&score, &RenderOptions { sample_rate_hz, voice, cancel: Some(cancel) })
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
         audio.to_wav().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))
     })
@@ -314,11 +394,12 @@ pub async fn harmonize(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     use fugato_nn::seq2seq::harmony::{HarmonizeOptions, harmonize};
     let Json(req) = body.map_err(rejected)?;
+    bounded("key", &req.key, state.limits.max_text)?;
     let field = |e: ControlError| ApiError::field(e.field, e.message);
     let key = req.key.as_deref().map(fugato_nn::compose::key).transpose().map_err(field)?;
     // The most likely notes unless a temperature is asked for.
     let sampling = fugato_nn::compose::sampling(Some(req.temperature.unwrap_or(0.0)), None, None).map_err(field)?;
-    let melody = decode_midi("midi_base64", &req.midi_base64, state.limits.body_bytes)?;
+    let melody = decode_midi("midi_base64", &req.midi_base64, &state)?;
     let max_s = state.limits.max_seconds;
     if melody.duration_s() > max_s {
         return Err(ApiError::field(
@@ -327,13 +408,14 @@ pub async fn harmonize(
         ));
     }
     let seed = req.seed.unwrap_or(0);
-    let response = run_job(&state, move || {
+    let response = run_job(&state, move |cancel| {
         let name = "chorale-harmonizer";
         let device = fugato_nn::default_device();
         let ckpt = fugato_nn::bundled::load(name.as_ref(), &device)
             .and_then(|m| m.into_seq2seq(name.as_ref()))
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
-        let out = harmonize(&ckpt.model, &melody, &HarmonizeOptions { sampling, seed, key }, &device)
+        let options = HarmonizeOptions { sampling, seed, key, cancel: Some(cancel) };
+        let out = harmonize(&ckpt.model, &melody, &options, &device)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
         piece_response(name, seed, out.score, 0, None)
     })

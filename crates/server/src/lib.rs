@@ -16,6 +16,7 @@ mod api;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -34,7 +35,7 @@ pub enum ServerError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("{0}")]
+    #[error(transparent)]
     Nn(#[from] fugato_nn::NnError),
 }
 
@@ -55,8 +56,18 @@ pub struct Limits {
     pub workers: usize,
     /// Requests waiting for a worker; one more gets 503.
     pub queue: usize,
-    /// A request that takes longer (waiting included) gets 504.
+    /// A request whose work takes longer (waiting for a worker included) gets 504, and its
+    /// work is stopped.
     pub timeout: Duration,
+    /// A client must send a request's headers within this, and on an idle connection the
+    /// next request's; else the connection is closed.
+    pub header_timeout: Duration,
+    /// A whole request, its body read included, answers within this (408 past it).
+    pub request_timeout: Duration,
+    /// Longest a connection stays open, however busy.
+    pub connection_timeout: Duration,
+    /// Longest a field of text may be (a key, a style, a list of instruments).
+    pub max_text: usize,
 }
 
 impl Limits {
@@ -82,6 +93,10 @@ impl Default for Limits {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue: 32,
             timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(90),
+            connection_timeout: Duration::from_secs(600),
+            max_text: 1000,
         }
     }
 }
@@ -94,6 +109,8 @@ pub struct ServeConfig {
     /// under their folder names.
     pub models_dir: Option<PathBuf>,
     pub limits: Limits,
+    /// How uploaded MIDI files (primers, melodies, renders) are read, within which limits.
+    pub read: fugato_midi::ReadOptions,
 }
 
 impl Default for ServeConfig {
@@ -103,6 +120,7 @@ impl Default for ServeConfig {
             port: DEFAULT_PORT,
             models_dir: None,
             limits: Limits::default(),
+            read: fugato_midi::ReadOptions::default(),
         }
     }
 }
@@ -123,6 +141,15 @@ struct Model {
 }
 
 impl Model {
+    /// An error about this model's files, without where the server keeps them.
+    fn hide(&self, e: fugato_nn::NnError) -> String {
+        let text = e.to_string();
+        match &self.source {
+            Source::Folder(path) => text.replace(&path.display().to_string(), &format!("<models>/{}", self.name)),
+            Source::Bundled(_) => text,
+        }
+    }
+
     /// The sequence model it serves.
     fn load(&self) -> Result<Checkpoint, fugato_nn::NnError> {
         let device = fugato_nn::default_device();
@@ -137,10 +164,13 @@ impl Model {
 pub struct State {
     models: Vec<Model>,
     limits: Limits,
-    /// Running plus waiting requests.
+    read: fugato_midi::ReadOptions,
+    /// Jobs holding a place: running, stopping after a timeout, or waiting for a worker.
     slots: Arc<Semaphore>,
-    /// Running requests.
+    /// Jobs that may run at once.
     workers: Arc<Semaphore>,
+    /// Jobs whose work is running now (a timed-out job until its work has stopped).
+    running: Arc<AtomicUsize>,
 }
 
 impl State {
@@ -170,7 +200,8 @@ impl State {
                 if models.iter().any(|m| m.name == name) {
                     continue;
                 }
-                let about = format!("checkpoint {}", ckpt.display());
+                // The folder's name only: answers never show where the server's files are.
+                let about = format!("a checkpoint of the models folder: {name}");
                 let meta = std::fs::read_to_string(ckpt.join("checkpoint.json")).unwrap_or_default();
                 let styles = fugato_nn::checkpoint::styles_in(&meta);
                 models.push(Model { name, about, styles, source: Source::Folder(ckpt) });
@@ -178,17 +209,27 @@ impl State {
         }
         Ok(State {
             models,
+            read: fugato_midi::ReadOptions::default(),
             slots: Arc::new(Semaphore::new(limits.workers + limits.queue)),
             workers: Arc::new(Semaphore::new(limits.workers.max(1))),
+            running: Arc::new(AtomicUsize::new(0)),
             limits,
         })
     }
-}
 
-impl State {
-    /// Requests running or waiting for a worker now.
+    /// Reads uploaded MIDI files with `read` (its limits above all).
+    pub fn with_read_options(self, read: fugato_midi::ReadOptions) -> State {
+        State { read, ..self }
+    }
+
+    /// Jobs holding a place now: running, stopping after a timeout, or waiting.
     pub fn in_flight(&self) -> usize {
         self.limits.workers + self.limits.queue - self.slots.available_permits()
+    }
+
+    /// Jobs whose work is running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 }
 
@@ -204,12 +245,16 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/harmonize", post(api::harmonize))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::within_time))
         .with_state(state)
 }
 
-/// Serves until Ctrl-C.
+/// Serves until Ctrl-C. Each connection must send a request's headers within
+/// [`Limits::header_timeout`] (an idle keep-alive connection too) and lives at most
+/// [`Limits::connection_timeout`]; each request answers within [`Limits::request_timeout`].
 pub fn serve(config: ServeConfig) -> Result<(), ServerError> {
-    let state = Arc::new(State::new(config.models_dir.as_deref(), config.limits.clone())?);
+    let state = State::new(config.models_dir.as_deref(), config.limits.clone())?.with_read_options(config.read);
+    let state = Arc::new(state);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,11 +266,29 @@ pub fn serve(config: ServeConfig) -> Result<(), ServerError> {
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
         let names: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
         println!("fugato serve: http://{local}/ (models: {}; Ctrl-C stops)", names.join(", "));
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|source| ServerError::Io { path: "<server>".into(), source })
+        let limits = state.limits.clone();
+        let app = router(state);
+        let stop = tokio::signal::ctrl_c();
+        tokio::pin!(stop);
+        loop {
+            let (stream, _) = tokio::select! {
+                _ = &mut stop => return Ok(()),
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    // A connection that failed before it was accepted (reset, out of files):
+                    // the next one may not.
+                    Err(_) => continue,
+                },
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let (header_timeout, lifetime) = (limits.header_timeout, limits.connection_timeout);
+            tokio::spawn(async move {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+                let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                // Past its lifetime the connection is dropped, whatever it was doing.
+                let _ = tokio::time::timeout(lifetime, connection).await;
+            });
+        }
     })
 }

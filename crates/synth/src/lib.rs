@@ -44,6 +44,8 @@ pub enum SynthError {
     Synthesizer(String),
     #[error("writing WAV: {0}")]
     Wav(#[from] hound::Error),
+    #[error("stopped before it was done")]
+    Cancelled,
 }
 
 #[derive(Clone, Debug)]
@@ -51,11 +53,13 @@ pub struct RenderOptions {
     pub sample_rate_hz: u32,
     /// One voice for every pitched part, instead of each program family's own.
     pub voice: Option<Voice>,
+    /// Set from outside to stop between notes ([`SynthError::Cancelled`]).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { sample_rate_hz: DEFAULT_SAMPLE_RATE_HZ, voice: None }
+        RenderOptions { sample_rate_hz: DEFAULT_SAMPLE_RATE_HZ, voice: None, cancel: None }
     }
 }
 
@@ -133,10 +137,14 @@ pub fn render(score: &Score, options: &RenderOptions) -> Result<Audio, SynthErro
     for (track_idx, track) in score.tracks.iter().enumerate() {
         let voice = options.voice.unwrap_or_else(|| voice_for_program(track.program));
         let ends = pedalled_ends(track);
+        let (volumes, pans) = (changes(track, Control::Volume), changes(track, Control::Pan));
         for (note_idx, (note, end_tick)) in track.notes.iter().zip(ends).enumerate() {
+            if options.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(SynthError::Cancelled);
+            }
             let start = at(note.start_tick);
-            let volume = f64::from(control_at(track, Control::Volume, note.start_tick).unwrap_or(100)) / 127.0;
-            let pan = f64::from(control_at(track, Control::Pan, note.start_tick).unwrap_or(64)) / 127.0;
+            let volume = f64::from(value_at(&volumes, note.start_tick).unwrap_or(100)) / 127.0;
+            let pan = f64::from(value_at(&pans, note.start_tick).unwrap_or(64)) / 127.0;
             let angle = pan * std::f64::consts::FRAC_PI_2;
             let spec = NoteSpec {
                 start,
@@ -169,24 +177,44 @@ fn normalise(audio: &mut Audio) {
 
 /// Each note's end, held on while the sustain pedal (CC 64 ≥ 64) is down.
 fn pedalled_ends(track: &Track) -> Vec<u64> {
-    let pedal: Vec<(u64, bool)> =
-        track.controls.iter().filter(|c| c.control == Control::Sustain).map(|c| (c.tick, c.value >= 64)).collect();
+    let pedal = changes(track, Control::Sustain);
+    // For each pedal change, the tick of the first release at or after it (by a scan from
+    // the end), so each note's search is a binary search, not a walk over the pedal.
+    let mut next_release = vec![None; pedal.len()];
+    let mut release = None;
+    for (i, &(tick, value)) in pedal.iter().enumerate().rev() {
+        if value < 64 {
+            release = Some(tick);
+        }
+        next_release[i] = release;
+    }
     track
         .notes
         .iter()
         .map(|n| {
-            let down_at_end = pedal.iter().rev().find(|(t, _)| *t <= n.end_tick).is_some_and(|(_, down)| *down);
+            let after = pedal.partition_point(|&(t, _)| t <= n.end_tick);
+            let down_at_end = after > 0 && pedal[after - 1].1 >= 64;
             if !down_at_end {
                 return n.end_tick;
             }
-            pedal.iter().find(|(t, down)| *t > n.end_tick && !down).map_or(n.end_tick, |(t, _)| *t)
+            next_release.get(after).copied().flatten().unwrap_or(n.end_tick)
         })
         .collect()
 }
 
-/// The last value of `control` at or before `tick`.
-fn control_at(track: &Track, control: Control, tick: u64) -> Option<u8> {
-    track.controls.iter().rev().find(|c| c.control == control && c.tick <= tick).map(|c| c.value)
+/// A track's changes of `control` as (tick, value), in time order (stable: the later of
+/// two changes at one tick last).
+fn changes(track: &Track, control: Control) -> Vec<(u64, u8)> {
+    let mut out: Vec<(u64, u8)> =
+        track.controls.iter().filter(|c| c.control == control).map(|c| (c.tick, c.value)).collect();
+    out.sort_by_key(|&(tick, _)| tick);
+    out
+}
+
+/// The last value of a control's `changes` at or before `tick`.
+fn value_at(changes: &[(u64, u8)], tick: u64) -> Option<u8> {
+    let after = changes.partition_point(|&(t, _)| t <= tick);
+    after.checked_sub(1).map(|i| changes[i].1)
 }
 
 #[cfg(test)]
@@ -238,6 +266,6 @@ mod tests {
     #[test]
     fn refuses_bad_rates() {
         let s = score(&[(60, 0, 10)], false);
-        assert!(render(&s, &RenderOptions { sample_rate_hz: 100, voice: None }).is_err());
+        assert!(render(&s, &RenderOptions { sample_rate_hz: 100, ..Default::default() }).is_err());
     }
 }

@@ -146,11 +146,16 @@ impl GanConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if [self.hidden, self.layers, self.noise, self.frames, self.keys, self.channels[0], self.channels[1]]
-            .contains(&0)
-        {
-            return Err("every size of the GAN must be at least 1".into());
-        }
+        use crate::sizes::{MAX_FRAMES, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check};
+        check(&[
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("layers", self.layers, MAX_LAYERS),
+            ("noise", self.noise, MAX_VOCAB),
+            ("frames", self.frames, MAX_FRAMES),
+            ("keys", self.keys, 128),
+            ("channels", self.channels[0], 1024),
+            ("channels", self.channels[1], 1024),
+        ])?;
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
         }

@@ -67,11 +67,19 @@ fn default_nade_hidden() -> usize {
 impl ModelConfig {
     /// Checks sizes and that the head fits the input.
     pub fn validate(&self) -> Result<(), String> {
-        if self.hidden == 0 || self.layers == 0 || self.outputs == 0 {
-            return Err(format!(
-                "hidden ({}), layers ({}) and outputs ({}) must all be at least 1",
-                self.hidden, self.layers, self.outputs
-            ));
+        use crate::sizes::{MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check};
+        check(&[
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("layers", self.layers, MAX_LAYERS),
+            ("outputs", self.outputs, MAX_VOCAB),
+            ("nade_hidden", self.nade_hidden, MAX_WIDTH),
+        ])?;
+        match self.input {
+            Input::Frames { units } => check(&[("input units", units, MAX_VOCAB)])?,
+            Input::Tokens { vocab, embedding, styles } => {
+                check(&[("vocab", vocab, MAX_VOCAB), ("embedding", embedding.max(1), MAX_WIDTH)])?;
+                check(&[("styles", styles + 1, MAX_VOCAB)])?;
+            }
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in 0..1, but was {}", self.dropout));

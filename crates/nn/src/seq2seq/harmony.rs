@@ -29,11 +29,23 @@ pub struct HarmonizeOptions {
     pub seed: u64,
     /// The key to keep to [default: the melody's key signature, else its estimated key].
     pub key: Option<KeySignature>,
+    /// Set from outside to stop decoding between steps ([`NnError::Cancelled`]).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for HarmonizeOptions {
     fn default() -> Self {
-        HarmonizeOptions { sampling: Sampling::ArgMax, seed: 0, key: None }
+        HarmonizeOptions { sampling: Sampling::ArgMax, seed: 0, key: None, cancel: None }
+    }
+}
+
+impl HarmonizeOptions {
+    /// [`NnError::Cancelled`] where the work was stopped from outside.
+    fn stopped(&self) -> Result<(), NnError> {
+        match &self.cancel {
+            Some(c) if c.load(std::sync::atomic::Ordering::SeqCst) => Err(NnError::Cancelled),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -86,10 +98,16 @@ pub fn harmonize(
         .or_else(|| estimate_key(&only))
         .unwrap_or(KeySignature { tick: 0, fifths: 0, minor: false });
     let steps = data::steps(&only);
+    if steps == 0 {
+        return Err(NnError::Options(
+            "the melody is shorter than one sixteenth note: nothing on the grid to harmonise".into(),
+        ));
+    }
     let source = data::line(&only, melody, steps)?;
     let positions = data::bar_positions(&only, steps);
     let allowed: Vec<Vec<bool>> = RANGES[1..].iter().map(|&range| allowed_tokens(range, &key, model.vocab())).collect();
     let lines = decode(model, &source, &positions, &allowed, options, device);
+    options.stopped()?;
 
     let tpq = u64::from(input.ticks_per_quarter());
     let velocity = melody.notes[melody.notes.len() / 2].velocity;
@@ -223,10 +241,14 @@ pub fn decode(
                 allowed_tokens: Some(mask),
                 until: None,
                 style: None,
+                cancel: None,
             })
         })
         .collect();
     for (t, &position) in positions.iter().enumerate() {
+        if options.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            break;
+        }
         let aligned = model.aligned().then(|| encoded.outputs.clone().narrow(1, t, 1).squeeze_dim(1));
         let prev: Vec<Tensor<1, Int>> = previous.iter().map(|&p| one(p)).collect();
         let (logits, next) = model.step(&prev, one(position), aligned, &encoded, state);
@@ -281,7 +303,7 @@ pub fn evaluate_continuation(model: &Seq2Seq, tunes: &[Score], device: &Device) 
         let Some(example) = data::continuation_examples("", tune)?.into_iter().next() else { continue };
         let primer = data::line_score(&example.source);
         let Some(key) = tune.key_signatures.first().copied().or_else(|| estimate_key(&primer)) else { continue };
-        let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: i as u64, key: None };
+        let options = HarmonizeOptions { sampling: Sampling::Temperature(1.0), seed: i as u64, ..Default::default() };
         let drawn = decode(model, &example.source, &example.source_positions, &[], &options, device).remove(0);
         let real = &example.targets[0];
         let (ours, theirs) = (data::sounding(&drawn), data::sounding(real));

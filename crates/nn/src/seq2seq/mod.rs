@@ -60,9 +60,14 @@ impl Seq2SeqConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.hidden == 0 || self.embedding == 0 || self.vocab == 0 || self.streams == 0 || self.positions == 0 {
-            return Err("hidden, embedding, vocab, streams and positions must all be at least 1".into());
-        }
+        use crate::sizes::{MAX_VOCAB, MAX_WIDTH, check};
+        check(&[
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("embedding", self.embedding, MAX_WIDTH),
+            ("vocab", self.vocab, MAX_VOCAB),
+            ("streams", self.streams, 16),
+            ("positions", self.positions, MAX_VOCAB),
+        ])?;
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
         }

@@ -195,25 +195,61 @@ pub struct TrainSummary {
 /// Trains a new model described by `meta` in the run folder `run`.
 pub fn train<F: Family>(
     run: &Path,
-    mut meta: F::Meta,
+    meta: F::Meta,
     data: &F::Data,
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
     F::check_data(&meta, data).map_err(|e| NnError::dataset(run, e))?;
+    std::fs::create_dir_all(run).map_err(NnError::io(run))?;
+    let _lock = RunLock::take(run)?;
+    let _ = std::fs::remove_file(run.join(METRICS));
+    // The run's settings, so that a run killed before its first checkpoint can resume.
+    let start = serde_json::to_string_pretty(&meta).expect("plain data");
+    staging::write_file(&run.join(START), start.as_bytes())?;
+    from_start::<F>(run, meta, data, device, observer)
+}
+
+/// A fresh model for `meta`, trained from its first epoch.
+fn from_start<F: Family>(
+    run: &Path,
+    mut meta: F::Meta,
+    data: &F::Data,
+    device: &Device,
+    observer: &mut dyn Observer,
+) -> Result<TrainSummary, NnError> {
     let schedule = F::schedule(&meta);
     device.seed(schedule.seed);
     let model = F::init(&meta, data, &device.clone().autodiff())?;
     meta.set_parameters(model.num_params());
     *meta.progress_mut() = Progress::start(schedule.lr);
-    std::fs::create_dir_all(run).map_err(NnError::io(run))?;
-    let _ = std::fs::remove_file(run.join(METRICS));
     let optimizers = F::optimizers(&meta);
     run_epochs::<F>(run, meta, model, optimizers, data, device, observer)
 }
 
-/// Continues the run in `run` from its `latest/` checkpoint, up to `epochs` epochs in all
-/// when given (else as many as it was started with).
+/// The settings a run started with, beside its checkpoints.
+const START: &str = "run.json";
+
+/// The file a resumed run's settings come from: its `latest/` or `best/` checkpoint's
+/// `checkpoint.json`, or the `run.json` it started with.
+pub fn settings_file(run: &Path) -> Result<std::path::PathBuf, NnError> {
+    for dir in ["latest", "best"] {
+        staging::recover(&run.join(dir))?;
+        let meta = run.join(dir).join("checkpoint.json");
+        if meta.is_file() {
+            return Ok(meta);
+        }
+    }
+    let start = run.join(START);
+    if start.is_file() {
+        return Ok(start);
+    }
+    Err(NnError::dataset(run, "not a training run: no latest/, best/ or run.json to resume from"))
+}
+
+/// Continues the run in `run`, up to `epochs` epochs in all when given (else as many as
+/// it was started with): from its `latest/` checkpoint, or, where a kill came before one
+/// was written, from `best/`, or from the settings it started with.
 pub fn resume<F: Family>(
     run: &Path,
     data: &F::Data,
@@ -221,9 +257,25 @@ pub fn resume<F: Family>(
     device: &Device,
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary, NnError> {
-    let latest = run.join("latest");
+    let _lock = RunLock::take(run)?;
+    let (latest, best) = (run.join("latest"), run.join("best"));
     staging::recover(&latest)?;
-    let (mut meta, model) = F::load(&latest, &device.clone().autodiff())?;
+    staging::recover(&best)?;
+    let from = [&latest, &best].into_iter().find(|dir| dir.join("checkpoint.json").is_file());
+    let Some(from) = from else {
+        let start = run.join(START);
+        if !start.is_file() {
+            return Err(NnError::dataset(run, "not a training run: no latest/, best/ or run.json to resume from"));
+        }
+        let mut meta: F::Meta = checkpoint::meta_of_file(&start)?;
+        tidy_for_resume(run, 0)?;
+        if let Some(epochs) = epochs {
+            meta.set_epochs(epochs);
+        }
+        F::check_data(&meta, data).map_err(|e| NnError::dataset(run, e))?;
+        return from_start::<F>(run, meta, data, device, observer);
+    };
+    let (mut meta, model) = F::load(from, &device.clone().autodiff())?;
     // A run killed mid-epoch: drop its half-written checkpoint folders and any log lines
     // of epochs after the checkpoint, which are about to be trained again.
     tidy_for_resume(run, meta.progress().epoch)?;
@@ -231,23 +283,76 @@ pub fn resume<F: Family>(
         meta.set_epochs(epochs);
     }
     F::check_data(&meta, data).map_err(|e| NnError::dataset(run, e))?;
-    let optimizers = F::optimizers(&meta)
-        .into_iter()
-        .zip(F::OPTIMIZERS)
-        .map(|(fresh, name)| {
-            let path = latest.join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    fresh.from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| NnError::dataset(&path, e.to_string()))
-                }
-                Err(_) => Ok(fresh),
-            }
-        })
-        .collect::<Result<Vec<_>, NnError>>()?;
+    // `best/` keeps no optimizer state: from there the optimizers start afresh.
+    let optimizers = if *from == latest { saved_optimizers::<F>(&meta, &latest)? } else { F::optimizers(&meta) };
     // Keep the epoch count of the run, with the RNG moved on so resumed epochs differ.
     let schedule = F::schedule(&meta);
     device.seed(schedule.seed.wrapping_add(meta.progress().epoch as u64));
     run_epochs::<F>(run, meta, model, optimizers, data, device, observer)
+}
+
+/// The optimizer states of `latest/`: each file must be there, and be the one written with
+/// its `checkpoint.json` (which keeps each file's FNV-1a hash), not another run's.
+fn saved_optimizers<F: Family>(meta: &F::Meta, latest: &Path) -> Result<Vec<ModuleOptimizer>, NnError> {
+    let sums = checkpoint::optimizer_sums(latest)?;
+    F::optimizers(meta)
+        .into_iter()
+        .zip(F::OPTIMIZERS)
+        .map(|(fresh, name)| {
+            let path = latest.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                let why = format!("the optimizer state is missing ({e}), so the run cannot go on where it stopped; remove latest/ to resume from best/, or start again");
+                NnError::dataset(&path, why)
+            })?;
+            if let Some(sum) = sums.get(*name)
+                && *sum != checkpoint::fnv1a(&bytes)
+            {
+                return Err(NnError::dataset(&path, "not the optimizer state written with this checkpoint (another run's?)"));
+            }
+            fresh.from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| NnError::dataset(&path, e.to_string()))
+        })
+        .collect()
+}
+
+/// A run folder's lock, held while a `train` works in it: a second is refused, naming the
+/// first's process. The operating system drops the lock when its process ends, however it
+/// ends, so a killed run leaves none behind.
+struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    fn take(run: &Path) -> Result<RunLock, NnError> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(run).map_err(NnError::io(run))?;
+        let path = run.join(".lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(NnError::io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let pid = std::process::id();
+                let written = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| writeln!(file, "{pid}"));
+                written.map_err(NnError::io(&path))?;
+                Ok(RunLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+                Err(NnError::dataset(
+                    run,
+                    format!("another fugato train works in this run folder{who}; wait for it to end"),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(NnError::Io { path, source: e }),
+        }
+    }
 }
 
 fn run_epochs<F: Family>(
@@ -368,6 +473,7 @@ fn close_epoch<F: Family>(
 fn tidy_for_resume(run: &Path, epoch: usize) -> Result<(), NnError> {
     staging::sweep(run, checkpoint::STAGING_PREFIX)?;
     staging::recover(&run.join("best"))?;
+    let _ = std::fs::remove_file(run.join(METRICS).with_extension("jsonl.tmp"));
     trim_metrics(run, epoch)
 }
 
