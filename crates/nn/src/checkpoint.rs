@@ -12,6 +12,7 @@ use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 pub use fugato_data::DataInfo;
+use fugato_repr::ReprKind;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelConfig, SequenceModel};
@@ -41,6 +42,27 @@ pub struct CheckpointMeta {
     pub parameters: usize,
     #[serde(flatten)]
     pub progress: Progress,
+}
+
+/// Whether the data's representation is what the model reads: piano-roll frames for a
+/// frames model, and for a token model tokens of a vocabulary of its size.
+fn check_repr(meta: &CheckpointMeta) -> Result<(), String> {
+    let repr = meta.data.repr;
+    match meta.model.input {
+        crate::model::Input::Frames { .. } if repr != ReprKind::PianoRoll => {
+            Err(format!("data.repr is {}, but the model reads piano-roll frames", repr.name()))
+        }
+        crate::model::Input::Tokens { .. } if repr == ReprKind::PianoRoll => {
+            Err("data.repr is pianoroll, but the model reads tokens".into())
+        }
+        crate::model::Input::Tokens { vocab, .. } => match repr.vocabulary() {
+            Some(v) if v.size() as usize != vocab => {
+                Err(format!("the model reads {vocab} tokens, but {} has {}", repr.name(), v.size()))
+            }
+            _ => Ok(()),
+        },
+        crate::model::Input::Frames { .. } => Ok(()),
+    }
 }
 
 /// A loaded sequence model's checkpoint.
@@ -283,6 +305,7 @@ pub fn from_parts(
 ) -> Result<(CheckpointMeta, SequenceModel), NnError> {
     let meta: CheckpointMeta = read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    check_repr(&meta).map_err(|e| NnError::dataset(meta_path, e))?;
     if let Some(spq) = meta.data.steps_per_quarter.filter(|s| !(1..=crate::sizes::MAX_STEPS_PER_QUARTER).contains(s)) {
         let max = crate::sizes::MAX_STEPS_PER_QUARTER;
         return Err(NnError::dataset(meta_path, format!("data.steps_per_quarter must be 1..={max}, but was {spq}")));

@@ -103,6 +103,8 @@ fn bad(field: &'static str, message: String) -> ControlError {
 pub const MAX_BARS: usize = 512;
 pub const MAX_STEPS: usize = 100_000;
 pub const MAX_SECONDS: f64 = 3600.0;
+/// The most instruments a list may name, one per part (REMI holds 16 parts per program).
+pub const MAX_PARTS: usize = 64;
 /// The highest sampling temperature.
 pub const MAX_TEMPERATURE: f64 = 10.0;
 /// Tempi a piece may be given, in quarter notes per minute.
@@ -195,6 +197,9 @@ impl Controls {
         let programs = match (self.program, &self.instrument) {
             (Some(_), Some(_)) => return Err(bad("program", "give program or instrument, not both".into())),
             (Some(p), None) => vec![Program::new(p).map_err(|e| bad("program", e.to_string()))?],
+            (None, Some(list)) if list.split(',').count() > MAX_PARTS => {
+                return Err(bad("instrument", format!("at most {MAX_PARTS} instruments, one per part")));
+            }
             (None, Some(list)) => list.split(',').map(instrument).collect::<Result<_, _>>()?,
             (None, None) => Vec::new(),
         };

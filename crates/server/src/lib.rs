@@ -249,9 +249,7 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C. Each connection must send a request's headers within
-/// [`Limits::header_timeout`] (an idle keep-alive connection too) and lives at most
-/// [`Limits::connection_timeout`]; each request answers within [`Limits::request_timeout`].
+/// Serves until Ctrl-C (see [`serve_on`]).
 pub fn serve(config: ServeConfig) -> Result<(), ServerError> {
     let state = State::new(config.models_dir.as_deref(), config.limits.clone())?.with_read_options(config.read);
     let state = Arc::new(state);
@@ -266,29 +264,44 @@ pub fn serve(config: ServeConfig) -> Result<(), ServerError> {
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
         let names: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
         println!("fugato serve: http://{local}/ (models: {}; Ctrl-C stops)", names.join(", "));
-        let limits = state.limits.clone();
-        let app = router(state);
-        let stop = tokio::signal::ctrl_c();
-        tokio::pin!(stop);
-        loop {
-            let (stream, _) = tokio::select! {
-                _ = &mut stop => return Ok(()),
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    // A connection that failed before it was accepted (reset, out of files):
-                    // the next one may not.
-                    Err(_) => continue,
-                },
-            };
-            let service = hyper_util::service::TowerToHyperService::new(app.clone());
-            let (header_timeout, lifetime) = (limits.header_timeout, limits.connection_timeout);
-            tokio::spawn(async move {
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
-                let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                // Past its lifetime the connection is dropped, whatever it was doing.
-                let _ = tokio::time::timeout(lifetime, connection).await;
-            });
-        }
+        serve_on(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok(())
     })
+}
+
+/// Serves the connections `listener` accepts until `stop` completes. Each connection must
+/// send a request's headers within [`Limits::header_timeout`] (an idle keep-alive
+/// connection too) and lives at most [`Limits::connection_timeout`]; each request answers
+/// within [`Limits::request_timeout`].
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let limits = state.limits.clone();
+    let app = router(state);
+    tokio::pin!(stop);
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // A connection that failed before it was accepted (reset, out of files): the
+                // next one may not.
+                Err(_) => continue,
+            },
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let (header_timeout, lifetime) = (limits.header_timeout, limits.connection_timeout);
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+            let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // Past its lifetime the connection is dropped, whatever it was doing.
+            let _ = tokio::time::timeout(lifetime, connection).await;
+        });
+    }
 }
