@@ -62,14 +62,11 @@ pub fn recover(dest: &Path) -> Result<(), DataError> {
     Ok(())
 }
 
-/// Writes a file whole or not at all: a temporary file beside it, then a rename.
+/// Writes a file whole or not at all, as [`fugato_midi::write_atomic`] writes every file of
+/// fugato (a temporary file beside it, then a rename; links followed; FIFOs and devices
+/// written in place).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(DataError::io(dir))?;
-    tmp.write_all(bytes).map_err(DataError::io(path))?;
-    tmp.persist(path).map_err(|e| DataError::Io { path: path.to_path_buf(), source: e.error })?;
-    Ok(())
+    fugato_midi::write_atomic(path, bytes).map_err(DataError::io(path))
 }
 
 /// Removes staging folders (named with `prefix`) that a killed process left in `dir`.

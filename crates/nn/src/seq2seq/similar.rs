@@ -5,7 +5,6 @@
 //! folder built once and brought up to date as files come, change or go.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -148,14 +147,10 @@ impl Index {
             dim: self.dim,
             entries: self.entries.clone(),
         };
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(NnError::io(parent))?;
         let mut body = serde_json::to_vec(&header).expect("plain data");
         body.push(b'\n');
         body.extend(self.vectors.iter().flat_map(|v| v.to_le_bytes()));
-        tmp.write_all(&body).map_err(NnError::io(path))?;
-        tmp.persist(path).map_err(|e| NnError::io(path)(e.error))?;
-        Ok(())
+        Ok(fugato_data::staging::write_file(path, &body)?)
     }
 
     /// Brings the index up to date with `files` (paths below `root`): keeps the vectors

@@ -473,7 +473,6 @@ fn close_epoch<F: Family>(
 fn tidy_for_resume(run: &Path, epoch: usize) -> Result<(), NnError> {
     staging::sweep(run, checkpoint::STAGING_PREFIX)?;
     staging::recover(&run.join("best"))?;
-    let _ = std::fs::remove_file(run.join(METRICS).with_extension("jsonl.tmp"));
     trim_metrics(run, epoch)
 }
 
@@ -500,9 +499,7 @@ fn trim_metrics(run: &Path, epoch: usize) -> Result<(), NnError> {
     let kept: String =
         text.lines().filter(|l| line_epoch(l).is_some_and(|e| e <= epoch)).map(|l| format!("{l}\n")).collect();
     if kept != text {
-        let tmp = path.with_extension("jsonl.tmp");
-        std::fs::write(&tmp, kept).map_err(NnError::io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(NnError::io(&path))?;
+        staging::write_file(&path, kept.as_bytes())?;
     }
     Ok(())
 }
