@@ -305,6 +305,7 @@ pub fn from_parts(
 ) -> Result<(CheckpointMeta, SequenceModel), NnError> {
     let meta: CheckpointMeta = read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    meta.train.validate().map_err(|e| NnError::dataset(meta_path, format!("train: {e}")))?;
     check_repr(&meta).map_err(|e| NnError::dataset(meta_path, e))?;
     if let Some(spq) = meta.data.steps_per_quarter.filter(|s| !(1..=crate::sizes::MAX_STEPS_PER_QUARTER).contains(s)) {
         let max = crate::sizes::MAX_STEPS_PER_QUARTER;

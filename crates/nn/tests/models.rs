@@ -275,3 +275,53 @@ fn sampling_stops_at_the_draw_that_reaches_the_total() {
     assert_eq!(cut[..], all[..cut.len()], "the same draws up to the stop");
     assert!(weight(&cut) < 9 && weight(&all[..=cut.len()]) >= 9, "{cut:?} then {}", all[cut.len()]);
 }
+
+/// A checkpoint whose weights hold a NaN was once loaded in silence: it is refused, naming
+/// the file and the parameter.
+#[test]
+fn non_finite_weights_are_refused() {
+    use burn::module::{ModuleMapper, Param};
+    use burn::tensor::Tensor;
+    use fugato_nn::checkpoint::{self, CheckpointMeta, DataInfo};
+    use fugato_nn::train::TrainConfig;
+
+    /// Puts a NaN into the first float parameter it meets.
+    struct Poison(bool);
+    impl ModuleMapper for Poison {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if std::mem::replace(&mut self.0, true) {
+                return param;
+            }
+            param.map(|t| t * f32::NAN)
+        }
+    }
+
+    // Drawn under the lock: unseeded draws would move the seeded tests' streams.
+    let _random = lock_random();
+    let device = Device::flex();
+    let config = ModelConfig {
+        cell: CellKind::Gru,
+        peephole: false,
+        hidden: 8,
+        layers: 1,
+        dropout: 0.0,
+        head: HeadKind::Sigmoid,
+        input: Input::Frames { units: 88 },
+        outputs: 88,
+        nade_hidden: 8,
+    };
+    let model = config.init(&device).map(&mut Poison(false));
+    let data = DataInfo {
+        repr: fugato_repr::ReprKind::PianoRoll,
+        steps_per_quarter: None,
+        vocabulary: None,
+        styles: Vec::new(),
+        source: "x".into(),
+    };
+    let meta = CheckpointMeta::new(config, TrainConfig::default(), data);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nan");
+    checkpoint::save(&dir, &meta, &model).unwrap();
+    let err = checkpoint::load(&dir, &device).err().expect("refused").to_string();
+    assert!(err.contains("model.bpk") && err.contains("non-finite weights") && err.contains("NaN"), "{err}");
+}

@@ -374,6 +374,7 @@ pub fn from_parts(
 ) -> Result<(GanMeta, Gan), NnError> {
     let mut meta: GanMeta = checkpoint::read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    meta.train.validate().map_err(|e| NnError::dataset(meta_path, format!("train: {e}")))?;
     let fresh =
         Gan { generator: meta.model.init_generator(device), discriminator: meta.model.init_discriminator(device) };
     let gan = if meta.version == 1 {

@@ -76,6 +76,7 @@ pub fn from_parts(
 ) -> Result<(Seq2SeqMeta, Seq2Seq), NnError> {
     let meta: Seq2SeqMeta = checkpoint::read_meta(text, meta_path, FORMAT, VERSION)?;
     meta.model.validate().map_err(|e| NnError::dataset(meta_path, e))?;
+    meta.train.validate().map_err(|e| NnError::dataset(meta_path, format!("train: {e}")))?;
     let model = checkpoint::load_weights(meta.model.init(device), weights, weights_path)?;
     Ok((meta, model))
 }
