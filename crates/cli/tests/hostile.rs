@@ -174,8 +174,21 @@ fn a_second_training_in_a_run_folder_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let data = testdata("polyphonic/jsb_small.json");
-    let args =
-        ["train", "--data", path(&data), "--hidden", "64", "--layers", "2", "--batch", "2", "--epochs", "100000"];
+    let args = [
+        "train",
+        "--data",
+        path(&data),
+        "--hidden",
+        "64",
+        "--layers",
+        "2",
+        "--batch",
+        "2",
+        "--epochs",
+        "100000",
+        "--patience",
+        "100000",
+    ];
     let mut first = Command::new(env!("CARGO_BIN_EXE_fugato"))
         .args(args)
         .args(["--out", path(&run)])
@@ -191,6 +204,11 @@ fn a_second_training_in_a_run_folder_is_refused() {
     let o = fugato(&["train", "--data", path(&data), "--resume", path(&run)]);
     let holder = format!("(process {})", first.id());
     refused(&o, "run", &holder, &["train", "--resume"]);
+    // Killed before it wrote its settings, a run has nothing to resume from: wait for them.
+    while !run.join("run.json").is_file() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the first run never wrote its settings");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     first.kill().unwrap();
     first.wait().unwrap();
     // The killed run's lock is gone with it: --resume continues the run.

@@ -233,6 +233,8 @@ const START: &str = "run.json";
 /// The file a resumed run's settings come from: its `latest/` or `best/` checkpoint's
 /// `checkpoint.json`, or the `run.json` it started with.
 pub fn settings_file(run: &Path) -> Result<std::path::PathBuf, NnError> {
+    // A run another process trains in may not have written its settings yet.
+    RunLock::check_free(run)?;
     for dir in ["latest", "best"] {
         staging::recover(&run.join(dir))?;
         let meta = run.join(dir).join("checkpoint.json");
@@ -323,7 +325,7 @@ struct RunLock {
 
 impl RunLock {
     fn take(run: &Path) -> Result<RunLock, NnError> {
-        use std::io::{Read, Seek, Write};
+        use std::io::{Seek, Write};
         std::fs::create_dir_all(run).map_err(NnError::io(run))?;
         let path = run.join(".lock");
         let mut file = std::fs::OpenOptions::new()
@@ -340,18 +342,33 @@ impl RunLock {
                 written.map_err(NnError::io(&path))?;
                 Ok(RunLock { _file: file })
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let who = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
-                Err(NnError::dataset(
-                    run,
-                    format!("another fugato train works in this run folder{who}; wait for it to end"),
-                ))
-            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(Self::held(run, &mut file)),
             Err(std::fs::TryLockError::Error(e)) => Err(NnError::Io { path, source: e }),
         }
+    }
+
+    /// Refuses a run folder whose lock a live process holds, without taking the lock:
+    /// what a reader of the run's files checks before it reads files still being written.
+    fn check_free(run: &Path) -> Result<(), NnError> {
+        let path = run.join(".lock");
+        let Ok(mut file) = std::fs::OpenOptions::new().read(true).write(true).open(&path) else {
+            return Ok(());
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Self::held(run, &mut file)),
+            Err(std::fs::TryLockError::Error(e)) => Err(NnError::Io { path, source: e }),
+        }
+    }
+
+    /// The refusal for a run folder another process trains in, naming that process.
+    fn held(run: &Path, file: &mut std::fs::File) -> NnError {
+        use std::io::Read;
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        let who = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+        NnError::dataset(run, format!("another fugato train works in this run folder{who}; wait for it to end"))
     }
 }
 
