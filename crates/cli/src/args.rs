@@ -104,6 +104,9 @@ pub struct HarmonizeArgs {
     /// Seed of the sampling (with --temperature above 0).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Search for the most likely harmony keeping this many hypotheses (1: note by note).
+    #[arg(long, default_value_t = 1)]
+    pub beam: usize,
     /// Keep to this key, e.g. G, F#m, Bb:minor [default: the melody's key signature, else its estimated key].
     #[arg(long)]
     pub key: Option<String>,
@@ -274,6 +277,10 @@ pub struct TrainArgs {
     /// seq2seq: decode from the encoder's fixed vector alone, without attention.
     #[arg(long)]
     pub no_attention: bool,
+    /// seq2seq: in training, hide each previous token from the decoder with this
+    /// probability (it reads a rest instead), so it leans on the source more [default: 0].
+    #[arg(long)]
+    pub token_dropout: Option<f64>,
     /// gan: the generator [default: rnn (C-RNN-GAN)].
     #[arg(long, value_enum)]
     pub generator: Option<GeneratorArg>,
@@ -567,6 +574,9 @@ pub struct EvaluateArgs {
     /// Print one JSON object (nll, frames, accuracy, ...).
     #[arg(long)]
     pub json: bool,
+    /// A harmoniser's beam search width (see `harmonize --beam`).
+    #[arg(long, default_value_t = 1)]
+    pub beam: usize,
 }
 
 #[derive(Debug, Args)]

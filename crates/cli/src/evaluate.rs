@@ -12,21 +12,32 @@ pub struct Config {
     data: PathBuf,
     split: Option<Split>,
     json: bool,
+    /// A harmoniser's beam width; 1 for every other model.
+    beam: usize,
     read: fugato_midi::ReadOptions,
 }
 
 impl Config {
     pub fn from_args(a: EvaluateArgs, read: fugato_midi::ReadOptions) -> anyhow::Result<Config> {
         let split = a.split.map(Split::from);
-        Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json, read })
+        let beam = fugato_nn::compose::beam(a.beam, fugato_nn::sample::Sampling::ArgMax)
+            .map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
+        Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json, beam, read })
     }
 }
 
 pub fn run(c: Config) -> anyhow::Result<()> {
     let device = fugato_nn::default_device();
-    let ckpt = match fugato_nn::bundled::load(&c.checkpoint, &device)? {
+    let model = fugato_nn::bundled::load(&c.checkpoint, &device)?;
+    let harmonizer = matches!(&model, Model::Seq2Seq(ckpt) if ckpt.meta.task == fugato_nn::seq2seq::Task::Harmonize);
+    if c.beam > 1 && !harmonizer {
+        bail!("--beam applies to a harmoniser only; {} is not one", c.checkpoint.display());
+    }
+    let ckpt = match model {
         Model::Sequence(ckpt) => ckpt,
-        Model::Seq2Seq(ckpt) => return crate::seq2seq::evaluate_seq2seq(&ckpt, &c.data, c.read, c.json, &device),
+        Model::Seq2Seq(ckpt) => {
+            return crate::seq2seq::evaluate_seq2seq(&ckpt, &c.data, c.read, c.json, c.beam, &device);
+        }
         Model::Gan(ckpt) => {
             return crate::gan::evaluate(&ckpt, &c.data, c.read, c.split.unwrap_or(Split::Valid), c.json, &device);
         }

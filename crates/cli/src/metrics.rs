@@ -1,5 +1,6 @@
 //! `fugato metrics`: MusPy's, MuseGAN's and Yang & Lerch's metrics of a set of MIDI files,
-//! optionally against a reference set, as text, JSON or a Markdown report with charts.
+//! and the voice leading of part writing, optionally against a reference set, as text,
+//! JSON or a Markdown report with charts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +12,7 @@ use fugato_plot::Bars;
 use fugato_score::Score;
 use fugato_score::features::{Comparison, Features, MeanStd, compare};
 use fugato_score::metrics::{self, MusPy, Params};
+use fugato_score::voice_leading::VoiceLeading;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -50,6 +52,8 @@ pub struct PieceMetrics {
     pub muspy: MusPy,
     pub qualified_note_rate: f64,
     pub tonal_distance: f64,
+    /// Per 100 beats; `NaN` (JSON `null`) for a piece without two to eight parts.
+    pub voice_leading: VoiceLeading,
     pub features: Features,
 }
 
@@ -60,13 +64,14 @@ impl PieceMetrics {
             muspy: MusPy::with(score, &params),
             qualified_note_rate: metrics::qualified_note_rate(score),
             tonal_distance: metrics::tonal_distance(score, params.measure_resolution),
+            voice_leading: VoiceLeading::of(score),
             features: Features::of(score),
         }
     }
 
     /// The single-number metrics, by name, in a fixed order.
     fn scalars(&self) -> Vec<(&'static str, f64)> {
-        let m = &self.muspy;
+        let (m, v) = (&self.muspy, &self.voice_leading);
         vec![
             ("n_pitches_used", f64::from(m.n_pitches_used)),
             ("n_pitch_classes_used", f64::from(m.n_pitch_classes_used)),
@@ -86,6 +91,11 @@ impl PieceMetrics {
             ("tonal_distance", self.tonal_distance),
             ("avg_pitch_interval", self.features.avg_pitch_interval),
             ("avg_ioi_s", self.features.avg_ioi_s),
+            ("parallel_fifths_per_100_beats", v.parallel_fifths),
+            ("parallel_octaves_per_100_beats", v.parallel_octaves),
+            ("voice_crossings_per_100_beats", v.voice_crossings),
+            ("wide_spacings_per_100_beats", v.wide_spacings),
+            ("out_of_range_per_100_beats", v.out_of_range),
         ]
     }
 }

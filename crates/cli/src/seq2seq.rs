@@ -22,6 +22,7 @@ pub fn run_harmonize(a: HarmonizeArgs, read: ReadOptions) -> anyhow::Result<()> 
     let flag = |e: ControlError| anyhow::anyhow!("--{} {}", e.field, e.message);
     let key = a.key.as_deref().map(fugato_nn::compose::key).transpose().map_err(flag)?;
     let sampling = fugato_nn::compose::sampling(Some(a.temperature), None, None).map_err(flag)?;
+    let beam = fugato_nn::compose::beam(a.beam, sampling).map_err(flag)?;
     let device = fugato_nn::default_device();
     let ckpt = fugato_nn::bundled::load(&a.checkpoint, &device)?.into_seq2seq(&a.checkpoint)?;
     if ckpt.meta.task != Task::Harmonize {
@@ -29,8 +30,9 @@ pub fn run_harmonize(a: HarmonizeArgs, read: ReadOptions) -> anyhow::Result<()> 
     }
     let input = fugato_midi::read_file(&a.melody, read)?.score;
     let start = Instant::now();
-    let out = harmonize(&ckpt.model, &input, &HarmonizeOptions { sampling, seed: a.seed, key, cancel: None }, &device)
-        .with_context(|| format!("harmonizing {}", a.melody.display()))?;
+    let out =
+        harmonize(&ckpt.model, &input, &HarmonizeOptions { sampling, seed: a.seed, beam, key, cancel: None }, &device)
+            .with_context(|| format!("harmonizing {}", a.melody.display()))?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     fugato_midi::write_file(&out.score, &a.out)?;
     let mut text = format!(
@@ -49,12 +51,14 @@ pub fn run_harmonize(a: HarmonizeArgs, read: ReadOptions) -> anyhow::Result<()> 
 }
 
 /// `evaluate` on an encoder–decoder: a harmoniser on Bach's validation chorales, voice
-/// by voice; a continuation model on the folder's validation tunes.
+/// by voice (decoded by a beam search `beam` wide above 1); a continuation model on the
+/// folder's validation tunes.
 pub fn evaluate_seq2seq(
     ckpt: &Seq2SeqCheckpoint,
     data: &Path,
     read: ReadOptions,
     json: bool,
+    beam: usize,
     device: &Device,
 ) -> anyhow::Result<()> {
     let chorales: Vec<Score> = fugato_data::folder::read_folder(data, read, |s| s == Split::Valid)?
@@ -65,21 +69,24 @@ pub fn evaluate_seq2seq(
     if ckpt.meta.task == Task::Continue {
         return print_continuation(&evaluate_continuation(&ckpt.model, &chorales, device)?, json);
     }
-    let report = evaluate_harmony(&ckpt.model, &chorales, device)?;
+    let report = evaluate_harmony(&ckpt.model, &chorales, beam, device)?;
     if json {
         return crate::print(&(serde_json::to_string_pretty(&report)? + "\n"));
     }
     let [a, t, b] = report.voice_accuracy;
     crate::print(&format!(
         "{} validation chorales, {} sixteenth steps\nvoice accuracy  alto {a:.3}  tenor {t:.3}  bass {b:.3}\n\
-         melody kept     {}/{}\nin range        {:.3} of the notes written\nin key          {:.3} of all notes (lowest {:.3})\n",
+         melody kept     {}/{}\nin range        {:.3} of the notes written\nin key          {:.3} of all notes (lowest {:.3})\n\
+         parallels       {:.2} fifths and octaves per 100 beats (Bach: {:.2})\n",
         report.chorales,
         report.steps,
         report.melody_kept,
         report.chorales,
         report.in_range,
         report.in_key,
-        report.in_key_min
+        report.in_key_min,
+        report.parallels_per_100_beats,
+        report.bach_parallels_per_100_beats
     ))
 }
 

@@ -113,6 +113,7 @@ fn flags(a: &TrainArgs) -> Vec<Flag> {
         f("--nade-hidden", a.nade_hidden.is_some(), SEQUENCE),
         f("--task", a.task.is_some(), SEQ2SEQ),
         f("--no-attention", a.no_attention, SEQ2SEQ),
+        f("--token-dropout", a.token_dropout.is_some(), SEQ2SEQ),
         f("--cell", a.cell.is_some(), RECURRENT_PARTS),
         f("--generator", a.generator.is_some(), GAN),
         f("--gan-loss", a.gan_loss.is_some(), GAN),
@@ -243,6 +244,7 @@ fn seq2seq_plan(a: &TrainArgs) -> anyhow::Result<FamilyPlan> {
     let mut model = Seq2SeqConfig::new(task, cell, a.hidden.unwrap_or(192));
     model.attention = !a.no_attention;
     model.dropout = a.dropout.unwrap_or(model.dropout);
+    model.token_dropout = a.token_dropout.unwrap_or(model.token_dropout);
     if a.layers.is_some_and(|l| l != 1) {
         bail!("--layers: the encoder–decoder has one layer each way (--layers 1)");
     }

@@ -76,6 +76,7 @@ fn a_folder_against_a_reference_with_a_report() {
     }
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("| polyphony |") && md.contains("pitch_class_histogram"), "{md}");
+    assert!(md.contains("| voice_crossings_per_100_beats |"), "{md}");
     for png in ["pitch_classes.png", "piano_roll.png", "metric_polyphony.png"] {
         let bytes = std::fs::read(report.join(png)).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{png}");
@@ -83,10 +84,31 @@ fn a_folder_against_a_reference_with_a_report() {
 }
 
 #[test]
+fn voice_leading_of_part_writing_and_none_for_a_tune() {
+    let v = json(&fugato(&["metrics", "--json", "testdata/midi/bwv66.6.mid"]));
+    let vl = &v["voice_leading"];
+    for name in ["parallel_fifths", "parallel_octaves", "voice_crossings", "wide_spacings", "out_of_range"] {
+        let rate = vl[name].as_f64().unwrap_or_else(|| panic!("{name}: {vl}"));
+        // Bach avoids every one of these; a few per hundred beats at most.
+        assert!((0.0..10.0).contains(&rate), "{name}: {rate}");
+    }
+    // A one-part tune has no voice leading: null, not zero.
+    let v = json(&fugato(&["metrics", "--json", "testdata/midi/WinnicksFavoriteJig_0001.mid"]));
+    assert!(v["voice_leading"]["parallel_fifths"].is_null(), "{v}");
+}
+
+#[test]
 fn text_output_names_every_metric() {
     let o = fugato(&["metrics", "testdata/midi/bwv66.6.mid"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    for name in ["pitch_class_entropy", "groove_consistency", "qualified_note_rate", "empty_measure_rate"] {
+    for name in [
+        "pitch_class_entropy",
+        "groove_consistency",
+        "qualified_note_rate",
+        "empty_measure_rate",
+        "parallel_fifths_per_100_beats",
+        "out_of_range_per_100_beats",
+    ] {
         assert!(text.contains(name), "{text}");
     }
 }

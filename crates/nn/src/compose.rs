@@ -107,6 +107,8 @@ pub const MAX_SECONDS: f64 = 3600.0;
 pub const MAX_PARTS: usize = 64;
 /// The highest sampling temperature.
 pub const MAX_TEMPERATURE: f64 = 10.0;
+/// The widest beam search (`harmonize --beam`).
+pub const MAX_BEAM: usize = 16;
 /// Tempi a piece may be given, in quarter notes per minute.
 pub const TEMPO_BPM: std::ops::RangeInclusive<f64> = 10.0..=400.0;
 
@@ -155,6 +157,18 @@ pub fn sampling(temperature: Option<f64>, top_k: Option<usize>, top_p: Option<f6
 }
 
 /// A key as a user writes it: "C:major", "F#m", "Bb:minor", "G".
+/// A beam width, 1 ..= [`MAX_BEAM`]. A beam wider than one searches for the most likely
+/// lines, so it takes no sampling: with a temperature above 0 it is refused.
+pub fn beam(width: usize, sampling: Sampling) -> Result<usize, ControlError> {
+    if !(1..=MAX_BEAM).contains(&width) {
+        return Err(bad("beam", format!("must be 1..={MAX_BEAM}, but was {width}")));
+    }
+    if width > 1 && sampling != Sampling::ArgMax {
+        return Err(bad("beam", "searches for the most likely notes: give it no temperature above 0".into()));
+    }
+    Ok(width)
+}
+
 pub fn key(text: &str) -> Result<KeySignature, ControlError> {
     KeySignature::parse(0, text)
         .ok_or_else(|| bad("key", format!("{text:?} is no key; expected e.g. C:major, F#m, Bb:minor")))

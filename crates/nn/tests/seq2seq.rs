@@ -100,10 +100,30 @@ fn a_small_harmonizer_learns_keeps_the_melody_and_loads_back() {
     let sampled = harmonize(&ckpt.model, &melody, &hot, &device).unwrap();
     assert_eq!(sampled.score.tracks[0].notes, soprano.notes);
 
-    let report = evaluate_harmony(&ckpt.model, &[chorale], &device).unwrap();
+    // A beam search keeps the melody, the ranges and the key, and is repeatable; a beam of
+    // one is the note-by-note choice; a beam with a temperature is refused.
+    let beam = |width| HarmonizeOptions { beam: width, ..Default::default() };
+    assert_eq!(harmonize(&ckpt.model, &melody, &beam(1), &device).unwrap().lines, out.lines);
+    let searched = harmonize(&ckpt.model, &melody, &beam(4), &device).unwrap();
+    assert_eq!(searched.score.tracks[0].notes, soprano.notes);
+    assert_eq!(
+        searched.lines.iter().map(Vec::len).collect::<Vec<_>>(),
+        out.lines.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for (k, track) in searched.score.tracks[1..].iter().enumerate() {
+        assert!(track.notes.iter().all(|n| (RANGES[k + 1].0..=RANGES[k + 1].1).contains(&n.pitch.get())));
+        assert!(track.notes.iter().all(|n| scale.contains(&(n.pitch.get() % 12))), "{} out of key", track.name);
+    }
+    assert_eq!(harmonize(&ckpt.model, &melody, &beam(4), &device).unwrap().lines, searched.lines);
+    let hot_beam = HarmonizeOptions { beam: 4, ..hot.clone() };
+    let err = harmonize(&ckpt.model, &melody, &hot_beam, &device).err().unwrap().to_string();
+    assert!(err.contains("beam"), "{err}");
+
+    let report = evaluate_harmony(&ckpt.model, &[chorale], 1, &device).unwrap();
     assert_eq!((report.chorales, report.melody_kept), (1, 1));
     assert_eq!(report.in_range, 1.0);
     assert!(report.voice_accuracy.iter().all(|&a| a > 0.0 && a <= 1.0));
+    assert!(report.parallels_per_100_beats >= 0.0 && report.bach_parallels_per_100_beats >= 0.0, "{report:?}");
 
     // Resuming continues the epoch count.
     driver::resume::<s2s::Seq2SeqTraining>(&run, &data, Some(13), &device, &mut Quiet).unwrap();

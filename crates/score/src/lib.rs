@@ -31,6 +31,7 @@ pub mod metrics;
 mod primitive;
 mod signature;
 mod tempo;
+pub mod voice_leading;
 
 use serde::{Deserialize, Serialize};
 

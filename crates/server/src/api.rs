@@ -385,6 +385,8 @@ pub struct HarmonizeRequest {
     /// 0 (the default) takes the most likely notes.
     pub temperature: Option<f64>,
     pub seed: Option<u64>,
+    /// Hypotheses of a beam search for the most likely harmony (1, the default: none).
+    pub beam: Option<usize>,
 }
 
 /// A melody in, the same melody with alto, tenor and bass from the bundled harmoniser out.
@@ -399,6 +401,7 @@ pub async fn harmonize(
     let key = req.key.as_deref().map(fugato_nn::compose::key).transpose().map_err(field)?;
     // The most likely notes unless a temperature is asked for.
     let sampling = fugato_nn::compose::sampling(Some(req.temperature.unwrap_or(0.0)), None, None).map_err(field)?;
+    let beam = fugato_nn::compose::beam(req.beam.unwrap_or(1), sampling).map_err(field)?;
     let melody = decode_midi("midi_base64", &req.midi_base64, &state)?;
     let max_s = state.limits.max_seconds;
     if melody.duration_s() > max_s {
@@ -414,7 +417,7 @@ pub async fn harmonize(
         let ckpt = fugato_nn::bundled::load(name.as_ref(), &device)
             .and_then(|m| m.into_seq2seq(name.as_ref()))
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()))?;
-        let options = HarmonizeOptions { sampling, seed, key, cancel: Some(cancel) };
+        let options = HarmonizeOptions { sampling, seed, beam, key, cancel: Some(cancel) };
         let out = harmonize(&ckpt.model, &melody, &options, &device)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), e.to_string()))?;
         piece_response(name, seed, out.score, 0, None)

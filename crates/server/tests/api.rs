@@ -179,6 +179,15 @@ async fn harmonize_adds_three_voices_to_a_melody() {
     let bad_key = serde_json::json!({ "midi_base64": base64::engine::general_purpose::STANDARD.encode(&bytes), "key": "H minor" }).to_string();
     let (status, v) = json(&app, "POST", "/api/harmonize", Some(&bad_key)).await;
     assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("key")));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    for (beam, temperature) in [(1000, 0.0), (4, 1.0)] {
+        let body = serde_json::json!({ "midi_base64": encoded, "beam": beam, "temperature": temperature }).to_string();
+        let (status, v) = json(&app, "POST", "/api/harmonize", Some(&body)).await;
+        assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("beam")), "{v}");
+    }
+    let body = serde_json::json!({ "midi_base64": encoded, "beam": 3 }).to_string();
+    let (status, v) = json(&app, "POST", "/api/harmonize", Some(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
 }
 
 /// One worker, no queue: while a long generation holds the only slot, other requests get

@@ -9,7 +9,7 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{sigmoid, tanh};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::fused;
@@ -53,6 +53,14 @@ impl LayerState {
     pub fn hidden(&self) -> &Tensor<2> {
         match self {
             LayerState::Hidden(h) | LayerState::HiddenCell(h, _) => h,
+        }
+    }
+
+    /// The states of the batch rows `rows` (`[n]`), in that order (a beam search's survivors).
+    pub fn select_rows(self, rows: Tensor<1, Int>) -> LayerState {
+        match self {
+            LayerState::Hidden(h) => LayerState::Hidden(h.select(0, rows)),
+            LayerState::HiddenCell(h, c) => LayerState::HiddenCell(h.select(0, rows.clone()), c.select(0, rows)),
         }
     }
 }

@@ -3,18 +3,19 @@
 //! [`harmonize`] keeps the melody exactly as it was written (the same notes, ticks and
 //! velocities, in its own part) and adds alto, tenor and bass decoded step by step, each
 //! kept to its voice's range and to the key (its scale, plus the raised seventh in
-//! minor). [`evaluate_harmony`] measures it against Bach's own voices.
+//! minor). [`evaluate_harmony`] measures it against Bach's own voices and voice leading.
 //! [`continue_melody`] extends a melody four bars at a time.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use fugato_repr::melody::{self, HOLD, REST};
 use fugato_score::metrics::{Scale, pitch_in_scale_rate};
+use fugato_score::voice_leading::VoiceLeading;
 use fugato_score::{Channel, KeySignature, Note, Score, Track, estimate_key};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::Seq2Seq;
+use super::{Encoded, Seq2Seq};
 use crate::NnError;
 use crate::sample::{SampleOptions, Sampling, sample_token};
 use fugato_data::lines::{self as data, VOICES};
@@ -27,6 +28,9 @@ pub const RANGES: [(u8, u8); 4] = [(59, 81), (52, 74), (45, 69), (34, 64)];
 pub struct HarmonizeOptions {
     pub sampling: Sampling,
     pub seed: u64,
+    /// Hypotheses a beam search keeps (1: no search, each step's token drawn by
+    /// `sampling`); wider beams need [`Sampling::ArgMax`] (see `compose::beam`).
+    pub beam: usize,
     /// The key to keep to [default: the melody's key signature, else its estimated key].
     pub key: Option<KeySignature>,
     /// Set from outside to stop decoding between steps ([`NnError::Cancelled`]).
@@ -35,7 +39,7 @@ pub struct HarmonizeOptions {
 
 impl Default for HarmonizeOptions {
     fn default() -> Self {
-        HarmonizeOptions { sampling: Sampling::ArgMax, seed: 0, key: None, cancel: None }
+        HarmonizeOptions { sampling: Sampling::ArgMax, seed: 0, beam: 1, key: None, cancel: None }
     }
 }
 
@@ -89,6 +93,8 @@ pub fn harmonize(
             "this model was not trained to harmonise (it writes no alto, tenor and bass)".into(),
         ));
     }
+    crate::compose::beam(options.beam, options.sampling)
+        .map_err(|e| NnError::Options(format!("{} {}", e.field, e.message)))?;
     let part = melody_part(input).ok_or_else(|| NnError::Options("the file has no notes to harmonise".into()))?;
     let melody = &input.tracks[part];
     let only = Score { tracks: vec![melody.clone()], ..input.clone() };
@@ -208,7 +214,8 @@ fn allowed_tokens((low, high): (u8, u8), key: &KeySignature, vocab: usize) -> Ve
 }
 
 /// Runs the decoder over the source, one step at a time, choosing each line's token
-/// among `allowed` (per line).
+/// among `allowed` (per line): drawn by `options.sampling`, or by a beam search where
+/// `options.beam` is above one.
 pub fn decode(
     model: &Seq2Seq,
     source: &[u16],
@@ -217,23 +224,20 @@ pub fn decode(
     options: &HarmonizeOptions,
     device: &Device,
 ) -> Vec<Vec<u16>> {
-    let ids = |v: &[u16]| -> Tensor<2, Int> {
-        Tensor::from_data(TensorData::new(v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), [1, v.len()]), device)
-    };
-    let one = |x: u16| -> Tensor<1, Int> { Tensor::from_data(TensorData::new(vec![i64::from(x)], [1]), device) };
-    let encoded = model.encode(ids(source), ids(positions));
+    if options.beam > 1 {
+        return decode_beam(model, source, positions, allowed, options, device);
+    }
+    let encoded = model.encode(ids(source, device), ids(positions, device));
     let mut state = model.start(&encoded);
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let streams = model.streams();
     let mut previous = vec![REST as u16; streams];
     let mut lines = vec![Vec::with_capacity(positions.len()); streams];
     // Per line, the sampling options of the first step (nothing to hold yet) and of the rest.
-    let per_line: Vec<[SampleOptions; 2]> = (0..streams)
-        .map(|k| {
-            let later = allowed.get(k).cloned().unwrap_or_else(|| vec![true; model.vocab()]);
-            let mut first = later.clone();
-            first[HOLD as usize] = false;
-            [first, later].map(|mask| SampleOptions {
+    let per_line: Vec<[SampleOptions; 2]> = line_masks(model, allowed)
+        .into_iter()
+        .map(|masks| {
+            masks.map(|mask| SampleOptions {
                 steps: 1,
                 sampling: options.sampling,
                 seed: options.seed,
@@ -246,12 +250,12 @@ pub fn decode(
         })
         .collect();
     for (t, &position) in positions.iter().enumerate() {
-        if options.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+        if options.stopped().is_err() {
             break;
         }
         let aligned = model.aligned().then(|| encoded.outputs.clone().narrow(1, t, 1).squeeze_dim(1));
-        let prev: Vec<Tensor<1, Int>> = previous.iter().map(|&p| one(p)).collect();
-        let (logits, next) = model.step(&prev, one(position), aligned, &encoded, state);
+        let prev: Vec<Tensor<1, Int>> = previous.iter().map(|&p| ids1(&[p], device)).collect();
+        let (logits, next) = model.step(&prev, ids1(&[position], device), aligned, &encoded, state);
         state = next;
         for k in 0..streams {
             let values: Vec<f32> = logits[k].clone().into_data().try_to_vec::<f32>().expect("f32 logits");
@@ -261,6 +265,122 @@ pub fn decode(
         }
     }
     lines
+}
+
+/// `[1, len]` token ids.
+fn ids(v: &[u16], device: &Device) -> Tensor<2, Int> {
+    ids1(v, device).unsqueeze_dim(0)
+}
+
+/// `[len]` token ids.
+fn ids1(v: &[u16], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(), [v.len()]), device)
+}
+
+/// Per line, the tokens it may write at its first step (nothing to hold yet) and later.
+fn line_masks(model: &Seq2Seq, allowed: &[Vec<bool>]) -> Vec<[Vec<bool>; 2]> {
+    (0..model.streams())
+        .map(|k| {
+            let later = allowed.get(k).cloned().unwrap_or_else(|| vec![true; model.vocab()]);
+            let mut first = later.clone();
+            first[HOLD as usize] = false;
+            [first, later]
+        })
+        .collect()
+}
+
+/// Beam search over the lines together: every step extends each kept hypothesis by the
+/// likeliest tokens of each line (given the decoder's state the lines are independent, so
+/// their log-probabilities add) and keeps the `options.beam` likeliest extensions. The
+/// hypotheses run as one batch, a row each.
+fn decode_beam(
+    model: &Seq2Seq,
+    source: &[u16],
+    positions: &[u16],
+    allowed: &[Vec<bool>],
+    options: &HarmonizeOptions,
+    device: &Device,
+) -> Vec<Vec<u16>> {
+    let (width, streams, vocab) = (options.beam, model.streams(), model.vocab());
+    let encoded = model.encode(ids(source, device), ids(positions, device));
+    let encoded =
+        Encoded { outputs: encoded.outputs.repeat_dim(0, width), vector: encoded.vector.repeat_dim(0, width) };
+    let mut state = model.start(&encoded);
+    let masks = line_masks(model, allowed);
+    // Per step, each kept hypothesis as (its parent at the step before, its tokens).
+    let mut history: Vec<Vec<(usize, Vec<u16>)>> = Vec::with_capacity(positions.len());
+    let mut scores = vec![0f64];
+    for (t, &position) in positions.iter().enumerate() {
+        if options.stopped().is_err() {
+            break;
+        }
+        // Rows past the live hypotheses repeat the last one; their results are not read.
+        let last = |row: usize, k: usize| {
+            history.last().map_or(REST as u16, |kept: &Vec<(usize, Vec<u16>)>| kept[row.min(kept.len() - 1)].1[k])
+        };
+        let prev: Vec<Tensor<1, Int>> =
+            (0..streams).map(|k| ids1(&(0..width).map(|row| last(row, k)).collect::<Vec<_>>(), device)).collect();
+        let aligned = model.aligned().then(|| encoded.outputs.clone().narrow(1, t, 1).squeeze_dim(1));
+        let (logits, next) = model.step(&prev, ids1(&vec![position; width], device), aligned, &encoded, state);
+        let logits: Vec<Vec<f32>> =
+            logits.into_iter().map(|l| l.into_data().try_to_vec::<f32>().expect("f32 logits")).collect();
+        let mut extensions: Vec<(f64, usize, Vec<u16>)> = Vec::new();
+        for (parent, &score) in scores.iter().enumerate() {
+            // The best `width` token tuples, line by line: a tuple among the best keeps its
+            // first lines' tokens among the best of those lines.
+            let mut partial: Vec<(f64, Vec<u16>)> = vec![(score, Vec::with_capacity(streams))];
+            for k in 0..streams {
+                let row = &logits[k][parent * vocab..(parent + 1) * vocab];
+                let best = likeliest(row, &masks[k][usize::from(t > 0)], width);
+                let mut grown: Vec<(f64, Vec<u16>)> = partial
+                    .iter()
+                    .flat_map(|(s, tokens)| {
+                        best.iter().map(move |&(token, lp)| (s + lp, [&tokens[..], &[token]].concat()))
+                    })
+                    .collect();
+                grown.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                grown.truncate(width);
+                partial = grown;
+            }
+            extensions.extend(partial.into_iter().map(|(s, tokens)| (s, parent, tokens)));
+        }
+        extensions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)));
+        extensions.truncate(width);
+        let parents: Vec<u16> = (0..width).map(|row| extensions[row.min(extensions.len() - 1)].1 as u16).collect();
+        state = next.select_rows(ids1(&parents, device));
+        scores = extensions.iter().map(|e| e.0).collect();
+        history.push(extensions.into_iter().map(|(_, parent, tokens)| (parent, tokens)).collect());
+    }
+    // Back from the best hypothesis at the last step.
+    let mut lines = vec![vec![0u16; history.len()]; streams];
+    let mut at = 0;
+    for (t, kept) in history.iter().enumerate().rev() {
+        let (parent, tokens) = &kept[at];
+        for k in 0..streams {
+            lines[k][t] = tokens[k];
+        }
+        at = *parent;
+    }
+    lines
+}
+
+/// The `n` likeliest allowed tokens of a row of logits, with their log-probabilities
+/// among the allowed tokens (every token when none is allowed, as when sampling).
+fn likeliest(logits: &[f32], allowed: &[bool], n: usize) -> Vec<(u16, f64)> {
+    let mut candidates: Vec<(u16, f64)> = logits
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| allowed.get(*i).copied().unwrap_or(false))
+        .map(|(i, &l)| (i as u16, f64::from(l)))
+        .collect();
+    if candidates.is_empty() {
+        candidates = logits.iter().enumerate().map(|(i, &l)| (i as u16, f64::from(l))).collect();
+    }
+    let max = candidates.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
+    let log_total = max + candidates.iter().map(|c| (c.1 - max).exp()).sum::<f64>().ln();
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    candidates.truncate(n);
+    candidates.iter().map(|&(token, l)| (token, l - log_total)).collect()
 }
 
 /// Music metrics of four bars of melody, as means over the spans measured.
@@ -359,18 +479,30 @@ pub struct HarmonyReport {
     pub in_key: f64,
     /// The lowest of those shares over the chorales.
     pub in_key_min: f64,
+    /// Parallel fifths and octaves per 100 beats, over all the chorales: the four parts
+    /// written, and Bach's own four parts.
+    pub parallels_per_100_beats: f64,
+    pub bach_parallels_per_100_beats: f64,
 }
 
-/// Harmonises the soprano of each chorale (the most likely token at every step, in the
-/// chorale's own key) and compares the result with Bach's alto, tenor and bass.
-pub fn evaluate_harmony(model: &Seq2Seq, chorales: &[Score], device: &Device) -> Result<HarmonyReport, NnError> {
+/// Harmonises the soprano of each chorale (the most likely token at every step, or a beam
+/// search `beam` wide, in the chorale's own key) and compares the result with Bach's alto,
+/// tenor and bass.
+pub fn evaluate_harmony(
+    model: &Seq2Seq,
+    chorales: &[Score],
+    beam: usize,
+    device: &Device,
+) -> Result<HarmonyReport, NnError> {
     let mut r = HarmonyReport { in_key_min: 1.0, ..Default::default() };
     let (mut right, mut notes, mut inside, mut in_key_sum) = ([0usize; 3], 0usize, 0usize, 0f64);
+    // Parallels and beats, of ours and of Bach's.
+    let mut parallels = [(0u32, 0f64); 2];
     for chorale in chorales {
         let Some(example) = data::harmony_example("", chorale)? else { continue };
         let soprano = data::find_voice(chorale, VOICES[0]).expect("harmony_example found it");
         let input = Score { tracks: vec![soprano.clone()], ..chorale.clone() };
-        let options = HarmonizeOptions { key: chorale.key_signatures.first().copied(), ..Default::default() };
+        let options = HarmonizeOptions { key: chorale.key_signatures.first().copied(), beam, ..Default::default() };
         let out = harmonize(model, &input, &options, device)?;
         r.chorales += 1;
         r.steps += example.source.len();
@@ -384,6 +516,15 @@ pub fn evaluate_harmony(model: &Seq2Seq, chorales: &[Score], device: &Device) ->
                 inside += usize::from((low..=high).contains(&n.pitch.get()));
             }
         }
+        let bach = Score {
+            tracks: VOICES.iter().filter_map(|v| data::find_voice(chorale, v).cloned()).collect(),
+            ..chorale.clone()
+        };
+        for (sum, score) in parallels.iter_mut().zip([&out.score, &bach]) {
+            if let Some(c) = VoiceLeading::count(score) {
+                *sum = (sum.0 + c.parallel_fifths + c.parallel_octaves, sum.1 + c.beats);
+            }
+        }
         let rate = pitch_in_scale_rate(&out.score, Scale { root: out.key.tonic_pitch_class(), minor: out.key.minor });
         in_key_sum += rate;
         r.in_key_min = r.in_key_min.min(rate);
@@ -391,5 +532,26 @@ pub fn evaluate_harmony(model: &Seq2Seq, chorales: &[Score], device: &Device) ->
     r.voice_accuracy = right.map(|c| c as f64 / r.steps.max(1) as f64);
     r.in_range = inside as f64 / notes.max(1) as f64;
     r.in_key = in_key_sum / r.chorales.max(1) as f64;
+    let per_100 = |(n, beats): (u32, f64)| if beats > 0.0 { f64::from(n) * 100.0 / beats } else { f64::NAN };
+    r.parallels_per_100_beats = per_100(parallels[0]);
+    r.bach_parallels_per_100_beats = per_100(parallels[1]);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn likeliest_ranks_allowed_tokens_with_log_probabilities_among_them() {
+        let logits = [2.0f32, 0.0, 1.0, 3.0];
+        let allowed = [true, true, true, false];
+        let best = likeliest(&logits, &allowed, 2);
+        assert_eq!(best.iter().map(|b| b.0).collect::<Vec<_>>(), [0, 2]);
+        // Normalised over the allowed three: e² / (e² + 1 + e).
+        let expected = 2.0 - (2f64.exp() + 1.0 + 1f64.exp()).ln();
+        assert!((best[0].1 - expected).abs() < 1e-12, "{best:?}");
+        // Nothing allowed: every token competes, as when sampling.
+        assert_eq!(likeliest(&logits, &[false; 4], 1)[0].0, 3);
+    }
 }

@@ -36,6 +36,10 @@ pub struct Seq2SeqConfig {
     /// other (harmonisation): the decoder also reads the encoder's output at its step.
     pub aligned: bool,
     pub dropout: f64,
+    /// In training, the chance that the decoder reads a rest instead of a line's previous
+    /// token (word dropout: it must lean on the source, not only on what it wrote).
+    #[serde(default)]
+    pub token_dropout: f64,
     /// Token vocabulary of every line.
     pub vocab: usize,
     /// Target lines.
@@ -53,6 +57,7 @@ impl Seq2SeqConfig {
             attention: true,
             aligned: task == Task::Harmonize,
             dropout: 0.2,
+            token_dropout: 0.0,
             vocab: fugato_repr::melody::VOCAB_SIZE as usize,
             streams: task.streams(),
             positions: data::POSITIONS,
@@ -68,8 +73,10 @@ impl Seq2SeqConfig {
             ("streams", self.streams, 16),
             ("positions", self.positions, MAX_VOCAB),
         ])?;
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
+        for (name, p) in [("dropout", self.dropout), ("token_dropout", self.token_dropout)] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{name} must be in 0..1, but was {p}"));
+            }
         }
         Ok(())
     }

@@ -93,6 +93,7 @@ pub fn load(path: &Path, device: &Device) -> Result<Seq2SeqCheckpoint, NnError> 
 pub struct Seq2SeqTraining {
     config: TrainConfig,
     aligned: bool,
+    token_dropout: f64,
     valid_windows: Vec<Example>,
 }
 
@@ -138,7 +139,7 @@ impl Family for Seq2SeqTraining {
     fn start(meta: &Seq2SeqMeta, _: &Seq2Seq, data: &Examples, _: &Device) -> Seq2SeqTraining {
         let aligned = meta.model.aligned;
         let valid_windows = fixed_windows(&data.valid, aligned.then_some(meta.train.seq_len));
-        Seq2SeqTraining { config: meta.train.clone(), aligned, valid_windows }
+        Seq2SeqTraining { config: meta.train.clone(), aligned, token_dropout: meta.model.token_dropout, valid_windows }
     }
 
     fn train_epoch(
@@ -154,7 +155,10 @@ impl Family for Seq2SeqTraining {
         e.observer.epoch_start(e.index + 1, batches.len());
         let (mut loss_sum, mut items, mut batch_sum) = (0f64, 0usize, 0f64);
         for (i, chunk) in batches.iter().enumerate() {
-            let batch = make_batch(chunk, e.device);
+            let mut batch = make_batch(chunk, e.device);
+            if self.token_dropout > 0.0 {
+                batch.previous = hide_tokens(chunk, self.token_dropout, e.rng, e.device);
+            }
             let loss = model.loss(&batch);
             let value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -207,6 +211,24 @@ pub fn evaluate(model: &Seq2Seq, windows: &[Example], device: &Device) -> Evalua
         recall: None,
         f1: None,
     }
+}
+
+/// Each line's previous tokens (the decoder's input) with each hidden, by a rest, at
+/// chance `p`.
+fn hide_tokens(windows: &[Example], p: f64, rng: &mut ChaCha8Rng, device: &Device) -> Vec<Tensor<2, Int>> {
+    use rand::Rng;
+    let rest = fugato_repr::melody::REST as u16;
+    let noisy: Vec<Example> = windows
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
+            for line in &mut w.targets {
+                line.iter_mut().filter(|_| rng.random::<f64>() < p).for_each(|token| *token = rest);
+            }
+            w
+        })
+        .collect();
+    make_batch(&noisy, device).previous
 }
 
 /// Tensors for a batch of equally long windows.
