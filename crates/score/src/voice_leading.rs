@@ -2,9 +2,11 @@
 //! and notes outside each voice's range, counted per 100 beats (quarter notes).
 //!
 //! The voices are the score's pitched tracks, two to [`MAX_VOICES`] of them, ordered from the
-//! top: by their names where every track names a distinct choir part (Soprano, Alto, Tenor,
-//! Bass and their Latin and Italian names: Cantus, Altus, Tenor, Bassus, Canto, Basso, …),
-//! otherwise by mean pitch, highest first. A voice sounds, at any moment, the highest of its
+//! top. Where two or more tracks name distinct choir parts (Soprano, Alto, Tenor, Bass and
+//! their Latin and Italian names: Cantus, Altus, Tenor, Bassus, Canto, Basso, …), the voices
+//! are those parts in that order, and the other tracks (the instruments that double them in
+//! many of Bach's chorales: recorders, horns, continuo) are left out; otherwise every
+//! pitched track is a voice, by mean pitch, highest first. A voice sounds, at any moment, the highest of its
 //! notes sounding then. The piece is read as a chain of sonorities, one at each tick where
 //! any voice starts a note.
 //!
@@ -160,14 +162,12 @@ fn ordered_voices(score: &Score) -> Option<Vec<(&Track, Option<Role>)>> {
     if !(2..=MAX_VOICES).contains(&tracks.len()) {
         return None;
     }
-    let roles: Vec<Option<Role>> = tracks.iter().map(|t| Role::of_name(&t.name)).collect();
-    let mut distinct: Vec<Role> = roles.iter().flatten().copied().collect();
-    distinct.sort();
-    distinct.dedup();
-    if distinct.len() == tracks.len() {
-        let mut named: Vec<(&Track, Option<Role>)> = tracks.into_iter().zip(roles).collect();
-        named.sort_by_key(|(_, role)| *role);
-        return Some(named);
+    let mut named: Vec<(&Track, Role)> =
+        tracks.iter().filter_map(|&t| Role::of_name(&t.name).map(|role| (t, role))).collect();
+    named.sort_by_key(|(_, role)| *role);
+    let distinct = named.windows(2).all(|w| w[0].1 != w[1].1);
+    if named.len() >= 2 && distinct {
+        return Some(named.into_iter().map(|(t, role)| (t, Some(role))).collect());
     }
     let mean_pitch = |t: &Track| t.notes.iter().map(|n| f64::from(n.pitch.get())).sum::<f64>() / t.notes.len() as f64;
     let mut by_pitch = tracks;
@@ -352,6 +352,18 @@ mod tests {
         check(&[("Bassus", &[48, 50]), ("Cantus", &[64, 65])], (0, 0, 0, 0, 0));
         assert_eq!(Role::of_name("Soprano I"), Some(Role::Soprano));
         assert_eq!(Role::of_name("Violin"), None);
+    }
+
+    #[test]
+    fn instruments_beside_named_choir_parts_are_left_out() {
+        // A continuo doubling the bass an octave below would make parallel octaves at every
+        // step; beside named choir parts it is no voice.
+        let choir: &[(&str, &[u8])] = &[("Soprano", &[72, 74, 76]), ("Bass", &[48, 43, 41])];
+        check(choir, (0, 0, 0, 0, 0));
+        check(&[choir[0], choir[1], ("Continuo", &[36, 31, 29])], (0, 0, 0, 0, 0));
+        // Unnamed, the same three tracks are three voices: the doubling shows (two parallel
+        // octaves), and the top two, now upper voices, are two octaves apart at every step.
+        check(&[("a", &[72, 74, 76]), ("b", &[48, 43, 41]), ("c", &[36, 31, 29])], (0, 2, 0, 3, 0));
     }
 
     #[test]
