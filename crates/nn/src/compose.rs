@@ -156,7 +156,6 @@ pub fn sampling(temperature: Option<f64>, top_k: Option<usize>, top_p: Option<f6
     })
 }
 
-/// A key as a user writes it: "C:major", "F#m", "Bb:minor", "G".
 /// A beam width, 1 ..= [`MAX_BEAM`]. A beam wider than one searches for the most likely
 /// lines, so it takes no sampling: with a temperature above 0 it is refused.
 pub fn beam(width: usize, sampling: Sampling) -> Result<usize, ControlError> {
@@ -169,6 +168,7 @@ pub fn beam(width: usize, sampling: Sampling) -> Result<usize, ControlError> {
     Ok(width)
 }
 
+/// A key as a user writes it: "C:major", "F#m", "Bb:minor", "G".
 pub fn key(text: &str) -> Result<KeySignature, ControlError> {
     KeySignature::parse(0, text)
         .ok_or_else(|| bad("key", format!("{text:?} is no key; expected e.g. C:major, F#m, Bb:minor")))

@@ -261,3 +261,38 @@ pub fn make_batch(windows: &[Example], device: &Device) -> Batch {
         expected,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn token_dropout_hides_about_its_share_of_the_previous_tokens() {
+        let (hold, rest) = (fugato_repr::melody::HOLD as u16, fugato_repr::melody::REST as u16);
+        let steps = 2000;
+        let window = Example {
+            name: String::new(),
+            source: vec![hold; steps],
+            source_positions: vec![0; steps],
+            targets: vec![vec![hold; steps]; 3],
+            target_positions: vec![0; steps],
+        };
+        let device = Device::flex();
+        let count_rests = |p: f64| -> Vec<usize> {
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            hide_tokens(std::slice::from_ref(&window), p, &mut rng, &device)
+                .into_iter()
+                .map(|t| {
+                    let ids = t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+                    ids.iter().filter(|&&id| id == i64::from(rest)).count()
+                })
+                .collect()
+        };
+        // Only the first step (nothing before it) reads a rest without dropout.
+        assert_eq!(count_rests(0.0), [1, 1, 1]);
+        for hidden in count_rests(0.3) {
+            assert!((500..700).contains(&hidden), "{hidden} of {steps} hidden at 0.3");
+        }
+    }
+}
