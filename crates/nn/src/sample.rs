@@ -169,15 +169,22 @@ fn sample_units(logits: &[f32], options: &SampleOptions, rng: &mut impl Rng) -> 
     frame & options.allowed_units.unwrap_or(Frame::MAX)
 }
 
-/// A token from softmax logits, after masking, temperature, top-k and top-p.
-pub fn sample_token(logits: &[f32], options: &SampleOptions, rng: &mut impl Rng) -> usize {
-    let allowed = |i: usize| options.allowed_tokens.as_ref().is_none_or(|a| a.get(i).copied().unwrap_or(false));
+/// The allowed tokens (all where `allowed` is `None` or allows none) with their logits,
+/// likeliest first, ties to the lower token.
+pub(crate) fn ranked(logits: &[f32], allowed: Option<&[bool]>) -> Vec<(usize, f64)> {
+    let allows = |i: usize| allowed.is_none_or(|a| a.get(i).copied().unwrap_or(false));
     let mut candidates: Vec<(usize, f64)> =
-        logits.iter().enumerate().filter(|(i, _)| allowed(*i)).map(|(i, &l)| (i, f64::from(l))).collect();
+        logits.iter().enumerate().filter(|(i, _)| allows(*i)).map(|(i, &l)| (i, f64::from(l))).collect();
     if candidates.is_empty() {
         candidates = logits.iter().enumerate().map(|(i, &l)| (i, f64::from(l))).collect();
     }
     candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    candidates
+}
+
+/// A token from softmax logits, after masking, temperature, top-k and top-p.
+pub fn sample_token(logits: &[f32], options: &SampleOptions, rng: &mut impl Rng) -> usize {
+    let mut candidates = ranked(logits, options.allowed_tokens.as_deref());
     let t = options.sampling.temperature();
     if t <= 0.0 {
         return candidates[0].0;

@@ -39,7 +39,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Score, Track};
+use crate::{Note, Score, Track};
 
 /// More pitched tracks than this are an ensemble, not part writing: no voice leading.
 pub const MAX_VOICES: usize = 8;
@@ -85,7 +85,6 @@ impl Role {
 /// What [`VoiceLeading::count`] found in one piece.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
-    pub voices: usize,
     pub parallel_fifths: u32,
     pub parallel_octaves: u32,
     pub voice_crossings: u32,
@@ -106,25 +105,33 @@ pub struct VoiceLeading {
     pub out_of_range: f64,
 }
 
+impl Counts {
+    /// Adds another piece's counts and length (for rates over a set of pieces).
+    pub fn add(&mut self, other: &Counts) {
+        self.parallel_fifths += other.parallel_fifths;
+        self.parallel_octaves += other.parallel_octaves;
+        self.voice_crossings += other.voice_crossings;
+        self.wide_spacings += other.wide_spacings;
+        self.out_of_range += other.out_of_range;
+        self.beats += other.beats;
+    }
+
+    /// The counts per 100 beats; `NaN` without length.
+    pub fn rates(&self) -> VoiceLeading {
+        let per_100 = |n: u32| if self.beats > 0.0 { f64::from(n) * 100.0 / self.beats } else { f64::NAN };
+        VoiceLeading {
+            parallel_fifths: per_100(self.parallel_fifths),
+            parallel_octaves: per_100(self.parallel_octaves),
+            voice_crossings: per_100(self.voice_crossings),
+            wide_spacings: per_100(self.wide_spacings),
+            out_of_range: per_100(self.out_of_range),
+        }
+    }
+}
+
 impl VoiceLeading {
     pub fn of(score: &Score) -> VoiceLeading {
-        let Some(c) = VoiceLeading::count(score).filter(|c| c.beats > 0.0) else {
-            return VoiceLeading {
-                parallel_fifths: f64::NAN,
-                parallel_octaves: f64::NAN,
-                voice_crossings: f64::NAN,
-                wide_spacings: f64::NAN,
-                out_of_range: f64::NAN,
-            };
-        };
-        let per_100 = |n: u32| f64::from(n) * 100.0 / c.beats;
-        VoiceLeading {
-            parallel_fifths: per_100(c.parallel_fifths),
-            parallel_octaves: per_100(c.parallel_octaves),
-            voice_crossings: per_100(c.voice_crossings),
-            wide_spacings: per_100(c.wide_spacings),
-            out_of_range: per_100(c.out_of_range),
-        }
+        VoiceLeading::count(score).unwrap_or_default().rates()
     }
 
     /// The counts, or `None` when the piece has fewer than two or more than [`MAX_VOICES`]
@@ -132,7 +139,6 @@ impl VoiceLeading {
     pub fn count(score: &Score) -> Option<Counts> {
         let voices = ordered_voices(score)?;
         let mut counts = Counts {
-            voices: voices.len(),
             beats: score.last_note_end_tick() as f64 / f64::from(score.ticks_per_quarter()),
             ..Counts::default()
         };
@@ -143,9 +149,11 @@ impl VoiceLeading {
             }
         }
         let tracks: Vec<&Track> = voices.iter().map(|(t, _)| *t).collect();
+        let mut sweeps: Vec<Sweep> =
+            tracks.iter().map(|t| Sweep { notes: &t.notes, next: 0, sounding: Vec::new() }).collect();
         let mut previous: Option<Sonority> = None;
         for tick in onsets(&tracks) {
-            let now = Sonority::at(&tracks, tick);
+            let now = Sonority::at(&mut sweeps, tick);
             count_vertical(&now, &mut counts);
             if let Some(before) = &previous {
                 count_parallels(before, &now, &mut counts);
@@ -184,6 +192,27 @@ fn onsets(tracks: &[&Track]) -> Vec<u64> {
     ticks
 }
 
+/// One voice's notes swept in time: those started so far and still sounding.
+struct Sweep<'a> {
+    /// Sorted by start.
+    notes: &'a [Note],
+    /// The first note not started yet.
+    next: usize,
+    sounding: Vec<Note>,
+}
+
+impl Sweep<'_> {
+    /// Moves to `tick` (never back): the notes sounding there.
+    fn at(&mut self, tick: u64) -> &[Note] {
+        while self.next < self.notes.len() && self.notes[self.next].start_tick <= tick {
+            self.sounding.push(self.notes[self.next]);
+            self.next += 1;
+        }
+        self.sounding.retain(|n| n.end_tick > tick);
+        &self.sounding
+    }
+}
+
 /// What each voice sounds at one tick: its highest sounding pitch, and whether it strikes a
 /// note there.
 struct Sonority {
@@ -192,15 +221,14 @@ struct Sonority {
 }
 
 impl Sonority {
-    fn at(tracks: &[&Track], tick: u64) -> Sonority {
-        let mut pitches = Vec::with_capacity(tracks.len());
-        let mut struck = Vec::with_capacity(tracks.len());
-        for track in tracks {
-            // Notes are sorted by start: only those starting at or before `tick` can sound.
-            let started = track.notes.partition_point(|n| n.start_tick <= tick);
-            let sounding = track.notes[..started].iter().filter(|n| n.end_tick > tick);
-            pitches.push(sounding.clone().map(|n| n.pitch.get()).max());
-            struck.push(sounding.clone().any(|n| n.start_tick == tick));
+    /// The sonority at `tick`, each sweep moved there (ticks ascending from call to call).
+    fn at(sweeps: &mut [Sweep], tick: u64) -> Sonority {
+        let mut pitches = Vec::with_capacity(sweeps.len());
+        let mut struck = Vec::with_capacity(sweeps.len());
+        for sweep in sweeps {
+            let sounding = sweep.at(tick);
+            pitches.push(sounding.iter().map(|n| n.pitch.get()).max());
+            struck.push(sounding.iter().any(|n| n.start_tick == tick));
         }
         Sonority { pitches, struck }
     }
@@ -251,7 +279,6 @@ fn count_parallels(before: &Sonority, now: &Sonority, counts: &mut Counts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Note;
 
     /// A score at one tick per quarter: each part a name and its pitches, one per beat
     /// (0 = a rest).

@@ -9,7 +9,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use fugato_repr::melody::{self, HOLD, REST};
 use fugato_score::metrics::{Scale, pitch_in_scale_rate};
-use fugato_score::voice_leading::VoiceLeading;
+use fugato_score::voice_leading::{Counts, VoiceLeading};
 use fugato_score::{Channel, KeySignature, Note, Score, Track, estimate_key};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Encoded, Seq2Seq};
 use crate::NnError;
-use crate::sample::{SampleOptions, Sampling, sample_token};
+use crate::sample::{SampleOptions, Sampling, ranked, sample_token};
 use fugato_data::lines::{self as data, VOICES};
 
 /// Pitch ranges (MIDI, inclusive) of soprano, alto, tenor and bass: the usual choir
@@ -367,20 +367,10 @@ fn decode_beam(
 /// The `n` likeliest allowed tokens of a row of logits, with their log-probabilities
 /// among the allowed tokens (every token when none is allowed, as when sampling).
 fn likeliest(logits: &[f32], allowed: &[bool], n: usize) -> Vec<(u16, f64)> {
-    let mut candidates: Vec<(u16, f64)> = logits
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| allowed.get(*i).copied().unwrap_or(false))
-        .map(|(i, &l)| (i as u16, f64::from(l)))
-        .collect();
-    if candidates.is_empty() {
-        candidates = logits.iter().enumerate().map(|(i, &l)| (i as u16, f64::from(l))).collect();
-    }
-    let max = candidates.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
+    let candidates = ranked(logits, Some(allowed));
+    let max = candidates[0].1;
     let log_total = max + candidates.iter().map(|c| (c.1 - max).exp()).sum::<f64>().ln();
-    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    candidates.truncate(n);
-    candidates.iter().map(|&(token, l)| (token, l - log_total)).collect()
+    candidates.iter().take(n).map(|&(token, l)| (token as u16, l - log_total)).collect()
 }
 
 /// Music metrics of four bars of melody, as means over the spans measured.
@@ -496,8 +486,8 @@ pub fn evaluate_harmony(
 ) -> Result<HarmonyReport, NnError> {
     let mut r = HarmonyReport { in_key_min: 1.0, ..Default::default() };
     let (mut right, mut notes, mut inside, mut in_key_sum) = ([0usize; 3], 0usize, 0usize, 0f64);
-    // Parallels and beats, of ours and of Bach's.
-    let mut parallels = [(0u32, 0f64); 2];
+    // Voice leading over all the chorales, of ours and of Bach's.
+    let mut voice_leading = [Counts::default(); 2];
     for chorale in chorales {
         let Some(example) = data::harmony_example("", chorale)? else { continue };
         let soprano = data::find_voice(chorale, VOICES[0]).expect("harmony_example found it");
@@ -520,10 +510,8 @@ pub fn evaluate_harmony(
             tracks: VOICES.iter().filter_map(|v| data::find_voice(chorale, v).cloned()).collect(),
             ..chorale.clone()
         };
-        for (sum, score) in parallels.iter_mut().zip([&out.score, &bach]) {
-            if let Some(c) = VoiceLeading::count(score) {
-                *sum = (sum.0 + c.parallel_fifths + c.parallel_octaves, sum.1 + c.beats);
-            }
+        for (sum, score) in voice_leading.iter_mut().zip([&out.score, &bach]) {
+            sum.add(&VoiceLeading::count(score).unwrap_or_default());
         }
         let rate = pitch_in_scale_rate(&out.score, Scale { root: out.key.tonic_pitch_class(), minor: out.key.minor });
         in_key_sum += rate;
@@ -532,9 +520,8 @@ pub fn evaluate_harmony(
     r.voice_accuracy = right.map(|c| c as f64 / r.steps.max(1) as f64);
     r.in_range = inside as f64 / notes.max(1) as f64;
     r.in_key = in_key_sum / r.chorales.max(1) as f64;
-    let per_100 = |(n, beats): (u32, f64)| if beats > 0.0 { f64::from(n) * 100.0 / beats } else { f64::NAN };
-    r.parallels_per_100_beats = per_100(parallels[0]);
-    r.bach_parallels_per_100_beats = per_100(parallels[1]);
+    let [ours, bach] = voice_leading.map(|c| c.rates()).map(|v| v.parallel_fifths + v.parallel_octaves);
+    (r.parallels_per_100_beats, r.bach_parallels_per_100_beats) = (ours, bach);
     Ok(r)
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -155,10 +156,12 @@ impl Family for Seq2SeqTraining {
         e.observer.epoch_start(e.index + 1, batches.len());
         let (mut loss_sum, mut items, mut batch_sum) = (0f64, 0usize, 0f64);
         for (i, chunk) in batches.iter().enumerate() {
-            let mut batch = make_batch(chunk, e.device);
-            if self.token_dropout > 0.0 {
-                batch.previous = hide_tokens(chunk, self.token_dropout, e.rng, e.device);
-            }
+            let p = self.token_dropout;
+            let batch = if p > 0.0 {
+                batch_hiding(chunk, &mut || e.rng.random::<f64>() < p, e.device)
+            } else {
+                make_batch(chunk, e.device)
+            };
             let loss = model.loss(&batch);
             let value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -213,26 +216,14 @@ pub fn evaluate(model: &Seq2Seq, windows: &[Example], device: &Device) -> Evalua
     }
 }
 
-/// Each line's previous tokens (the decoder's input) with each hidden, by a rest, at
-/// chance `p`.
-fn hide_tokens(windows: &[Example], p: f64, rng: &mut ChaCha8Rng, device: &Device) -> Vec<Tensor<2, Int>> {
-    use rand::Rng;
-    let rest = fugato_repr::melody::REST as u16;
-    let noisy: Vec<Example> = windows
-        .iter()
-        .map(|w| {
-            let mut w = w.clone();
-            for line in &mut w.targets {
-                line.iter_mut().filter(|_| rng.random::<f64>() < p).for_each(|token| *token = rest);
-            }
-            w
-        })
-        .collect();
-    make_batch(&noisy, device).previous
-}
-
 /// Tensors for a batch of equally long windows.
 pub fn make_batch(windows: &[Example], device: &Device) -> Batch {
+    batch_hiding(windows, &mut || false, device)
+}
+
+/// [`make_batch`] with each previous token (the decoder's input) read as a rest where
+/// `hide()` says so: token dropout.
+fn batch_hiding(windows: &[Example], hide: &mut dyn FnMut() -> bool, device: &Device) -> Batch {
     let b = windows.len();
     let (s, t) = (windows[0].source.len(), windows[0].target_positions.len());
     let ids = |rows: Vec<&[u16]>, len: usize| -> Tensor<2, Int> {
@@ -245,7 +236,10 @@ pub fn make_batch(windows: &[Example], device: &Device) -> Batch {
         .map(|k| {
             let rows: Vec<Vec<u16>> = windows
                 .iter()
-                .map(|w| std::iter::once(rest).chain(w.targets[k][..t - 1].iter().copied()).collect())
+                .map(|w| {
+                    let before = w.targets[k][..t - 1].iter().map(|&x| if hide() { rest } else { x });
+                    std::iter::once(rest).chain(before).collect()
+                })
                 .collect();
             ids(rows.iter().map(|r| r.as_slice()).collect(), t)
         })
@@ -265,7 +259,7 @@ pub fn make_batch(windows: &[Example], device: &Device) -> Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     #[test]
     fn token_dropout_hides_about_its_share_of_the_previous_tokens() {
@@ -281,7 +275,8 @@ mod tests {
         let device = Device::flex();
         let count_rests = |p: f64| -> Vec<usize> {
             let mut rng = ChaCha8Rng::seed_from_u64(7);
-            hide_tokens(std::slice::from_ref(&window), p, &mut rng, &device)
+            batch_hiding(std::slice::from_ref(&window), &mut || rng.random::<f64>() < p, &device)
+                .previous
                 .into_iter()
                 .map(|t| {
                     let ids = t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
