@@ -95,7 +95,7 @@ pub struct ControlError {
     pub message: String,
 }
 
-fn bad(field: &'static str, message: String) -> ControlError {
+pub(crate) fn bad(field: &'static str, message: String) -> ControlError {
     ControlError { field, message }
 }
 
@@ -198,23 +198,11 @@ impl Controls {
             return Err(bad("steps", format!("must be 1..={max_steps}, but was {s}")));
         }
         let key = self.key.as_deref().map(key).transpose()?;
-        let us_per_quarter = match self.tempo_bpm {
-            Some(bpm) if TEMPO_BPM.contains(&bpm) => Some((60e6 / bpm).round() as u32),
-            Some(bpm) => {
-                return Err(bad(
-                    "tempo",
-                    format!("must be {}..={} bpm, but was {bpm}", TEMPO_BPM.start(), TEMPO_BPM.end()),
-                ));
-            }
-            None => None,
-        };
+        let us_per_quarter = self.tempo_bpm.map(tempo).transpose()?;
         let programs = match (self.program, &self.instrument) {
             (Some(_), Some(_)) => return Err(bad("program", "give program or instrument, not both".into())),
             (Some(p), None) => vec![Program::new(p).map_err(|e| bad("program", e.to_string()))?],
-            (None, Some(list)) if list.split(',').count() > MAX_PARTS => {
-                return Err(bad("instrument", format!("at most {MAX_PARTS} instruments, one per part")));
-            }
-            (None, Some(list)) => list.split(',').map(instrument).collect::<Result<_, _>>()?,
+            (None, Some(list)) => instruments(list)?,
             (None, None) => Vec::new(),
         };
         Ok(ComposeOptions {
@@ -231,6 +219,22 @@ impl Controls {
             cancel: None,
         })
     }
+}
+
+/// A tempo in quarter notes per minute, as microseconds per quarter.
+pub fn tempo(bpm: f64) -> Result<u32, ControlError> {
+    if !TEMPO_BPM.contains(&bpm) {
+        return Err(bad("tempo", format!("must be {}..={} bpm, but was {bpm}", TEMPO_BPM.start(), TEMPO_BPM.end())));
+    }
+    Ok((60e6 / bpm).round() as u32)
+}
+
+/// General MIDI instruments by name or number, part by part: "violin, viola, cello, 42".
+pub fn instruments(list: &str) -> Result<Vec<Program>, ControlError> {
+    if list.split(',').count() > MAX_PARTS {
+        return Err(bad("instrument", format!("at most {MAX_PARTS} instruments, one per part")));
+    }
+    list.split(',').map(instrument).collect()
 }
 
 /// One instrument of a list: a General MIDI name (or a prefix naming one) or number.
@@ -262,7 +266,7 @@ pub struct Composition {
 
 /// The style id to play: the one asked for, or for a model with styles and none asked,
 /// one picked by the seed.
-fn style_id(ckpt: &Checkpoint, asked: Option<&str>, seed: u64) -> Result<Option<u16>, ControlError> {
+pub(crate) fn style_id(ckpt: &Checkpoint, asked: Option<&str>, seed: u64) -> Result<Option<u16>, ControlError> {
     let styles = &ckpt.meta.data.styles;
     match asked {
         None if styles.is_empty() => Ok(None),
@@ -387,14 +391,14 @@ fn length(c: &ComposeOptions, repr: ReprKind, spq: u32) -> Result<(usize, Option
 }
 
 /// The piano-roll units whose pitches belong to the key's scale.
-fn scale_units(key: &KeySignature) -> Frame {
+pub(crate) fn scale_units(key: &KeySignature) -> Frame {
     let scale = key.scale_pitch_classes();
     (0..N_KEYS).filter(|k| scale.contains(&((LOWEST_PITCH + *k as u8) % 12))).fold(0, |f, k| f | 1 << k)
 }
 
 /// The tokens allowed in the key: all but those that start a note off the scale (for
 /// REMI, drum hits too: their pitch tokens name drums, not notes).
-fn tokens_in(repr: ReprKind, vocab: u32, key: &KeySignature) -> Vec<bool> {
+pub(crate) fn tokens_in(repr: ReprKind, vocab: u32, key: &KeySignature) -> Vec<bool> {
     let scale = key.scale_pitch_classes();
     (0..vocab).map(|t| repr.note_pitch(t).is_none_or(|p| scale.contains(&(p % 12)))).collect()
 }

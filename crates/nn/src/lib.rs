@@ -26,6 +26,7 @@ pub mod model;
 pub mod preset;
 pub mod sample;
 pub mod seq2seq;
+pub mod stream;
 pub mod train;
 
 use std::path::PathBuf;

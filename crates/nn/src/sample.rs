@@ -23,7 +23,7 @@ pub enum Sampling {
 }
 
 impl Sampling {
-    fn temperature(self) -> f64 {
+    pub(crate) fn temperature(self) -> f64 {
         match self {
             Sampling::ArgMax => 0.0,
             Sampling::Temperature(t)
@@ -91,6 +91,7 @@ pub struct Until {
 pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOptions) -> Sequence {
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut stepper = Stepper::new(model);
+    let rule = Rule::of(&model.head);
     let token = |id: u16| StepItem::Token { id, style: options.style };
     let frames = matches!(primer, Sequence::Frames(_));
     let mut last = match primer {
@@ -108,33 +109,14 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
     }
     let mut out_frames = Vec::new();
     let mut out_tokens = Vec::new();
-    let mut logits = Vec::new();
-    let mut uniform = vec![0.5f32; N_KEYS];
+    let mut drawer = Drawer::default();
     let mut weight = 0u64;
     for _ in 0..options.steps {
         if options.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
             break;
         }
         stepper.feed(last);
-        last = match &model.head {
-            Head::Sigmoid(_) => {
-                stepper.logits(&mut logits);
-                StepItem::Frame(sample_units(&logits, options, &mut rng))
-            }
-            Head::Nade(_) => {
-                let t = options.sampling.temperature();
-                if t > 0.0 {
-                    uniform.iter_mut().for_each(|u| *u = rng.random::<f32>());
-                }
-                let frame = stepper.sample_nade(&uniform, t.max(1e-3) as f32);
-                StepItem::Frame(frame & options.allowed_units.unwrap_or(Frame::MAX))
-            }
-            Head::Softmax(_) => {
-                stepper.logits(&mut logits);
-                token(sample_token(&logits, options, &mut rng) as u16)
-            }
-            Head::Regression(_) => panic!("a regression model predicts values, not music to sample"),
-        };
+        last = drawer.draw(&mut stepper, rule, options, None, &mut rng);
         match last {
             StepItem::Frame(f) => out_frames.push(f),
             StepItem::Token { id, .. } => {
@@ -149,6 +131,87 @@ pub fn generate(model: &SequenceModel, primer: &Sequence, options: &SampleOption
         }
     }
     if frames { Sequence::Frames(out_frames) } else { Sequence::Tokens(out_tokens) }
+}
+
+/// How a head's output becomes an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Sigmoid head: each unit drawn on its own.
+    Units,
+    /// NADE head: units drawn one after another, each given those before.
+    Nade,
+    /// Softmax head: one token.
+    Tokens,
+}
+
+impl Rule {
+    /// # Panics
+    /// For a regression head, which predicts values, not music to sample.
+    pub(crate) fn of(head: &Head) -> Rule {
+        match head {
+            Head::Sigmoid(_) => Rule::Units,
+            Head::Nade(_) => Rule::Nade,
+            Head::Softmax(_) => Rule::Tokens,
+            Head::Regression(_) => panic!("a regression model predicts values, not music to sample"),
+        }
+    }
+}
+
+/// Draws the next item from a stepped model's state: the one drawing rule of [`generate`]
+/// and of live sessions ([`crate::stream`]), with its scratch buffers.
+#[derive(Default)]
+pub(crate) struct Drawer {
+    logits: Vec<f32>,
+    uniform: Vec<f32>,
+}
+
+impl Drawer {
+    /// The item the state after the last fed item predicts, by `options`' sampling rule,
+    /// key mask and style. `lean`, per token or unit, is added to the logits first (live
+    /// sessions lean towards more or fewer notes with it).
+    pub(crate) fn draw(
+        &mut self,
+        stepper: &mut Stepper,
+        rule: Rule,
+        options: &SampleOptions,
+        lean: Option<&[f32]>,
+        rng: &mut ChaCha8Rng,
+    ) -> StepItem {
+        let leaned = |logits: &mut Vec<f32>| {
+            if let Some(lean) = lean {
+                logits.iter_mut().zip(lean).for_each(|(l, b)| *l += b);
+            }
+        };
+        match rule {
+            Rule::Units => {
+                stepper.logits(&mut self.logits);
+                leaned(&mut self.logits);
+                StepItem::Frame(sample_units(&self.logits, options, rng))
+            }
+            Rule::Nade => {
+                let t = options.sampling.temperature().max(1e-3);
+                self.uniform.clear();
+                self.uniform.resize(N_KEYS, 0.5);
+                if options.sampling.temperature() > 0.0 {
+                    self.uniform.iter_mut().for_each(|u| *u = rng.random::<f32>());
+                }
+                if let Some(lean) = lean {
+                    // u < σ((l + b) / T) exactly when σ(logit(u) − b / T) < σ(l / T).
+                    for (u, b) in self.uniform.iter_mut().zip(lean) {
+                        let x = (*u / (1.0 - *u)).ln() - b / t as f32;
+                        *u = 1.0 / (1.0 + (-x).exp());
+                    }
+                }
+                let frame = stepper.sample_nade(&self.uniform, t as f32);
+                StepItem::Frame(frame & options.allowed_units.unwrap_or(Frame::MAX))
+            }
+            Rule::Tokens => {
+                stepper.logits(&mut self.logits);
+                leaned(&mut self.logits);
+                StepItem::Token { id: sample_token(&self.logits, options, rng) as u16, style: options.style }
+            }
+        }
+    }
 }
 
 /// Each unit on with probability σ(logit / T) (argmax: p ≥ 0.5), within the allowed units.

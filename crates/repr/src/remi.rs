@@ -210,10 +210,10 @@ pub fn canonical(score: &Score) -> Result<Score, ReprError> {
 
 /// A part: its program ([`DRUM_PROGRAM`] for drums) and which of that program's parts
 /// it is (0 for the first).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Part {
-    program: u32,
-    voice: u32,
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Part {
+    pub program: u32,
+    pub voice: u32,
 }
 
 fn program_of(track: &Track) -> u32 {
@@ -307,6 +307,33 @@ pub fn encode(score: &Score) -> Result<Vec<u32>, ReprError> {
 /// PROGRAM yet, a TIME_SIG not right after BAR, a VOICE not right after PROGRAM. A note
 /// missing its VELOCITY gets bin 16.
 pub fn decode(tokens: &[u32]) -> Decoded {
+    let Parsed { groups, tempos, time_signatures, end_tick, repairs } = parse(tokens);
+    let tracks = parts_from_groups(groups);
+    let mut score = Score {
+        tempo_map: TempoMap::new(STEPS_PER_QUARTER as u16, tempos).expect("bin tempos are > 0"),
+        time_signatures,
+        key_signatures: Vec::new(),
+        tracks,
+        end_tick,
+    };
+    score.end_tick = score.end_tick.max(score.last_note_end_tick());
+    Decoded { score, repairs }
+}
+
+/// Tokens read as [`decode`] reads them, before the parts become tracks: each part's notes
+/// (in the order drawn, overlaps not yet resolved) keep the part they were written for.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    pub groups: Vec<(Part, Vec<Note>)>,
+    pub tempos: Vec<Tempo>,
+    pub time_signatures: Vec<TimeSignature>,
+    /// The end of the last bar begun (0 without a bar).
+    pub end_tick: u64,
+    pub repairs: usize,
+}
+
+/// See [`Parsed`].
+pub fn parse(tokens: &[u32]) -> Parsed {
     let mut repairs = 0usize;
     let mut groups: Vec<(Part, Vec<Note>)> = Vec::new();
     let mut tempos: Vec<Tempo> = Vec::new();
@@ -400,17 +427,8 @@ pub fn decode(tokens: &[u32]) -> Decoded {
             },
         }
     }
-    let tracks = parts_from_groups(groups);
-    let bars_end = if in_bar { bar_start + bar_len } else { 0 };
-    let mut score = Score {
-        tempo_map: TempoMap::new(STEPS_PER_QUARTER as u16, tempos).expect("bin tempos are > 0"),
-        time_signatures,
-        key_signatures: Vec::new(),
-        tracks,
-        end_tick: bars_end,
-    };
-    score.end_tick = score.end_tick.max(score.last_note_end_tick());
-    Decoded { score, repairs }
+    let end_tick = if in_bar { bar_start + bar_len } else { 0 };
+    Parsed { groups, tempos, time_signatures, end_tick, repairs }
 }
 
 #[cfg(test)]

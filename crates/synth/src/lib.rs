@@ -166,6 +166,72 @@ pub fn render(score: &Score, options: &RenderOptions) -> Result<Audio, SynthErro
     Ok(audio)
 }
 
+/// Renders a stream stretch by stretch (a live session's bars) at a fixed gain: what a note
+/// sounds past its stretch's end (a long note, a release) is kept and mixed into the next
+/// stretch, and loud moments are limited softly instead of normalised, so the stretches
+/// join without a seam or a jump in level.
+pub struct LiveSynth {
+    sample_rate_hz: u32,
+    voice: Option<Voice>,
+    tail: Vec<[f32; 2]>,
+    stretches: u32,
+}
+
+impl LiveSynth {
+    pub fn new(sample_rate_hz: u32, voice: Option<Voice>) -> Result<LiveSynth, SynthError> {
+        if !(8_000..=192_000).contains(&sample_rate_hz) {
+            return Err(SynthError::SampleRate(sample_rate_hz));
+        }
+        Ok(LiveSynth { sample_rate_hz, voice, tail: Vec::new(), stretches: 0 })
+    }
+
+    pub fn sample_rate_hz(&self) -> u32 {
+        self.sample_rate_hz
+    }
+
+    /// The next `seconds` of audio: `score`'s notes (its ticks from this stretch's start)
+    /// over what the stretches before left sounding.
+    pub fn render(&mut self, score: &Score, seconds: f64) -> Result<Vec<[f32; 2]>, SynthError> {
+        let sr = self.sample_rate_hz;
+        let end_s = score.seconds(score.last_note_end_tick());
+        if !(0.0..=MAX_DURATION_S).contains(&seconds) || end_s > MAX_DURATION_S {
+            return Err(SynthError::TooLong(seconds.max(end_s)));
+        }
+        let frames = (seconds * f64::from(sr)).round() as usize;
+        let sounding = ((end_s + RELEASE_S + 0.05) * f64::from(sr)) as usize;
+        let mut out = std::mem::take(&mut self.tail);
+        out.resize(out.len().max(frames).max(sounding), [0.0; 2]);
+        let at = |tick: u64| (score.seconds(tick) * f64::from(sr)).round() as usize;
+        for (track_idx, track) in score.tracks.iter().enumerate() {
+            let voice = self.voice.unwrap_or_else(|| voice_for_program(track.program));
+            for (note_idx, note) in track.notes.iter().enumerate() {
+                let start = at(note.start_tick);
+                let spec = NoteSpec {
+                    start,
+                    held: at(note.end_tick).saturating_sub(start).max(1),
+                    frequency_hz: 440.0 * 2f64.powf((f64::from(note.pitch.get()) - 69.0) / 12.0),
+                    amplitude: (f64::from(note.velocity.get()) / 127.0).powf(1.5) * 0.25,
+                    pan: (std::f64::consts::FRAC_1_SQRT_2, std::f64::consts::FRAC_1_SQRT_2),
+                    seed: self.stretches.wrapping_mul(7_368_787)
+                        ^ (track_idx as u32).wrapping_mul(1_000_003)
+                        ^ (note_idx as u32).wrapping_mul(7919),
+                };
+                if track.is_drum {
+                    render_drum(note.pitch.get(), &spec, sr, &mut out);
+                } else {
+                    render_note(voice, &spec, sr, &mut out);
+                }
+            }
+        }
+        self.stretches = self.stretches.wrapping_add(1);
+        self.tail = out.split_off(frames);
+        for f in &mut out {
+            *f = [f[0].tanh(), f[1].tanh()];
+        }
+        Ok(out)
+    }
+}
+
 /// Scales the audio so its peak is [`PEAK`] (−1 dBFS): loud enough, never clipping.
 fn normalise(audio: &mut Audio) {
     let peak = audio.peak();
