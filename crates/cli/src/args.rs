@@ -71,6 +71,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Write new music with a trained model.
     Generate(GenerateArgs),
+    /// Play a model live, bar after bar, to a MIDI port, the speakers or a null sink, under
+    /// controls that may change while it plays.
+    Play(PlayArgs),
     /// Render a MIDI file to a WAV file with the built-in voices.
     Render(RenderArgs),
     /// Write and render a short piece with a bundled model: one .mid and one .wav.
@@ -640,6 +643,65 @@ pub struct GenerateArgs {
     /// GAN models: sound each key with its probability instead of where it reaches 0.5.
     #[arg(long)]
     pub bernoulli: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// A sequence model (token or piano-roll): a bundled one's name or a checkpoint folder.
+    #[arg(long, default_value = "folk-melody")]
+    pub checkpoint: PathBuf,
+    /// Seed of the sampling: the same model, seed, controls and changes play the same notes.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Bars to play [default: until Ctrl-C].
+    #[arg(long)]
+    pub bars: Option<u64>,
+    /// MIDI output port to play into (a name or part of one; --list-ports lists them), or
+    /// `none` for a null sink (nothing sounds; with --record, the notes are kept).
+    #[arg(long)]
+    pub midi_out: Option<String>,
+    /// List the MIDI output ports and stop.
+    #[arg(long)]
+    pub list_ports: bool,
+    /// Play through the speakers with fugato's built-in voices.
+    #[arg(long)]
+    pub audio: bool,
+    /// Write what was played to this MIDI file (also after Ctrl-C).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Control changes while it plays, one `name=value` line each (e.g. key=D:minor,
+    /// tempo=90, intensity=0.8), from this file or `-` (standard input); a line
+    /// `@N name=value` waits for bar N.
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// Write bars as fast as they come instead of in real time (only with --midi-out none).
+    #[arg(long)]
+    pub fast: bool,
+    /// Keep to the notes of a key, e.g. D:major.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Quarter notes per minute [default: 120].
+    #[arg(long)]
+    pub tempo: Option<f64>,
+    /// General MIDI instruments, one per part, e.g. "violin, viola, cello".
+    #[arg(long)]
+    pub instrument: Option<String>,
+    /// A style of a model trained with styles.
+    #[arg(long)]
+    pub style: Option<String>,
+    /// Sampling temperature; 0 picks the most likely output.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    #[arg(long, conflicts_with = "top_p")]
+    pub top_k: Option<usize>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// 0..=1 [default: 0.5]: fewer and softer notes below, more and louder above.
+    #[arg(long)]
+    pub intensity: Option<f64>,
+    /// Repeat the first N bars for ever (a loop that a key, style or sampling change renews).
+    #[arg(long = "loop")]
+    pub loop_bars: Option<usize>,
 }
 
 #[derive(Debug, Args)]

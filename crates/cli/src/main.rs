@@ -6,11 +6,13 @@ mod args;
 mod convert;
 mod data;
 mod demo;
+mod devices;
 mod evaluate;
 mod gan;
 mod generate;
 mod inspect;
 mod metrics;
+mod play;
 mod prepare;
 mod render;
 mod seq2seq;
@@ -48,6 +50,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Similar(a) => seq2seq::run_similar(a, read),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a, read)?),
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a, read)?),
+        args::Command::Play(a) => play::run(play::Config::from_args(a)?),
         args::Command::Render(a) => render::run(render::Config::from_args(a, read)?),
         args::Command::Demo(a) => demo::run(a),
         args::Command::Metrics(a) => metrics::run(metrics::Config::from_args(a, read)?),

@@ -685,8 +685,8 @@ impl Recording {
     }
 }
 
-/// MIDI channels for parts in order, around the drum channel.
-fn channel_of(track: usize, is_drum: bool) -> u8 {
+/// The MIDI channel (0-based) of a session's part: parts in order, around the drum channel.
+pub fn channel_of(track: usize, is_drum: bool) -> u8 {
     if is_drum {
         return 9;
     }

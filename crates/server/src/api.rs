@@ -29,11 +29,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, field: Option<&'static str>, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, field: Option<&'static str>, message: impl Into<String>) -> ApiError {
         ApiError { status, field, message: message.into() }
     }
 
-    fn field(field: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn field(field: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, Some(field), message)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Generation and rendering run on blocking threads, at most [`Limits::workers`] at a
 //! time, with at most [`Limits::queue`] more waiting; past that a request gets 503 at once.
-//! Every error is JSON, `{"error": "...", "field": "..."}`, naming the bad field where there
+//! `/api/stream` plays a live session over a WebSocket (`stream.rs`). Every error is JSON, `{"error": "...", "field": "..."}`, naming the bad field where there
 //! is one. The page (`assets/index.html`) is compiled into the binary: no CDN, no files.
 //!
 //! ```no_run
@@ -12,6 +12,7 @@
 //! ```
 
 mod api;
+mod stream;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,10 @@ pub struct Limits {
     pub connection_timeout: Duration,
     /// Longest a field of text may be (a key, a style, a list of instruments).
     pub max_text: usize,
+    /// Live sessions (`/api/stream`) playing at once; one more gets 503.
+    pub streams: usize,
+    /// Longest a live session plays, in seconds of music.
+    pub stream_seconds: f64,
 }
 
 impl Limits {
@@ -97,6 +102,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(90),
             connection_timeout: Duration::from_secs(600),
             max_text: 1000,
+            streams: 8,
+            stream_seconds: 3600.0,
         }
     }
 }
@@ -171,6 +178,8 @@ pub struct State {
     workers: Arc<Semaphore>,
     /// Jobs whose work is running now (a timed-out job until its work has stopped).
     running: Arc<AtomicUsize>,
+    /// Live sessions playing.
+    streams: Arc<Semaphore>,
 }
 
 impl State {
@@ -213,6 +222,7 @@ impl State {
             slots: Arc::new(Semaphore::new(limits.workers + limits.queue)),
             workers: Arc::new(Semaphore::new(limits.workers.max(1))),
             running: Arc::new(AtomicUsize::new(0)),
+            streams: Arc::new(Semaphore::new(limits.streams)),
             limits,
         })
     }
@@ -243,6 +253,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/generate", post(api::generate))
         .route("/api/render", post(api::render))
         .route("/api/harmonize", post(api::harmonize))
+        .route("/api/stream", get(stream::stream))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::within_time))
@@ -299,7 +310,8 @@ pub async fn serve_on(
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
-            let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // Upgrades: /api/stream's WebSockets.
+            let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).with_upgrades();
             // Past its lifetime the connection is dropped, whatever it was doing.
             let _ = tokio::time::timeout(lifetime, connection).await;
         });

@@ -1,0 +1,140 @@
+//! Where `fugato play` sends its notes: MIDI output ports (midir) and the speakers (cpal,
+//! with fugato's built-in voices). Both need ALSA's development files to build on Linux,
+//! so they come with the `devices` feature; without it, asking for them says so.
+
+use fugato_nn::stream::Bar;
+
+/// A place bars are played.
+pub trait Sink {
+    /// A MIDI message, sent when it is due.
+    fn midi(&mut self, bytes: &[u8]) -> anyhow::Result<()>;
+    /// A bar about to be played (audio renders it whole).
+    fn bar(&mut self, _bar: &Bar) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(not(feature = "devices"))]
+const BUILT_WITHOUT: &str = "this fugato was built without MIDI ports and audio: build it with `--features devices` \
+     (on Linux it needs ALSA's libasound2-dev), or play into --midi-out none";
+
+#[cfg(not(feature = "devices"))]
+pub fn list_ports() -> anyhow::Result<Vec<String>> {
+    anyhow::bail!(BUILT_WITHOUT)
+}
+
+#[cfg(not(feature = "devices"))]
+pub fn midi_port(_name: &str) -> anyhow::Result<Box<dyn Sink>> {
+    anyhow::bail!(BUILT_WITHOUT)
+}
+
+#[cfg(not(feature = "devices"))]
+pub fn audio() -> anyhow::Result<Box<dyn Sink>> {
+    anyhow::bail!(BUILT_WITHOUT)
+}
+
+#[cfg(feature = "devices")]
+pub use real::{audio, list_ports, midi_port};
+
+#[cfg(feature = "devices")]
+mod real {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use anyhow::{Context, anyhow};
+    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    use fugato_nn::stream::{Bar, Recording};
+    use fugato_synth::LiveSynth;
+    use midir::{MidiOutput, MidiOutputConnection};
+
+    use super::Sink;
+
+    fn midi_output() -> anyhow::Result<MidiOutput> {
+        MidiOutput::new("fugato")
+            .map_err(|e| anyhow!("no MIDI system to play into (the ALSA sequencer, /dev/snd/seq): {e}"))
+    }
+
+    pub fn list_ports() -> anyhow::Result<Vec<String>> {
+        let out = midi_output()?;
+        Ok(out.ports().iter().filter_map(|p| out.port_name(p).ok()).collect())
+    }
+
+    struct Port(MidiOutputConnection);
+
+    impl Sink for Port {
+        fn midi(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+            self.0.send(bytes).map_err(|e| anyhow!("MIDI output: {e}"))
+        }
+    }
+
+    /// The first output port whose name holds `name` (case aside).
+    pub fn midi_port(name: &str) -> anyhow::Result<Box<dyn Sink>> {
+        let out = midi_output()?;
+        let ports = out.ports();
+        let wanted = name.to_lowercase();
+        let port = ports
+            .iter()
+            .find(|p| out.port_name(p).is_ok_and(|n| n.to_lowercase().contains(&wanted)))
+            .ok_or_else(|| {
+                let names: Vec<String> = ports.iter().filter_map(|p| out.port_name(p).ok()).collect();
+                match names.is_empty() {
+                    true => anyhow!("no MIDI output port named {name:?}: there are no MIDI output ports"),
+                    false => anyhow!("no MIDI output port named {name:?}; there are: {}", names.join(", ")),
+                }
+            })?;
+        let connection = out.connect(port, "fugato").map_err(|e| anyhow!("MIDI output port {name:?}: {e}"))?;
+        Ok(Box::new(Port(connection)))
+    }
+
+    /// Frames waiting for the sound card, shared with its callback.
+    type Queue = Arc<Mutex<VecDeque<[f32; 2]>>>;
+
+    struct Speakers {
+        _stream: cpal::Stream,
+        queue: Queue,
+        synth: LiveSynth,
+    }
+
+    impl Sink for Speakers {
+        fn midi(&mut self, _bytes: &[u8]) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        fn bar(&mut self, bar: &Bar) -> anyhow::Result<()> {
+            let mut one = Recording::default();
+            one.add(bar);
+            let frames = self.synth.render(&one.score(), bar.seconds)?;
+            self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(frames);
+            Ok(())
+        }
+    }
+
+    pub fn audio() -> anyhow::Result<Box<dyn Sink>> {
+        let host = cpal::default_host();
+        let device =
+            host.default_output_device().ok_or_else(|| anyhow!("no audio output device (sound card) found"))?;
+        let config = device.default_output_config().context("the audio output device gives no configuration")?;
+        let channels = usize::from(config.channels());
+        let rate = config.sample_rate();
+        let queue: Queue = Arc::default();
+        let feed = queue.clone();
+        let stream = device
+            .build_output_stream(
+                config.into(),
+                move |out: &mut [f32], _| {
+                    let mut q = feed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for frame in out.chunks_mut(channels) {
+                        let [l, r] = q.pop_front().unwrap_or([0.0; 2]);
+                        for (i, s) in frame.iter_mut().enumerate() {
+                            *s = if i % 2 == 0 { l } else { r };
+                        }
+                    }
+                },
+                |e| eprintln!("fugato: audio output: {e}"),
+                None,
+            )
+            .context("opening the audio output")?;
+        stream.play().context("starting the audio output")?;
+        Ok(Box::new(Speakers { _stream: stream, queue, synth: LiveSynth::new(rate, None)? }))
+    }
+}
