@@ -15,6 +15,34 @@ const fail = async (message) => {
   await browser.close();
   process.exit(1);
 };
+// The live stream: folk-melody at 400 bpm in D major; after 4 bars the key select moves
+// to B-flat major while it plays; at least 8 bars arrive and play, and every bar written
+// after the change keeps to the new key.
+async function playLive(page) {
+  const D = [2, 4, 6, 7, 9, 11, 1], BB = [10, 0, 2, 3, 5, 7, 9];
+  await page.selectOption("#model", "folk-melody");
+  await page.fill("#tempo", "400");
+  await page.fill("#seed", "2");
+  await page.selectOption("#key", "D:major");
+  await page.click("#live-start");
+  const data = () => page.$eval("#live", (c) => ({ ...c.dataset }));
+  await page.waitForFunction(() => Number(document.getElementById("live").dataset.bars || 0) >= 4, null, { timeout: 30000 });
+  const before = Number((await data()).bars);
+  await page.selectOption("#key", "Bb:major");
+  await page.waitForFunction(() => Number(document.getElementById("live").dataset.played || 0) >= 8, null, { timeout: 60000 });
+  const d = await data();
+  await page.click("#live-stop");
+  const keys = d.keys.split(" "), pitches = d.pitches.split(";").map((b) => (b ? b.split(",").map(Number) : []));
+  const inScale = (bars, scale) => bars.flat().every((p) => scale.includes(p % 12));
+  if (!inScale(pitches.slice(0, before), D)) await fail(`bars before the change left D major: ${d.pitches}`);
+  const after = pitches.slice(before + 1), afterKeys = keys.slice(before + 1);
+  if (after.length < 2 || !afterKeys.every((k) => k === "Bb")) await fail(`the key change did not hold: keys ${d.keys}`);
+  if (!inScale(after, BB)) await fail(`bars after the change left B-flat major: ${d.pitches}`);
+  const notes = pitches.flat().length;
+  if (notes === 0) await fail("the live stream played no notes");
+  return `${d.bars} bars arrived, ${d.played} played, ${notes} notes; keys ${d.keys}`;
+}
+
 try {
   const page = await browser.newPage();
   const errors = [];
@@ -54,7 +82,10 @@ try {
   await page.selectOption("#model", "styles-melody");
   const styles = await page.$$eval("#style option", (os) => os.map((o) => o.value));
   if (!styles.includes("jig")) await fail(`styles-melody offers no jig style: ${styles.join(", ")}`);
+  const live = await playLive(page);
+  if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   console.log(`e2e: ok: ${notes} notes drawn (${inked} inked pixels), audio ${duration.toFixed(1)} s, MIDI download ready`);
+  console.log(`e2e: ok: live: ${live}`);
 } catch (e) {
   await fail(e.message);
 }
