@@ -74,6 +74,8 @@ pub enum Command {
     /// Play a model live, bar after bar, to a MIDI port, the speakers or a null sink, under
     /// controls that may change while it plays.
     Play(PlayArgs),
+    /// Play along with a MIDI keyboard: answer each phrase, or harmonise each note as it is played.
+    Jam(JamArgs),
     /// Render a MIDI file to a WAV file with the built-in voices.
     Render(RenderArgs),
     /// Write and render a short piece with a bundled model: one .mid and one .wav.
@@ -702,6 +704,30 @@ pub struct PlayArgs {
     /// Repeat the first N bars for ever (a loop that a key, style or sampling change renews).
     #[arg(long = "loop")]
     pub loop_bars: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct JamArgs {
+    /// The MIDI input port to listen to (a name or part of one).
+    #[arg(long)]
+    pub midi_in: String,
+    /// The MIDI output port to play into, or `none` (nothing sounds).
+    #[arg(long)]
+    pub midi_out: String,
+    /// Answer each phrase (a bar of rest ends it) with a continuation in its key and tempo.
+    #[arg(long, conflicts_with = "harmonize", required_unless_present = "harmonize")]
+    pub answer: bool,
+    /// Add alto, tenor and bass (channels 2-4) under each melody note as it is played.
+    #[arg(long)]
+    pub harmonize: bool,
+    /// The model [default: folk-melody to answer, chorale-harmonizer to harmonise].
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// The tempo of the playing, in quarter notes per minute (a bar of rest ends a phrase).
+    #[arg(long, default_value_t = 120.0)]
+    pub tempo: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

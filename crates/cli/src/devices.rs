@@ -33,8 +33,20 @@ pub fn audio() -> anyhow::Result<Box<dyn Sink>> {
     anyhow::bail!(BUILT_WITHOUT)
 }
 
+/// A MIDI input port's messages, as they come (the port stays open while this lives).
+pub struct Input {
+    pub messages: std::sync::mpsc::Receiver<Vec<u8>>,
+    #[cfg(feature = "devices")]
+    _connection: midir::MidiInputConnection<()>,
+}
+
+#[cfg(not(feature = "devices"))]
+pub fn midi_in(_name: &str) -> anyhow::Result<Input> {
+    anyhow::bail!(BUILT_WITHOUT)
+}
+
 #[cfg(feature = "devices")]
-pub use real::{audio, list_ports, midi_port};
+pub use real::{audio, list_ports, midi_in, midi_port};
 
 #[cfg(feature = "devices")]
 mod real {
@@ -45,9 +57,30 @@ mod real {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     use fugato_nn::stream::{Bar, Recording};
     use fugato_synth::LiveSynth;
-    use midir::{MidiOutput, MidiOutputConnection};
+    use midir::{MidiInput, MidiOutput, MidiOutputConnection};
 
-    use super::Sink;
+    use super::{Input, Sink};
+
+    /// The first input port whose name holds `name` (case aside).
+    pub fn midi_in(name: &str) -> anyhow::Result<Input> {
+        let input = MidiInput::new("fugato")
+            .map_err(|e| anyhow!("no MIDI system to listen to (the ALSA sequencer, /dev/snd/seq): {e}"))?;
+        let ports = input.ports();
+        let wanted = name.to_lowercase();
+        let names: Vec<String> = ports.iter().filter_map(|p| input.port_name(p).ok()).collect();
+        let Some(port) = ports.iter().find(|p| input.port_name(p).is_ok_and(|n| n.to_lowercase().contains(&wanted)))
+        else {
+            return Err(match names.is_empty() {
+                true => anyhow!("no MIDI input port named {name:?}: there are no MIDI input ports"),
+                false => anyhow!("no MIDI input port named {name:?}; there are: {}", names.join(", ")),
+            });
+        };
+        let (tx, messages) = std::sync::mpsc::channel();
+        let connection = input
+            .connect(port, "fugato", move |_, bytes, _| drop(tx.send(bytes.to_vec())), ())
+            .map_err(|e| anyhow!("MIDI input port {name:?}: {e}"))?;
+        Ok(Input { messages, _connection: connection })
+    }
 
     fn midi_output() -> anyhow::Result<MidiOutput> {
         MidiOutput::new("fugato")

@@ -11,6 +11,7 @@ mod evaluate;
 mod gan;
 mod generate;
 mod inspect;
+mod jam;
 mod metrics;
 mod play;
 mod prepare;
@@ -50,6 +51,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Similar(a) => seq2seq::run_similar(a, read),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a, read)?),
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a, read)?),
+        args::Command::Jam(a) => jam::run(a),
         args::Command::Play(a) => play::run(play::Config::from_args(a)?),
         args::Command::Render(a) => render::run(render::Config::from_args(a, read)?),
         args::Command::Demo(a) => demo::run(a),

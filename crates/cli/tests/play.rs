@@ -122,3 +122,19 @@ fn audio_plays_or_the_error_names_what_is_missing() {
     assert!(missing.iter().any(|m| stderr.contains(m)), "{stderr}");
     eprintln!("skipped: no sound device here ({})", stderr.lines().last().unwrap_or_default());
 }
+
+/// `jam` listens to a MIDI input port: where none can exist here, the error names what is
+/// missing (the answering and harmonising themselves are tested in `fugato_nn::jam`).
+#[test]
+fn jam_without_a_midi_input_names_what_is_missing() {
+    let o = fugato(&["jam", "--midi-in", "keyboard", "--midi-out", "none", "--answer"]);
+    let stderr = text(&o.stderr);
+    if o.status.success() {
+        return;
+    }
+    let missing = ["built without MIDI ports", "no MIDI system", "no MIDI input port"];
+    assert!(missing.iter().any(|m| stderr.contains(m)), "{stderr}");
+    eprintln!("skipped: no MIDI input here ({})", stderr.lines().last().unwrap_or_default());
+    let o = fugato(&["jam", "--midi-in", "keyboard", "--midi-out", "none"]);
+    assert!(text(&o.stderr).contains("--answer"), "{}", text(&o.stderr));
+}

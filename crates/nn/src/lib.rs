@@ -22,6 +22,7 @@ pub mod compose;
 pub mod evaluate;
 pub mod fused;
 pub mod gan;
+pub mod jam;
 pub mod model;
 pub mod preset;
 pub mod sample;
