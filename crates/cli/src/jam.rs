@@ -21,7 +21,7 @@ impl Sink for Nowhere {
 }
 
 enum Engine {
-    Answer(Answerer),
+    Answer(Box<Answerer>),
     Harmonize(Box<Harmonizer>),
 }
 
@@ -31,7 +31,7 @@ pub fn run(a: JamArgs) -> anyhow::Result<()> {
     let mut engine = if a.answer {
         let name = a.checkpoint.clone().unwrap_or_else(|| "folk-melody".into());
         let ckpt = fugato_nn::bundled::load(&name, &device)?.into_sequence(&name)?;
-        Engine::Answer(Answerer::new(ckpt, a.tempo, a.seed)?)
+        Engine::Answer(Box::new(Answerer::new(ckpt, a.tempo, a.seed)?))
     } else {
         let name = a.checkpoint.clone().unwrap_or_else(|| "chorale-harmonizer".into());
         let ckpt = fugato_nn::bundled::load(&name, &device)?.into_seq2seq(&name)?;
