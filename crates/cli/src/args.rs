@@ -665,9 +665,12 @@ pub struct PlayArgs {
     /// List the MIDI output ports and stop.
     #[arg(long)]
     pub list_ports: bool,
-    /// Play through the speakers with fugato's built-in voices.
+    /// Play through the speakers with fugato's built-in voices (or --soundfont).
     #[arg(long)]
     pub audio: bool,
+    /// With --audio: play the parts with this SoundFont (.sf2) instead of the built-in voices.
+    #[arg(long, requires = "audio")]
+    pub soundfont: Option<PathBuf>,
     /// Write what was played to this MIDI file (also after Ctrl-C).
     #[arg(long)]
     pub record: Option<PathBuf>,

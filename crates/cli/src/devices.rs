@@ -29,7 +29,7 @@ pub fn midi_port(_name: &str) -> anyhow::Result<Box<dyn Sink>> {
 }
 
 #[cfg(not(feature = "devices"))]
-pub fn audio() -> anyhow::Result<Box<dyn Sink>> {
+pub fn audio(_font: Option<&std::path::Path>) -> anyhow::Result<Box<dyn Sink>> {
     anyhow::bail!(BUILT_WITHOUT)
 }
 
@@ -56,7 +56,9 @@ mod real {
     use anyhow::{Context, anyhow};
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     use fugato_nn::stream::{Bar, Recording};
-    use fugato_synth::LiveSynth;
+    use std::path::Path;
+
+    use fugato_synth::{Font, LiveFont, LiveSynth};
     use midir::{MidiInput, MidiOutput, MidiOutputConnection};
 
     use super::{Input, Sink};
@@ -119,47 +121,69 @@ mod real {
         Ok(Box::new(Port(connection)))
     }
 
-    /// Frames waiting for the sound card, shared with its callback.
-    type Queue = Arc<Mutex<VecDeque<[f32; 2]>>>;
+    /// What the sound card plays: bars rendered ahead by the built-in voices, or a
+    /// SoundFont synthesizer played by the MIDI messages as they are sent.
+    enum Voices {
+        Builtin { queue: Arc<Mutex<VecDeque<[f32; 2]>>>, synth: LiveSynth },
+        Font(Arc<Mutex<LiveFont>>),
+    }
 
     struct Speakers {
         _stream: cpal::Stream,
-        queue: Queue,
-        synth: LiveSynth,
+        voices: Voices,
+    }
+
+    fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     impl Sink for Speakers {
-        fn midi(&mut self, _bytes: &[u8]) -> anyhow::Result<()> {
+        fn midi(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+            if let Voices::Font(font) = &self.voices {
+                locked(font).midi(bytes);
+            }
             Ok(())
         }
 
         fn bar(&mut self, bar: &Bar) -> anyhow::Result<()> {
-            let mut one = Recording::default();
-            one.add(bar);
-            let frames = self.synth.render(&one.score(), bar.seconds)?;
-            self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(frames);
+            if let Voices::Builtin { queue, synth } = &mut self.voices {
+                let mut one = Recording::default();
+                one.add(bar);
+                let frames = synth.render(&one.score(), bar.seconds)?;
+                locked(queue).extend(frames);
+            }
             Ok(())
         }
     }
 
-    pub fn audio() -> anyhow::Result<Box<dyn Sink>> {
+    /// The default output device, playing the built-in voices or the SoundFont at `font`.
+    pub fn audio(font: Option<&Path>) -> anyhow::Result<Box<dyn Sink>> {
         let host = cpal::default_host();
         let device =
             host.default_output_device().ok_or_else(|| anyhow!("no audio output device (sound card) found"))?;
         let config = device.default_output_config().context("the audio output device gives no configuration")?;
         let channels = usize::from(config.channels());
         let rate = config.sample_rate();
-        let queue: Queue = Arc::default();
-        let feed = queue.clone();
+        let voices = match font {
+            Some(path) => Voices::Font(Arc::new(Mutex::new(LiveFont::new(&Font::load(path)?, rate)?))),
+            None => Voices::Builtin { queue: Arc::default(), synth: LiveSynth::new(rate, None)? },
+        };
+        let feed = match &voices {
+            Voices::Font(font) => Feed::Font(font.clone()),
+            Voices::Builtin { queue, .. } => Feed::Queue(queue.clone()),
+        };
         let stream = device
             .build_output_stream(
                 config.into(),
-                move |out: &mut [f32], _| {
-                    let mut q = feed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    for frame in out.chunks_mut(channels) {
-                        let [l, r] = q.pop_front().unwrap_or([0.0; 2]);
-                        for (i, s) in frame.iter_mut().enumerate() {
-                            *s = if i % 2 == 0 { l } else { r };
+                move |out: &mut [f32], _| match &feed {
+                    Feed::Font(font) => locked(font).render(out, channels),
+                    Feed::Queue(queue) => {
+                        let mut q = locked(queue);
+                        for frame in out.chunks_mut(channels) {
+                            let [l, r] = q.pop_front().unwrap_or([0.0; 2]);
+                            for (i, s) in frame.iter_mut().enumerate() {
+                                *s = if i % 2 == 0 { l } else { r };
+                            }
                         }
                     }
                 },
@@ -168,6 +192,12 @@ mod real {
             )
             .context("opening the audio output")?;
         stream.play().context("starting the audio output")?;
-        Ok(Box::new(Speakers { _stream: stream, queue, synth: LiveSynth::new(rate, None)? }))
+        Ok(Box::new(Speakers { _stream: stream, voices }))
+    }
+
+    /// The sound card callback's side of [`Voices`].
+    enum Feed {
+        Font(Arc<Mutex<LiveFont>>),
+        Queue(Arc<Mutex<VecDeque<[f32; 2]>>>),
     }
 }

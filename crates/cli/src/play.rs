@@ -25,6 +25,7 @@ pub struct Config {
     list_ports: bool,
     midi_out: Option<String>,
     audio: bool,
+    soundfont: Option<PathBuf>,
     record: Option<PathBuf>,
     control: Option<PathBuf>,
     fast: bool,
@@ -50,6 +51,7 @@ impl Config {
             list_ports: a.list_ports,
             midi_out: a.midi_out.filter(|_| !null),
             audio: a.audio,
+            soundfont: a.soundfont,
             record: a.record,
             control: a.control,
             fast: a.fast,
@@ -85,7 +87,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
         sinks.push(devices::midi_port(port)?);
     }
     if c.audio {
-        sinks.push(devices::audio()?);
+        sinks.push(devices::audio(c.soundfont.as_deref())?);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let on_stop = stop.clone();

@@ -22,7 +22,7 @@ mod voices;
 use fugato_score::{Control, Program, Score, Track};
 use thiserror::Error;
 
-pub use soundfont::{DEBIAN_SF2_DIR, Font, installed_soundfont, render as render_soundfont};
+pub use soundfont::{DEBIAN_SF2_DIR, Font, LiveFont, installed_soundfont, render as render_soundfont};
 use voices::{NoteSpec, render_drum, render_note};
 pub use voices::{RELEASE_S, Voice};
 

@@ -93,3 +93,46 @@ pub fn render(score: &Score, font: &Font, sample_rate_hz: u32) -> Result<Audio, 
     crate::normalise(&mut audio);
     Ok(audio)
 }
+
+/// A SoundFont synthesizer played by MIDI messages as they happen (`fugato play --audio
+/// --soundfont`): messages go in, the samples between them come out.
+pub struct LiveFont {
+    synth: Synthesizer,
+    left: Vec<f32>,
+    right: Vec<f32>,
+}
+
+impl LiveFont {
+    pub fn new(font: &Font, sample_rate_hz: u32) -> Result<LiveFont, SynthError> {
+        if !(8_000..=192_000).contains(&sample_rate_hz) {
+            return Err(SynthError::SampleRate(sample_rate_hz));
+        }
+        let settings = SynthesizerSettings::new(sample_rate_hz as i32);
+        let synth = Synthesizer::new(&font.font, &settings).map_err(|e| SynthError::Synthesizer(format!("{e:?}")))?;
+        Ok(LiveFont { synth, left: Vec::new(), right: Vec::new() })
+    }
+
+    /// A channel message (note on and off, program change, controller); others are ignored.
+    pub fn midi(&mut self, bytes: &[u8]) {
+        let [status, data1, ..] = *bytes else { return };
+        let data2 = bytes.get(2).copied().unwrap_or(0);
+        if (0x80..0xF0).contains(&status) {
+            let (channel, command) = (i32::from(status & 0x0F), i32::from(status & 0xF0));
+            self.synth.process_midi_message(channel, command, i32::from(data1), i32::from(data2));
+        }
+    }
+
+    /// The next frames into `out`, interleaved with `channels` samples a frame (left to the
+    /// even ones, right to the odd ones).
+    pub fn render(&mut self, out: &mut [f32], channels: usize) {
+        let frames = out.len() / channels.max(1);
+        self.left.resize(frames, 0.0);
+        self.right.resize(frames, 0.0);
+        self.synth.render(&mut self.left, &mut self.right);
+        for (i, frame) in out.chunks_mut(channels.max(1)).enumerate().take(frames) {
+            for (c, s) in frame.iter_mut().enumerate() {
+                *s = if c % 2 == 0 { self.left[i] } else { self.right[i] };
+            }
+        }
+    }
+}

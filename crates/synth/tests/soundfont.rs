@@ -30,3 +30,26 @@ fn a_file_that_is_not_a_soundfont_is_refused_by_name() {
     let err = Font::load(&path).err().unwrap().to_string();
     assert!(err.contains("Cargo.toml") && err.contains("not a usable SoundFont"), "{err}");
 }
+
+#[test]
+fn a_live_font_sounds_a_note_from_its_message_to_its_note_off() {
+    let Some(path) = installed_soundfont() else {
+        return eprintln!("no SoundFont in {}: skipped", fugato_synth::DEBIAN_SF2_DIR);
+    };
+    let font = Font::load(&path).unwrap();
+    let mut live = fugato_synth::LiveFont::new(&font, 22_050).unwrap();
+    let mut out = vec![0f32; 2 * 2205];
+    live.render(&mut out, 2);
+    assert!(out.iter().all(|&s| s == 0.0), "silence before any note");
+    live.midi(&[0xC0, 40]);
+    live.midi(&[0x90, 69, 100]);
+    live.render(&mut out, 2);
+    let loud = out.iter().map(|s| s * s).sum::<f32>();
+    assert!(loud > 0.0);
+    live.midi(&[0x80, 69, 0]);
+    live.midi(&[0xF8]);
+    for _ in 0..40 {
+        live.render(&mut out, 2);
+    }
+    assert!(out.iter().map(|s| s * s).sum::<f32>() < loud / 100.0, "the note ends");
+}
