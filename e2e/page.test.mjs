@@ -18,7 +18,7 @@ const fail = async (message) => {
 // The live stream: folk-melody at 400 bpm in D major; after 4 bars the key select moves
 // to B-flat major while it plays; at least 8 bars arrive and play, and every bar written
 // after the change keeps to the new key.
-async function playLive(page) {
+async function playLive(page, screenshot) {
   const D = [2, 4, 6, 7, 9, 11, 1], BB = [10, 0, 2, 3, 5, 7, 9];
   await page.selectOption("#model", "folk-melody");
   await page.fill("#tempo", "400");
@@ -31,6 +31,7 @@ async function playLive(page) {
   await page.selectOption("#key", "Bb:major");
   await page.waitForFunction(() => Number(document.getElementById("live").dataset.played || 0) >= 8, null, { timeout: 60000 });
   const d = await data();
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/([^/]*)$/, "live-$1"), fullPage: true });
   await page.click("#live-stop");
   const keys = d.keys.split(" "), pitches = d.pitches.split(";").map((b) => (b ? b.split(",").map(Number) : []));
   const inScale = (bars, scale) => bars.flat().every((p) => scale.includes(p % 12));
@@ -82,7 +83,7 @@ try {
   await page.selectOption("#model", "styles-melody");
   const styles = await page.$$eval("#style option", (os) => os.map((o) => o.value));
   if (!styles.includes("jig")) await fail(`styles-melody offers no jig style: ${styles.join(", ")}`);
-  const live = await playLive(page);
+  const live = await playLive(page, screenshot);
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   console.log(`e2e: ok: ${notes} notes drawn (${inked} inked pixels), audio ${duration.toFixed(1)} s, MIDI download ready`);
   console.log(`e2e: ok: live: ${live}`);

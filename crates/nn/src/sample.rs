@@ -241,7 +241,8 @@ pub(crate) fn ranked(logits: &[f32], allowed: Option<&[bool]>) -> Vec<(usize, f6
     if candidates.is_empty() {
         candidates = logits.iter().enumerate().map(|(i, &l)| (i, f64::from(l))).collect();
     }
-    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    // A total order (ties go to the lower token), so the unstable sort gives the stable one's order.
+    candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     candidates
 }
 
