@@ -76,6 +76,9 @@ pub enum Command {
     Play(PlayArgs),
     /// Play along with a MIDI keyboard: answer each phrase, or harmonise each note as it is played.
     Jam(JamArgs),
+    /// Rank a style-trained model's styles by how likely a piece is under each (Bayes' rule);
+    /// for folders, the accuracy against each piece's own style.
+    Classify(ClassifyArgs),
     /// Render a MIDI file to a WAV file with the built-in voices.
     Render(RenderArgs),
     /// Write and render a short piece with a bundled model: one .mid and one .wav.
@@ -707,6 +710,22 @@ pub struct PlayArgs {
     /// Repeat the first N bars for ever (a loop that a key, style or sampling change renews).
     #[arg(long = "loop")]
     pub loop_bars: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// MIDI files, or folders of them (recursively; each piece's style then comes from its
+    /// folder and manifest, as `prepare --styles` gives it).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// A model trained with styles.
+    #[arg(long, default_value = "styles-melody")]
+    pub checkpoint: PathBuf,
+    /// Folders: only the files of this split (train, valid, test or all).
+    #[arg(long, default_value = "all")]
+    pub split: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! an error.
 
 mod args;
+mod classify;
 mod convert;
 mod data;
 mod demo;
@@ -51,6 +52,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Similar(a) => seq2seq::run_similar(a, read),
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a, read)?),
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a, read)?),
+        args::Command::Classify(a) => classify::run(a, read),
         args::Command::Jam(a) => jam::run(a),
         args::Command::Play(a) => play::run(play::Config::from_args(a)?),
         args::Command::Render(a) => render::run(render::Config::from_args(a, read)?),

@@ -690,3 +690,25 @@ fn the_bundled_continuation_extends_a_tune() {
     assert!(drawn["notes"].as_f64().unwrap() > 0.0 && real["notes"].as_f64().unwrap() > 0.0, "{report}");
     assert!((0.0..=1.0).contains(&report["step_agreement"].as_f64().unwrap()), "{report}");
 }
+
+/// A chorale and a jig, each ranked by the styles model: their own style first; a folder
+/// gives each file's best style; a model without styles is refused.
+#[test]
+fn classify_ranks_a_pieces_own_style_first() {
+    let o = fugato(&["classify", "--json", path(&testdata().join("midi/YellowStockingsJig_0001.mid"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ranking: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(ranking[0]["style"], "jig", "{ranking}");
+    assert_eq!(ranking.as_array().unwrap().len(), 7);
+    assert!(ranking[0]["log_likelihood"].as_f64().unwrap() > ranking[1]["log_likelihood"].as_f64().unwrap());
+    let o = fugato(&["classify", path(&testdata().join("midi/bwv66.6.mid"))]);
+    assert!(stdout(&o).starts_with("chorale"), "{}", stdout(&o));
+    let o = fugato(&["classify", "--json", path(&testdata().join("midi"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["files"].as_array().unwrap().len() >= 2);
+    assert!(v["accuracy"].is_null(), "testdata's own folder names no style the model knows");
+    let o = fugato(&["classify", "--checkpoint", "jsb-chorales", path(&testdata().join("midi/bwv66.6.mid"))]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("without styles"), "{}", stderr(&o));
+}

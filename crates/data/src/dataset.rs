@@ -103,13 +103,20 @@ pub fn prepare_folders(
         }
         files.extend(found);
     }
-    let root = match folders {
-        [one] => one.clone(),
-        _ => common_parent(folders),
-    };
+    let root = names_root(folders);
     let source: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
     let load = move |path: &Path| crate::folder::read_piece(path, options);
     Ok(prepare_midi(&root, &source.join(", "), &files, &load, config, out, on_file)?.meta)
+}
+
+/// The folder files are named below, and split by, when `folders` are prepared together:
+/// one folder is its own root; several are named below the folder they share. A model's
+/// validation pieces are those of `Split::Valid` under this root.
+pub fn names_root(folders: &[PathBuf]) -> PathBuf {
+    match folders {
+        [one] => one.clone(),
+        _ => common_parent(folders),
+    }
 }
 
 /// The deepest folder that holds all of `folders`.

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use dataset::{DataInfo, Dataset, prepare_folders};
+pub use dataset::{DataInfo, Dataset, names_root, prepare_folders};
 pub use polyphonic::PolyphonicSet;
 pub use prepare::{PrepareConfig, PrepareSummary, Skipped, prepare_midi, prepare_polyphonic};
 pub use shards::{Sequences, Shards, ShardsMeta, SplitMeta};

@@ -18,6 +18,7 @@ pub use burn::tensor::Device;
 pub mod batch;
 pub mod bundled;
 pub mod checkpoint;
+pub mod classify;
 pub mod compose;
 pub mod evaluate;
 pub mod fused;
