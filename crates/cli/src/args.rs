@@ -79,6 +79,8 @@ pub enum Command {
     /// Rank a style-trained model's styles by how likely a piece is under each (Bayes' rule);
     /// for folders, the accuracy against each piece's own style.
     Classify(ClassifyArgs),
+    /// Rewrite some bars of a one-part tune with a melody model, keeping every other note.
+    Infill(InfillArgs),
     /// Render a MIDI file to a WAV file with the built-in voices.
     Render(RenderArgs),
     /// Write and render a short piece with a bundled model: one .mid and one .wav.
@@ -710,6 +712,29 @@ pub struct PlayArgs {
     /// Repeat the first N bars for ever (a loop that a key, style or sampling change renews).
     #[arg(long = "loop")]
     pub loop_bars: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfillArgs {
+    /// A one-part tune.
+    pub piece: PathBuf,
+    /// The bars to rewrite, counted from 1: e.g. 5-8, or 3.
+    #[arg(long)]
+    pub bars: String,
+    /// The MIDI file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A melody model.
+    #[arg(long, default_value = "folk-melody")]
+    pub checkpoint: PathBuf,
+    /// Candidates drawn for the bars; the one under which the two bars after them are
+    /// likeliest is kept.
+    #[arg(long, default_value_t = 8)]
+    pub candidates: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

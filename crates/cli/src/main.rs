@@ -11,6 +11,7 @@ mod devices;
 mod evaluate;
 mod gan;
 mod generate;
+mod infill;
 mod inspect;
 mod jam;
 mod metrics;
@@ -53,6 +54,7 @@ fn run() -> anyhow::Result<()> {
         args::Command::Evaluate(a) => evaluate::run(evaluate::Config::from_args(a, read)?),
         args::Command::Generate(a) => generate::run(generate::Config::from_args(a, read)?),
         args::Command::Classify(a) => classify::run(a, read),
+        args::Command::Infill(a) => infill::run(a, read),
         args::Command::Jam(a) => jam::run(a),
         args::Command::Play(a) => play::run(play::Config::from_args(a)?),
         args::Command::Render(a) => render::run(render::Config::from_args(a, read)?),

@@ -712,3 +712,20 @@ fn classify_ranks_a_pieces_own_style_first() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("without styles"), "{}", stderr(&o));
 }
+
+#[test]
+fn infill_rewrites_the_bars_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new.mid");
+    let tune = testdata().join("midi/YellowStockingsJig_0001.mid");
+    let o = fugato(&["infill", path(&tune), "--bars", "3-4", "--out", path(&out), "--seed", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("bars 3-4 rewritten"), "{}", stdout(&o));
+    assert!(out.is_file());
+    let o = fugato(&["infill", path(&tune), "--bars", "4-3", "--out", path(&out)]);
+    assert!(stderr(&o).contains("--bars"), "{}", stderr(&o));
+    let chorale = testdata().join("midi/bwv66.6.mid");
+    let o = fugato(&["infill", path(&chorale), "--bars", "2", "--out", path(&dir.path().join("x.mid"))]);
+    assert!(stderr(&o).contains("one-part"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.mid").exists());
+}

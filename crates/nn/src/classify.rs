@@ -60,7 +60,7 @@ pub fn rank_styles(ckpt: &Checkpoint, piece: &Score) -> Result<(Vec<StyleScore>,
 }
 
 /// `log softmax(logits)[i]`, computed stably.
-fn log_softmax_at(logits: &[f32], i: usize) -> f64 {
+pub(crate) fn log_softmax_at(logits: &[f32], i: usize) -> f64 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
     f64::from(logits[i] - max) - sum.ln()

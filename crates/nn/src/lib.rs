@@ -23,6 +23,7 @@ pub mod compose;
 pub mod evaluate;
 pub mod fused;
 pub mod gan;
+pub mod infill;
 pub mod jam;
 pub mod model;
 pub mod preset;
