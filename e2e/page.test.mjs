@@ -84,9 +84,20 @@ try {
   const styles = await page.$$eval("#style option", (os) => os.map((o) => o.value));
   if (!styles.includes("jig")) await fail(`styles-melody offers no jig style: ${styles.join(", ")}`);
   const live = await playLive(page, screenshot);
+  // Infilling: a folk tune of 4 bars, then its bars 2-3 rewritten.
+  await page.fill("#bars", "4");
+  await page.click("#generate");
+  await page.waitForFunction(() => /seed \d+: \d+ notes/.test(document.getElementById("status").textContent), null, { timeout: 60000 });
+  await page.fill("#infill-bars", "2-3");
+  await page.click("#infill");
+  await page.waitForFunction(() => /bars 2-3 rewritten/.test(document.getElementById("status").textContent)
+    || document.getElementById("status").className === "error", null, { timeout: 60000 });
+  const infilled = await page.$eval("#status", (s) => s.textContent);
+  if (!/bars 2-3 rewritten: [1-9]/.test(infilled)) await fail(`infilling failed: ${infilled}`);
   if (errors.length) await fail(`page errors: ${errors.join("; ")}`);
   console.log(`e2e: ok: ${notes} notes drawn (${inked} inked pixels), audio ${duration.toFixed(1)} s, MIDI download ready`);
   console.log(`e2e: ok: live: ${live}`);
+  console.log(`e2e: ok: infill: ${infilled}`);
 } catch (e) {
   await fail(e.message);
 }

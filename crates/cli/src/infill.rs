@@ -1,29 +1,14 @@
 //! `fugato infill`: bars of a one-part tune rewritten by a melody model
 //! ([`fugato_nn::infill::infill`]), every other note kept.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use fugato_midi::ReadOptions;
 use fugato_nn::infill::{InfillOptions, infill};
 
 use crate::args::InfillArgs;
 
-/// "5-8" or "3": the first and last bar.
-fn bars(text: &str) -> anyhow::Result<(usize, usize)> {
-    let number = |s: &str| s.trim().parse::<usize>().ok().filter(|&b| b >= 1);
-    let range = match text.split_once('-') {
-        Some((a, b)) => number(a).zip(number(b)),
-        None => number(text).map(|a| (a, a)),
-    };
-    match range {
-        Some((a, b)) if a <= b => Ok((a, b)),
-        _ => bail!(
-            "--bars {text:?}: expected bars from 1 as A-B (e.g. 5-8) or one bar, the first no later than the last"
-        ),
-    }
-}
-
 pub fn run(a: InfillArgs, read: ReadOptions) -> anyhow::Result<()> {
-    let range = bars(&a.bars)?;
+    let range = fugato_nn::infill::bar_range(&a.bars).map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
     let sampling = fugato_nn::compose::sampling(Some(a.temperature), None, None)
         .map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
     let device = fugato_nn::default_device();

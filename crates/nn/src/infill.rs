@@ -37,6 +37,22 @@ pub struct Infilled {
     pub judged_by: f64,
 }
 
+/// Bars as a user writes them, "5-8" or "3": the first and last, counted from 1.
+pub fn bar_range(text: &str) -> Result<(usize, usize), crate::compose::ControlError> {
+    let number = |s: &str| s.trim().parse::<usize>().ok().filter(|&b| b >= 1);
+    let range = match text.split_once('-') {
+        Some((a, b)) => number(a).zip(number(b)),
+        None => number(text).map(|a| (a, a)),
+    };
+    match range {
+        Some((a, b)) if a <= b => Ok((a, b)),
+        _ => Err(crate::compose::bad(
+            "bars",
+            format!("{text:?}: expected bars from 1 as A-B (e.g. 5-8) or one bar, the first no later than the last"),
+        )),
+    }
+}
+
 /// Rewrites bars `options.bars` of the one-part `piece` with the melody model `ckpt`.
 pub fn infill(ckpt: &Checkpoint, piece: &Score, options: &InfillOptions) -> Result<Infilled, NnError> {
     if ckpt.meta.data.repr != ReprKind::Melody {

@@ -425,3 +425,65 @@ pub async fn harmonize(
     .await?;
     Ok(Json(serde_json::to_value(response).expect("plain data")))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfillRequest {
+    /// A one-part tune.
+    pub midi_base64: String,
+    /// The bars to rewrite, e.g. "5-8" or "3".
+    pub bars: String,
+    /// A served melody model [default: folk-melody].
+    pub model: Option<String>,
+    /// Candidates drawn, 1..=16 [default 8]: the one under which the bars after are likeliest is kept.
+    pub candidates: Option<usize>,
+    pub temperature: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// The most candidates one request may ask for.
+const MAX_INFILL_CANDIDATES: usize = 16;
+
+/// A tune in, the same tune with some bars rewritten by a melody model out.
+pub async fn infill(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Json<InfillRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use fugato_nn::infill::{InfillOptions, bar_range, infill};
+    let Json(req) = body.map_err(rejected)?;
+    bounded("model", &req.model, state.limits.max_text)?;
+    bounded("bars", &Some(req.bars.clone()), state.limits.max_text)?;
+    let field = |e: ControlError| ApiError::field(e.field, e.message);
+    let bars = bar_range(&req.bars).map_err(field)?;
+    let sampling = fugato_nn::compose::sampling(req.temperature, None, None).map_err(field)?;
+    let candidates = req.candidates.unwrap_or(8);
+    if !(1..=MAX_INFILL_CANDIDATES).contains(&candidates) {
+        return Err(ApiError::field(
+            "candidates",
+            format!("must be 1..={MAX_INFILL_CANDIDATES}, but was {candidates}"),
+        ));
+    }
+    let name = req.model.clone().unwrap_or_else(|| "folk-melody".into());
+    let Some(model) = state.models.iter().find(|m| m.name == name).cloned() else {
+        return Err(ApiError::field("model", format!("no model {name:?}")));
+    };
+    let tune = decode_midi("midi_base64", &req.midi_base64, &state)?;
+    let max_s = state.limits.max_seconds;
+    if tune.duration_s() > max_s {
+        return Err(ApiError::field(
+            "midi_base64",
+            format!("the tune lasts {:.0} s; at most {max_s:.0} s", tune.duration_s()),
+        ));
+    }
+    let seed = req.seed.unwrap_or(0);
+    let response = run_job(&state, move |_cancel| {
+        let ckpt = model.load().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, model.hide(e)))?;
+        let options = InfillOptions { bars, candidates, sampling, seed };
+        // What infilling refuses is the tune (its parts, meter, length) or the model.
+        let out = infill(&ckpt, &tune, &options)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some("midi_base64"), model.hide(e)))?;
+        piece_response(&model.name, seed, out.score, 0, None)
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(response).expect("plain data")))
+}

@@ -253,6 +253,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/generate", post(api::generate))
         .route("/api/render", post(api::render))
         .route("/api/harmonize", post(api::harmonize))
+        .route("/api/infill", post(api::infill))
         .route("/api/stream", get(stream::stream))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(body_limit))

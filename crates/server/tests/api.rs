@@ -215,3 +215,39 @@ async fn a_full_queue_answers_503() {
     let (status, _) = call(&app, "POST", "/api/generate", Some(r#"{"seed": 2, "bars": 1}"#)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn infill_rewrites_bars_of_a_tune_and_refuses_what_it_cannot() {
+    let app = app(Limits::default());
+    let body = r#"{"model": "folk-melody", "bars": 4, "seed": 2, "key": "D:major"}"#;
+    let (status, tune) = json(&app, "POST", "/api/generate", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{tune}");
+    let midi = tune["midi_base64"].as_str().unwrap();
+    let req = serde_json::json!({ "midi_base64": midi, "bars": "2-3", "seed": 1, "candidates": 4 }).to_string();
+    let (status, v) = json(&app, "POST", "/api/infill", Some(&req)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["n_notes"].as_u64().unwrap() > 0);
+    // Bar 1 and bar 4 are kept: the notes starting there are the tune's.
+    let outside = |v: &serde_json::Value| -> Vec<(u64, String)> {
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["start_s"].as_f64().unwrap() < 2.0 - 1e-9 || n["start_s"].as_f64().unwrap() >= 6.0 - 1e-9)
+            .map(|n| (n["pitch"].as_u64().unwrap(), format!("{:.4}", n["start_s"].as_f64().unwrap())))
+            .collect()
+    };
+    assert_eq!(outside(&v), outside(&tune));
+    let bad = serde_json::json!({ "midi_base64": midi, "bars": "3-2" }).to_string();
+    let (status, v) = json(&app, "POST", "/api/infill", Some(&bad)).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("bars")), "{v}");
+    let many = serde_json::json!({ "midi_base64": midi, "bars": "2", "candidates": 100 }).to_string();
+    let (status, v) = json(&app, "POST", "/api/infill", Some(&many)).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("candidates")), "{v}");
+    let chorale =
+        BASE64.encode(std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/midi/bwv66.6.mid")).unwrap());
+    let parts = serde_json::json!({ "midi_base64": chorale, "bars": "2" }).to_string();
+    let (status, v) = json(&app, "POST", "/api/infill", Some(&parts)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("one-part"), "{v}");
+}
