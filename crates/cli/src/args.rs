@@ -664,7 +664,8 @@ pub struct PlayArgs {
     #[arg(long)]
     pub bars: Option<u64>,
     /// MIDI output port to play into (a name or part of one; --list-ports lists them), or
-    /// `none` for a null sink (nothing sounds; with --record, the notes are kept).
+    /// `none` for a null sink (nothing sounds; with --record, the notes are kept)
+    /// [default: the first port, unless --audio].
     #[arg(long)]
     pub midi_out: Option<String>,
     /// List the MIDI output ports and stop.

@@ -85,8 +85,11 @@ mod real {
     }
 
     fn midi_output() -> anyhow::Result<MidiOutput> {
-        MidiOutput::new("fugato")
-            .map_err(|e| anyhow!("no MIDI system to play into (the ALSA sequencer, /dev/snd/seq): {e}"))
+        MidiOutput::new("fugato").map_err(|e| {
+            anyhow!(
+                "no MIDI system to play into (the ALSA sequencer, /dev/snd/seq): {e}; play into --midi-out none instead"
+            )
+        })
     }
 
     pub fn list_ports() -> anyhow::Result<Vec<String>> {
@@ -113,7 +116,7 @@ mod real {
             .ok_or_else(|| {
                 let names: Vec<String> = ports.iter().filter_map(|p| out.port_name(p).ok()).collect();
                 match names.is_empty() {
-                    true => anyhow!("no MIDI output port named {name:?}: there are no MIDI output ports"),
+                    true => anyhow!("no MIDI output port to play into; play into --midi-out none instead"),
                     false => anyhow!("no MIDI output port named {name:?}; there are: {}", names.join(", ")),
                 }
             })?;

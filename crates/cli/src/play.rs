@@ -35,9 +35,6 @@ pub struct Config {
 impl Config {
     pub fn from_args(a: PlayArgs) -> anyhow::Result<Config> {
         let null = a.midi_out.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("none"));
-        if !a.list_ports && a.midi_out.is_none() && !a.audio {
-            bail!("say where to play: --midi-out PORT (--list-ports lists them), --audio, or --midi-out none");
-        }
         if a.fast && (!null || a.audio) {
             bail!("--fast plays faster than real time: only into --midi-out none");
         }
@@ -49,7 +46,8 @@ impl Config {
             seed: a.seed,
             bars: a.bars,
             list_ports: a.list_ports,
-            midi_out: a.midi_out.filter(|_| !null),
+            // Neither a port nor the speakers asked for: the first MIDI output port.
+            midi_out: if a.midi_out.is_none() && !a.audio { Some(String::new()) } else { a.midi_out.filter(|_| !null) },
             audio: a.audio,
             soundfont: a.soundfont,
             record: a.record,
@@ -99,18 +97,22 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     let mut waiting: Vec<(u64, usize, String)> = Vec::new();
     let mut times = Vec::new();
     let mut recording = Recording::default();
-    let mut current = timed(&mut session, &mut times);
-    let result = loop {
+    // Changes due by the bar about to be written (0-based), in the order given.
+    let mut take_changes = |session: &mut Session, due: u64| {
         if let Some(rx) = &changes {
             waiting.extend(rx.try_iter());
         }
-        // Changes due by the bar about to be written, in the order given.
-        let due = current.index + 1;
         for (_, line, text) in waiting.take_due(due) {
-            if let Err(e) = apply(&mut session, &text) {
+            if let Err(e) = apply(session, &text) {
                 eprintln!("fugato: control line {line} ({text:?}): {e}");
             }
         }
+    };
+    take_changes(&mut session, 0);
+    let mut current = timed(&mut session, &mut times);
+    let result = loop {
+        let due = current.index + 1;
+        take_changes(&mut session, due);
         let more = c.bars.is_none_or(|n| due < n) && !stop.load(Ordering::SeqCst);
         let next = more.then(|| timed(&mut session, &mut times));
         print_bar(&current)?;
@@ -167,47 +169,56 @@ fn apply(session: &mut Session, text: &str) -> anyhow::Result<()> {
     Ok(session.change(name, value)?)
 }
 
-/// Reads control lines (file or `-` for standard input) on a thread of their own:
-/// `(bar, line number, name=value)`, where bar is 0 for "as soon as read".
+/// Reads control lines: `(bar, line number, name=value)`, where bar is 0 for "as soon as
+/// read". A regular file is read whole before the first bar (so its changes land on the
+/// same bars every run); standard input or a pipe, on a thread of its own as lines come.
 fn read_changes(path: &PathBuf) -> anyhow::Result<mpsc::Receiver<(u64, usize, String)>> {
-    let reader: Box<dyn BufRead + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-        Box::new(std::io::BufReader::new(file))
-    };
     let (tx, rx) = mpsc::channel();
     let name = path.display().to_string();
-    std::thread::spawn(move || {
-        for (i, line) in reader.lines().enumerate() {
-            let line = match line {
-                Ok(line) => line,
-                Err(e) => {
-                    eprintln!("fugato: {name}: line {}: {e}", i + 1);
-                    return;
-                }
-            };
-            let text = line.trim();
-            if text.is_empty() || text.starts_with('#') {
-                continue;
-            }
-            let parsed = match text.strip_prefix('@').map(|t| t.split_once(char::is_whitespace)) {
-                None => Some((0, text.to_string())),
-                Some(Some((bar, rest))) => {
-                    bar.parse::<u64>().ok().map(|b| (b.saturating_sub(1), rest.trim().to_string()))
-                }
-                Some(None) => None,
-            };
-            let Some((bar, change)) = parsed else {
-                eprintln!("fugato: {name}: line {}: expected @BAR name=value, e.g. @9 key=Bb:major", i + 1);
-                continue;
-            };
-            if tx.send((bar, i + 1, change)).is_err() {
+    if path.as_os_str() == "-" {
+        let reader = std::io::BufReader::new(std::io::stdin());
+        std::thread::spawn(move || send_changes(reader, &name, &tx));
+        return Ok(rx);
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    let reader = std::io::BufReader::new(file);
+    if regular {
+        send_changes(reader, &name, &tx);
+    } else {
+        std::thread::spawn(move || send_changes(reader, &name, &tx));
+    }
+    Ok(rx)
+}
+
+/// Parses each control line of `reader` and sends it on; a line that does not parse is
+/// reported and skipped.
+fn send_changes(reader: impl BufRead, name: &str, tx: &mpsc::Sender<(u64, usize, String)>) {
+    for (i, line) in reader.lines().enumerate() {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                eprintln!("fugato: {name}: line {}: {e}", i + 1);
                 return;
             }
+        };
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
         }
-    });
-    Ok(rx)
+        let parsed = match text.strip_prefix('@').map(|t| t.split_once(char::is_whitespace)) {
+            None => Some((0, text.to_string())),
+            Some(Some((bar, rest))) => bar.parse::<u64>().ok().map(|b| (b.saturating_sub(1), rest.trim().to_string())),
+            Some(None) => None,
+        };
+        let Some((bar, change)) = parsed else {
+            eprintln!("fugato: {name}: line {}: expected @BAR name=value, e.g. @9 key=Bb:major", i + 1);
+            continue;
+        };
+        if tx.send((bar, i + 1, change)).is_err() {
+            return;
+        }
+    }
 }
 
 trait Due {
