@@ -55,7 +55,7 @@ mod real {
 
     use anyhow::{Context, anyhow};
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    use fugato_nn::stream::{Bar, Recording};
+    use fugato_nn::stream::Bar;
     use std::path::Path;
 
     use fugato_synth::{Font, LiveFont, LiveSynth};
@@ -150,9 +150,7 @@ mod real {
 
         fn bar(&mut self, bar: &Bar) -> anyhow::Result<()> {
             if let Voices::Builtin { queue, synth } = &mut self.voices {
-                let mut one = Recording::default();
-                one.add(bar);
-                let frames = synth.render(&one.score(), bar.seconds)?;
+                let frames = synth.render(&bar.score(), bar.seconds)?;
                 locked(queue).extend(frames);
             }
             Ok(())

@@ -102,7 +102,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
         if let Some(rx) = &changes {
             waiting.extend(rx.try_iter());
         }
-        for (_, line, text) in waiting.take_due(due) {
+        for (_, line, text) in take_due(&mut waiting, due) {
             if let Err(e) = apply(session, &text) {
                 eprintln!("fugato: control line {line} ({text:?}): {e}");
             }
@@ -221,17 +221,11 @@ fn send_changes(reader: impl BufRead, name: &str, tx: &mpsc::Sender<(u64, usize,
     }
 }
 
-trait Due {
-    /// Removes and returns the waiting changes due by bar `index` (0-based), in order.
-    fn take_due(&mut self, index: u64) -> Vec<(u64, usize, String)>;
-}
-
-impl Due for Vec<(u64, usize, String)> {
-    fn take_due(&mut self, index: u64) -> Vec<(u64, usize, String)> {
-        let (due, later) = std::mem::take(self).into_iter().partition(|(bar, _, _)| *bar <= index);
-        *self = later;
-        due
-    }
+/// Removes and returns the waiting changes due by bar `index` (0-based), in order.
+fn take_due(waiting: &mut Vec<(u64, usize, String)>, index: u64) -> Vec<(u64, usize, String)> {
+    let (due, later) = std::mem::take(waiting).into_iter().partition(|(bar, _, _)| *bar <= index);
+    *waiting = later;
+    due
 }
 
 /// Real time, or none with `--fast`.

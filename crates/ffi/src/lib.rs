@@ -408,10 +408,8 @@ pub unsafe extern "C" fn fugato_session_render(
                 .synth
                 .insert(LiveSynth::new(sample_rate, None).map_err(|e| fail(FugatoStatus::BadArgument, e.to_string()))?),
         };
-        let mut one = Recording::default();
-        one.add(bar);
         let frames =
-            synth.render(&one.score(), bar.seconds).map_err(|e| fail(FugatoStatus::BadArgument, e.to_string()))?;
+            synth.render(&bar.score(), bar.seconds).map_err(|e| fail(FugatoStatus::BadArgument, e.to_string()))?;
         // SAFETY: frames.len() == needed <= capacity_frames, and the caller promises
         // 2 × capacity_frames writable floats at `pcm` (not null: checked above).
         let out = unsafe { std::slice::from_raw_parts_mut(pcm, 2 * frames.len()) };

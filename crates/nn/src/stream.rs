@@ -606,6 +606,15 @@ fn written(open: &Open, end: u64) -> Written {
     }
 }
 
+impl Bar {
+    /// This bar alone as a score (times from its start): what a synthesizer renders of it.
+    pub fn score(&self) -> Score {
+        let mut one = Recording::default();
+        one.add(self);
+        one.score()
+    }
+}
+
 /// Bars gathered into a score, as they were played: tied notes joined to the notes they
 /// hold on, a tempo and a key signature where a bar changed them. What `play --record`
 /// and the C library's recording write.
