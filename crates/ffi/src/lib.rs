@@ -100,6 +100,23 @@ impl<T> Table<T> {
     }
 }
 
+/// The item of `handle` in `table` (`what` names the kind in the error).
+fn get<T>(table: &Mutex<Table<T>>, handle: u64, what: &str) -> Result<Arc<Mutex<T>>, (FugatoStatus, String)> {
+    lock(table)
+        .items
+        .get(&handle)
+        .cloned()
+        .ok_or_else(|| fail(FugatoStatus::BadHandle, format!("{what} handle {handle} is not open")))
+}
+
+/// Frees the item of `handle`: a call that runs on it meanwhile keeps it until it returns.
+fn free<T>(table: &Mutex<Table<T>>, handle: u64, what: &str) -> FugatoStatus {
+    call(|| match lock(table).items.remove(&handle) {
+        Some(_) => Ok(()),
+        None => Err(fail(FugatoStatus::BadHandle, format!("{what} handle {handle} is not open"))),
+    })
+}
+
 /// Handles count up from 1 and are never reused, so a freed one stays bad.
 static MODELS: Mutex<Table<Checkpoint>> = Mutex::new(Table { next: 0, items: BTreeMap::new() });
 static SESSIONS: Mutex<Table<Live>> = Mutex::new(Table { next: 0, items: BTreeMap::new() });
@@ -167,19 +184,11 @@ unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Outcome {
 }
 
 fn model(handle: u64) -> Result<Arc<Mutex<Checkpoint>>, (FugatoStatus, String)> {
-    lock(&MODELS)
-        .items
-        .get(&handle)
-        .cloned()
-        .ok_or_else(|| fail(FugatoStatus::BadHandle, format!("model handle {handle} is not open")))
+    get(&MODELS, handle, "model")
 }
 
 fn session(handle: u64) -> Result<Arc<Mutex<Live>>, (FugatoStatus, String)> {
-    lock(&SESSIONS)
-        .items
-        .get(&handle)
-        .cloned()
-        .ok_or_else(|| fail(FugatoStatus::BadHandle, format!("session handle {handle} is not open")))
+    get(&SESSIONS, handle, "session")
 }
 
 /// What the last failed call on this thread said went wrong ("" after a call that worked).
@@ -222,10 +231,7 @@ pub unsafe extern "C" fn fugato_model_open(name: *const c_char, model_out: *mut 
 /// Closes a model. Its sessions go on (they hold their own copy of its weights).
 #[unsafe(no_mangle)]
 pub extern "C" fn fugato_model_free(model: u64) -> FugatoStatus {
-    call(|| match lock(&MODELS).items.remove(&model) {
-        Some(_) => Ok(()),
-        None => Err(fail(FugatoStatus::BadHandle, format!("model handle {model} is not open"))),
-    })
+    free(&MODELS, model, "model")
 }
 
 /// Starts a session of `model` drawing with `seed`. `controls` is null or lines (or
@@ -452,10 +458,7 @@ pub unsafe extern "C" fn fugato_session_write_midi(session: u64, path: *const c_
 /// Ends a session.
 #[unsafe(no_mangle)]
 pub extern "C" fn fugato_session_free(session: u64) -> FugatoStatus {
-    call(|| match lock(&SESSIONS).items.remove(&session) {
-        Some(_) => Ok(()),
-        None => Err(fail(FugatoStatus::BadHandle, format!("session handle {session} is not open"))),
-    })
+    free(&SESSIONS, session, "session")
 }
 
 #[cfg(test)]

@@ -184,7 +184,7 @@ impl Drop for Running {
 }
 
 /// Refuses a text field longer than the server allows, naming it (checked before any work).
-fn bounded(field: &'static str, text: &Option<String>, limit: usize) -> Result<(), ApiError> {
+pub(crate) fn bounded(field: &'static str, text: &Option<String>, limit: usize) -> Result<(), ApiError> {
     match text {
         Some(t) if t.chars().count() > limit => {
             Err(ApiError::field(field, format!("at most {limit} characters, but was {}", t.chars().count())))

@@ -54,9 +54,7 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, None, r.body_text()))?;
     for (field, text) in [("key", &q.key), ("style", &q.style), ("instrument", &q.instrument), ("model", &q.model)] {
-        if text.as_ref().is_some_and(|t| t.len() > state.limits.max_text) {
-            return Err(ApiError::field(field, format!("longer than {} bytes", state.limits.max_text)));
-        }
+        crate::api::bounded(field, text, state.limits.max_text)?;
     }
     let name = q.model.as_deref().unwrap_or(DEFAULT_MODEL);
     let model = state.models.iter().find(|m| m.name == name).cloned().ok_or_else(|| {
