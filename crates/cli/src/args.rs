@@ -256,13 +256,15 @@ pub struct TrainArgs {
     /// only --epochs may change).
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,
-    /// The model: a sequence model with this recurrent cell (rnn, lstm, gru) over frames or
-    /// tokens, seq2seq (the encoder–decoder), or gan [default: the preset's cell].
+    /// The model: a sequence model with this recurrent cell (rnn, lstm, gru) or a
+    /// transformer over frames or tokens, seq2seq (the encoder–decoder), or gan [default:
+    /// the preset's].
     #[arg(long, value_enum)]
     pub model: Option<ModelArg>,
     /// Sequence models: a built-in preset (seed-keras, jsb-lstm, jsb-gru, jsb-rnn, jsb-nade,
-    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm, remi-lstm) or a TOML file
-    /// [default: seed-keras].
+    /// nottingham-lstm, nottingham-nade, piano-lstm, melody-lstm, remi-lstm,
+    /// transformer-remi, transformer-jsb) or a TOML file [default: seed-keras;
+    /// transformer-remi with --model transformer].
     #[arg(long)]
     pub preset: Option<String>,
     /// Sequence models: the representation a MIDI folder is prepared in [default: pianoroll].
@@ -271,6 +273,9 @@ pub struct TrainArgs {
     /// Sequence models: LSTM with peephole connections (gates see the cell state).
     #[arg(long)]
     pub peephole: bool,
+    /// Transformers: learned absolute positions instead of relative attention.
+    #[arg(long)]
+    pub absolute_positions: bool,
     /// Sequence models: the output head [default: sigmoid for frames, softmax for tokens].
     #[arg(long, value_enum)]
     pub head: Option<HeadArg>,
@@ -394,6 +399,8 @@ pub enum ModelArg {
     Lstm,
     /// A sequence model of GRU cells.
     Gru,
+    /// A decoder-only Transformer (relative attention as in Music Transformer).
+    Transformer,
     /// The encoder–decoder (harmonisation, continuation).
     Seq2seq,
     /// A GAN (RNN or MLP generator, CNN discriminator).
@@ -560,6 +567,15 @@ pub enum SplitArg {
     Test,
 }
 
+/// What `evaluate` scores: a split, or every split the data has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EvaluateSplit {
+    Train,
+    Valid,
+    Test,
+    All,
+}
+
 impl From<SplitArg> for fugato_data::Split {
     fn from(s: SplitArg) -> Self {
         match s {
@@ -575,12 +591,15 @@ pub struct EvaluateArgs {
     /// A checkpoint folder, or a run folder (its best/ checkpoint is used).
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// A piano-roll JSON file or a shards folder.
+    /// A piano-roll JSON file, a shards folder, or (sequence models) a folder of MIDI
+    /// files, prepared in the model's representation into a temporary folder (nothing is
+    /// written into the MIDI folder).
     #[arg(long)]
     pub data: PathBuf,
-    /// Split to score [default: test if the data has one, else valid; GAN: valid].
+    /// Split to score, or all of them [default: test if the data has one, else valid;
+    /// GAN: valid].
     #[arg(long, value_enum)]
-    pub split: Option<SplitArg>,
+    pub split: Option<EvaluateSplit>,
     /// Print one JSON object (nll, frames, accuracy, ...).
     #[arg(long)]
     pub json: bool,

@@ -5,12 +5,13 @@ use fugato_data::Split;
 use fugato_nn::bundled::Model;
 use fugato_nn::evaluate::evaluate;
 
-use crate::args::EvaluateArgs;
+use crate::args::{EvaluateArgs, EvaluateSplit};
 
 pub struct Config {
     checkpoint: PathBuf,
     data: PathBuf,
-    split: Option<Split>,
+    /// None: the default split; `Some(None)`: all of them.
+    split: Option<Option<Split>>,
     json: bool,
     /// A harmoniser's beam width; 1 for every other model.
     beam: usize,
@@ -19,7 +20,12 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(a: EvaluateArgs, read: fugato_midi::ReadOptions) -> anyhow::Result<Config> {
-        let split = a.split.map(Split::from);
+        let split = a.split.map(|s| match s {
+            EvaluateSplit::Train => Some(Split::Train),
+            EvaluateSplit::Valid => Some(Split::Valid),
+            EvaluateSplit::Test => Some(Split::Test),
+            EvaluateSplit::All => None,
+        });
         let beam = fugato_nn::compose::beam(a.beam, fugato_nn::sample::Sampling::ArgMax)
             .map_err(|e| anyhow::anyhow!("--{} {}", e.field, e.message))?;
         Ok(Config { checkpoint: a.checkpoint, data: a.data, split, json: a.json, beam, read })
@@ -39,10 +45,35 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             return crate::seq2seq::evaluate_seq2seq(&ckpt, &c.data, c.read, c.json, c.beam, &device);
         }
         Model::Gan(ckpt) => {
-            return crate::gan::evaluate(&ckpt, &c.data, c.read, c.split.unwrap_or(Split::Valid), c.json, &device);
+            let Some(split) = c.split.unwrap_or(Some(Split::Valid)) else {
+                bail!("--split all applies to sequence models; a GAN scores one split");
+            };
+            return crate::gan::evaluate(&ckpt, &c.data, c.read, split, c.json, &device);
         }
     };
-    let dataset = crate::data::open(&c.data, None, c.read)?;
+    // A MIDI folder is prepared into a temporary folder, removed when this returns.
+    let (data_dir, _prepared) = if fugato_data::Dataset::needs_preparing(&c.data) {
+        let meta = &ckpt.meta.data;
+        if !meta.styles.is_empty() {
+            bail!(
+                "the model in {} reads each piece's style; prepare {} with --styles and evaluate the shards",
+                c.checkpoint.display(),
+                c.data.display()
+            );
+        }
+        let temp = tempfile::tempdir()?;
+        let out = temp.path().join("data");
+        let config = fugato_data::PrepareConfig {
+            repr: meta.repr,
+            steps_per_quarter: meta.steps_per_quarter.unwrap_or(fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER),
+            styles: false,
+        };
+        crate::prepare::prepare_midi_folders(std::slice::from_ref(&c.data), &out, config, c.read)?;
+        (out, Some(temp))
+    } else {
+        (c.data.clone(), None)
+    };
+    let dataset = crate::data::open(&data_dir, None, c.read)?;
     let info = dataset.info(&c.data);
     if info.repr != ckpt.meta.data.repr {
         bail!(
@@ -62,22 +93,27 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             ckpt.meta.data.styles.join(", ")
         );
     }
-    let split = match c.split {
-        Some(s) => s,
-        None if dataset.has(Split::Test) => Split::Test,
-        None => Split::Valid,
+    let splits: Vec<Split> = match c.split {
+        Some(Some(s)) => vec![s],
+        Some(None) => [Split::Train, Split::Valid, Split::Test].into_iter().filter(|s| dataset.has(*s)).collect(),
+        None if dataset.has(Split::Test) => vec![Split::Test],
+        None => vec![Split::Valid],
     };
-    let set = dataset.split(split, &c.data)?;
+    let mut set = dataset.split(splits[0], &c.data)?;
+    for split in &splits[1..] {
+        set.append(&dataset.split(*split, &c.data)?);
+    }
+    let name = if splits.len() == 1 { splits[0].name() } else { "all" };
     let e = evaluate(&ckpt.model, &set, &device);
     if c.json {
         let mut v = serde_json::to_value(&e)?;
-        v["split"] = split.name().into();
+        v["split"] = name.into();
         return crate::print(&format!("{v}\n"));
     }
     let unit = if e.perplexity.is_some() { "token" } else { "frame" };
     let mut text = format!(
         "{} split of {}: {} {unit}s scored\nNLL         {:.4} nats/{unit}\n",
-        split.name(),
+        name,
         c.data.display(),
         e.frames,
         e.nll

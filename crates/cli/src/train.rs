@@ -109,6 +109,7 @@ fn flags(a: &TrainArgs) -> Vec<Flag> {
         f("--preset", a.preset.is_some(), SEQUENCE),
         f("--repr", a.repr.is_some(), SEQUENCE),
         f("--peephole", a.peephole, SEQUENCE),
+        f("--absolute-positions", a.absolute_positions, SEQUENCE),
         f("--head", a.head.is_some(), SEQUENCE),
         f("--nade-hidden", a.nade_hidden.is_some(), SEQUENCE),
         f("--task", a.task.is_some(), SEQ2SEQ),
@@ -164,7 +165,7 @@ fn refuse(a: &TrainArgs, kind: Kind, resume: bool) -> anyhow::Result<()> {
                 model_flag(kind),
                 wanted.join(" and "),
                 if flag.name == "--cell" {
-                    "; a sequence model's cell is --model itself: rnn, lstm or gru"
+                    "; a sequence model's cell is --model itself: rnn, lstm, gru or transformer"
                 } else {
                     ""
                 }
@@ -173,6 +174,9 @@ fn refuse(a: &TrainArgs, kind: Kind, resume: bool) -> anyhow::Result<()> {
     }
     if a.peephole && a.model.is_some_and(|m| m != ModelArg::Lstm) {
         bail!("--peephole is for --model lstm");
+    }
+    if a.absolute_positions && a.model.is_some_and(|m| m != ModelArg::Transformer) {
+        bail!("--absolute-positions is for --model transformer");
     }
     if kind == Kind::Gan && a.feedback && a.generator == Some(GeneratorArg::Mlp) {
         bail!("--feedback is for --generator rnn: only the RNN generator reads its own frames back");
@@ -183,14 +187,15 @@ fn refuse(a: &TrainArgs, kind: Kind, resume: bool) -> anyhow::Result<()> {
 /// How `--model` names a family, for messages.
 fn model_flag(kind: Kind) -> &'static str {
     match kind {
-        Kind::Sequence => "sequence models (--model rnn, lstm or gru)",
+        Kind::Sequence => "sequence models (--model rnn, lstm, gru or transformer)",
         Kind::Seq2Seq => "--model seq2seq",
         Kind::Gan => "--model gan",
     }
 }
 
 fn sequence_plan(a: &TrainArgs) -> anyhow::Result<SequencePlan> {
-    let preset_name = a.preset.clone().unwrap_or_else(|| "seed-keras".into());
+    let default = if a.model == Some(ModelArg::Transformer) { "transformer-remi" } else { "seed-keras" };
+    let preset_name = a.preset.clone().unwrap_or_else(|| default.into());
     let mut preset = match Preset::built_in(&preset_name) {
         Some(p) => p,
         None if Path::new(&preset_name).is_file() => {
@@ -207,8 +212,16 @@ fn sequence_plan(a: &TrainArgs) -> anyhow::Result<SequencePlan> {
         Some(ModelArg::Rnn) => CellKind::Rnn,
         Some(ModelArg::Lstm) => CellKind::Lstm,
         Some(ModelArg::Gru) => CellKind::Gru,
+        Some(ModelArg::Transformer) => CellKind::Transformer,
         _ => m.cell,
     };
+    if m.cell == CellKind::Transformer {
+        let transformer = Preset::built_in("transformer-remi").expect("a built-in preset").model;
+        let attention = m.attention.get_or_insert_with(|| transformer.attention.expect("attention settings"));
+        attention.absolute |= a.absolute_positions;
+    } else if a.absolute_positions {
+        bail!("--absolute-positions is for transformers, but preset {preset_name} is a {:?} model", m.cell);
+    }
     m.peephole |= a.peephole;
     m.hidden = a.hidden.unwrap_or(m.hidden);
     m.layers = a.layers.unwrap_or(m.layers);

@@ -729,3 +729,55 @@ fn infill_rewrites_the_bars_asked_for() {
     assert!(stderr(&o).contains("one-part"), "{}", stderr(&o));
     assert!(!dir.path().join("x.mid").exists());
 }
+
+/// A Transformer trains on a MIDI folder of chorales (REMI), writes the same bytes for
+/// the same seed, and is scored on every file of a MIDI folder with `--split all` —
+/// prepared on the fly, nothing written into the folder; a folder with no readable MIDI
+/// is refused by name.
+#[test]
+fn a_transformer_trains_generates_and_scores_a_midi_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chorales = tmp.path().join("bach-chorales");
+    std::fs::create_dir_all(&chorales).unwrap();
+    for file in ["bwv66.6.mid", "bwv41.6.mid", "bwv248.23-2.mid"] {
+        std::fs::copy(testdata().join("midi").join(file), chorales.join(file)).unwrap();
+    }
+    let listing = |dir: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    let before = listing(&chorales);
+    let run = tmp.path().join("run");
+    let small = ["--model", "transformer", "--repr", "remi", "--epochs", "1", "--hidden", "16", "--layers", "1"];
+    let o = fugato(&[&["train", "--data", path(&chorales), "--out", path(&run)][..], &small].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Transformer 1×16"), "{}", stderr(&o));
+
+    let generate = |name: &str| {
+        let out = tmp.path().join(name);
+        let o = fugato(&["generate", "--checkpoint", path(&run), "--bars", "2", "--seed", "4", "--out", path(&out)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(generate("a.mid"), generate("b.mid"));
+
+    let o = fugato(&["evaluate", "--checkpoint", path(&run), "--data", path(&chorales), "--split", "all", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["split"], "all");
+    let one =
+        fugato(&["evaluate", "--checkpoint", path(&run), "--data", path(&chorales), "--split", "train", "--json"]);
+    let one: serde_json::Value = serde_json::from_str(&stdout(&one)).unwrap();
+    assert!(v["frames"].as_u64().unwrap() >= one["frames"].as_u64().unwrap(), "{v} vs {one}");
+    assert!(v["nll"].as_f64().unwrap().is_finite() && v["perplexity"].as_f64().unwrap() > 1.0, "{v}");
+    assert_eq!(listing(&chorales), before, "nothing written into the MIDI folder");
+
+    let empty = tmp.path().join("no-midi");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "not music").unwrap();
+    let o = fugato(&["evaluate", "--checkpoint", path(&run), "--data", path(&empty), "--split", "all"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no-midi"), "the folder is named: {}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -43,6 +43,26 @@ impl SequenceSet {
         }
     }
 
+    /// Appends `other`'s sequences (a split of the same data: the same kind, styles on
+    /// both or neither).
+    ///
+    /// # Panics
+    /// When the two sets are of different kinds.
+    pub fn append(&mut self, other: &SequenceSet) {
+        match (self, other) {
+            (SequenceSet::Frames(a), SequenceSet::Frames(b)) => (0..b.len()).for_each(|i| a.push(b.get(i))),
+            (SequenceSet::Tokens { seqs: a, styles: sa, .. }, SequenceSet::Tokens { seqs: b, styles: sb, .. }) => {
+                (0..b.len()).for_each(|i| a.push(b.get(i)));
+                match (sa, sb) {
+                    (Some(sa), Some(sb)) => sa.extend_from_slice(sb),
+                    (None, None) => {}
+                    _ => panic!("appending sequences with styles to sequences without"),
+                }
+            }
+            _ => panic!("appending frames to tokens or tokens to frames"),
+        }
+    }
+
     /// A split of a piano-roll benchmark file.
     pub fn from_polyphonic(set: &PolyphonicSet, split: Split) -> Option<SequenceSet> {
         let mut seqs = Sequences::default();

@@ -82,6 +82,7 @@ macro_rules! vectorised {
 }
 
 pub mod adam;
+pub mod attend;
 pub mod cell;
 #[cfg(feature = "cuda")]
 pub mod cuda;

@@ -47,6 +47,7 @@ fn config(cell: CellKind, peephole: bool, hidden: usize, layers: usize, dropout:
         input: Input::Frames { units: UNITS },
         outputs: UNITS,
         nade_hidden: 0,
+        attention: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CellKind, DEFAULT_NADE_HIDDEN, HeadKind, Input, ModelConfig};
+use crate::model::{AttentionConfig, CellKind, DEFAULT_NADE_HIDDEN, HeadKind, Input, ModelConfig};
 use crate::train::TrainConfig;
 
 /// The model part of a preset: everything but what the data decides (input and outputs).
@@ -20,8 +20,10 @@ pub struct ModelPreset {
     pub head: Option<HeadKind>,
     #[serde(default = "default_nade_hidden")]
     pub nade_hidden: usize,
-    /// Token models: embedding size (default: the hidden size).
+    /// Token models: embedding size (default: the hidden size; a transformer's is always).
     pub embedding: Option<usize>,
+    /// `cell = "transformer"`: `[model.attention]`.
+    pub attention: Option<AttentionConfig>,
 }
 
 fn default_nade_hidden() -> usize {
@@ -55,7 +57,7 @@ impl TrainConfigPartial {
 }
 
 /// The presets in `configs/`, by name.
-pub const BUILT_IN: [(&str, &str); 10] = [
+pub const BUILT_IN: [(&str, &str); 12] = [
     ("seed-keras", include_str!("../../../configs/seed-keras.toml")),
     ("jsb-lstm", include_str!("../../../configs/jsb-lstm.toml")),
     ("jsb-gru", include_str!("../../../configs/jsb-gru.toml")),
@@ -66,6 +68,8 @@ pub const BUILT_IN: [(&str, &str); 10] = [
     ("nottingham-nade", include_str!("../../../configs/nottingham-nade.toml")),
     ("melody-lstm", include_str!("../../../configs/melody-lstm.toml")),
     ("remi-lstm", include_str!("../../../configs/remi-lstm.toml")),
+    ("transformer-remi", include_str!("../../../configs/transformer-remi.toml")),
+    ("transformer-jsb", include_str!("../../../configs/transformer-jsb.toml")),
 ];
 
 impl Preset {
@@ -89,7 +93,9 @@ impl Preset {
                     Some(HeadKind::Regression) => HeadKind::Regression,
                     _ => HeadKind::Softmax,
                 };
-                (Input::Tokens { vocab, embedding: m.embedding.unwrap_or(m.hidden), styles }, head)
+                let embedding =
+                    if m.cell == CellKind::Transformer { m.hidden } else { m.embedding.unwrap_or(m.hidden) };
+                (Input::Tokens { vocab, embedding, styles }, head)
             }
         };
         ModelConfig {
@@ -102,6 +108,7 @@ impl Preset {
             input,
             outputs,
             nade_hidden: m.nade_hidden,
+            attention: if m.cell == CellKind::Transformer { m.attention.clone() } else { None },
         }
     }
 }

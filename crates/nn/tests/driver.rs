@@ -67,6 +67,7 @@ fn a_sequence_model_resumed_keeps_every_log_line() {
         input: Input::Frames { units: 88 },
         outputs: 88,
         nade_hidden: 8,
+        attention: None,
     };
     let train = TrainConfig { batch: 4, seq_len: 16, epochs: 2, ..TrainConfig::default() };
     two_then_four::<SequenceTraining>(CheckpointMeta::new(model, train, data.info.clone()), &data);

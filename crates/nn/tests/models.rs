@@ -9,7 +9,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use fugato_data::{PolyphonicSet, Sequences, Split};
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
-use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig, SequenceModel};
+use fugato_nn::model::{AttentionConfig, CellKind, HeadKind, Input, ModelConfig, SequenceModel};
 
 fn jsb_frames() -> SequenceSet {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/polyphonic/jsb_small.json");
@@ -22,7 +22,18 @@ fn jsb_frames() -> SequenceSet {
 }
 
 fn config(cell: CellKind, head: HeadKind, input: Input, outputs: usize) -> ModelConfig {
-    ModelConfig { cell, peephole: false, hidden: 48, layers: 2, dropout: 0.0, head, input, outputs, nade_hidden: 32 }
+    ModelConfig {
+        cell,
+        peephole: false,
+        hidden: 48,
+        layers: 2,
+        dropout: 0.0,
+        head,
+        input,
+        outputs,
+        nade_hidden: 32,
+        attention: None,
+    }
 }
 
 /// burn's random stream is the process's, and the tests run in parallel: every test that
@@ -100,6 +111,33 @@ fn softmax_head_overfits_tokens() {
         &set,
         &windows,
     );
+}
+
+fn transformer(head: HeadKind, input: Input, outputs: usize, absolute: bool) -> ModelConfig {
+    let attention = AttentionConfig { heads: 4, feed_forward: 64, distances: 16, absolute };
+    let input = match input {
+        Input::Tokens { vocab, styles, .. } => Input::Tokens { vocab, embedding: 32, styles },
+        frames => frames,
+    };
+    ModelConfig { hidden: 32, attention: Some(attention), ..config(CellKind::Transformer, head, input, outputs) }
+}
+
+/// The Transformer, relative and absolute, learns one batch of tokens (windows longer
+/// than its relative distances) and of frames with the sigmoid and NADE heads.
+#[test]
+fn transformers_overfit() {
+    let mut seqs = Sequences::default();
+    seqs.push(&(0..40).map(|i| (i * 7 % 23) as u16).collect::<Vec<_>>());
+    seqs.push(&(0..40).map(|i| (i * 5 % 23) as u16).collect::<Vec<_>>());
+    let set = SequenceSet::Tokens { seqs, styles: None, repr: fugato_repr::ReprKind::Performance };
+    let windows: Vec<Window> = (0..2).map(|i| Window { sequence: i, start: 0, len: 40, shift: 0 }).collect();
+    let tokens = Input::Tokens { vocab: 23, embedding: 0, styles: 0 };
+    for absolute in [false, true] {
+        check_overfits(transformer(HeadKind::Softmax, tokens, 23, absolute), &set, &windows);
+    }
+    for head in [HeadKind::Sigmoid, HeadKind::Nade] {
+        check_overfits(transformer(head, Input::Frames { units: 88 }, 88, false), &jsb_frames(), &frame_windows());
+    }
 }
 
 #[test]
@@ -309,6 +347,7 @@ fn non_finite_weights_are_refused() {
         input: Input::Frames { units: 88 },
         outputs: 88,
         nade_hidden: 8,
+        attention: None,
     };
     let model = config.init(&device).map(&mut Poison(false));
     let data = DataInfo {

@@ -156,6 +156,9 @@ impl GanConfig {
             ("channels", self.channels[0], 1024),
             ("channels", self.channels[1], 1024),
         ])?;
+        if self.cell == crate::model::CellKind::Transformer {
+            return Err("the cell must be rnn, lstm or gru".into());
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in 0..1, but was {}", self.dropout));
         }

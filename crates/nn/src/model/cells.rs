@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fused;
 
-/// Which recurrent cell.
+/// Which recurrent cell — or, for a sequence model only, none: a Transformer body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CellKind {
@@ -24,6 +24,24 @@ pub enum CellKind {
     Lstm,
     /// Gated recurrent unit (reset gate applied after the recurrent product, as PyTorch).
     Gru,
+    /// No recurrent layers: the blocks of [`super::transformer`].
+    Transformer,
+}
+
+impl CellKind {
+    /// Gates per hidden unit of a recurrent cell.
+    ///
+    /// # Panics
+    /// For [`CellKind::Transformer`], which configurations' `validate` keeps away from
+    /// recurrent layers.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Rnn => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+            CellKind::Transformer => panic!("a transformer has no recurrent layers"),
+        }
+    }
 }
 
 impl std::str::FromStr for CellKind {
@@ -33,7 +51,8 @@ impl std::str::FromStr for CellKind {
             "rnn" => Ok(CellKind::Rnn),
             "lstm" => Ok(CellKind::Lstm),
             "gru" => Ok(CellKind::Gru),
-            _ => Err(format!("unknown model {s:?}: expected rnn, lstm or gru")),
+            "transformer" => Ok(CellKind::Transformer),
+            _ => Err(format!("unknown model {s:?}: expected rnn, lstm, gru or transformer")),
         }
     }
 }
@@ -92,11 +111,7 @@ pub struct Layer {
 
 impl LayerConfig {
     pub fn init(&self, device: &Device) -> Layer {
-        let gates = match self.cell {
-            CellKind::Rnn => 1,
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-        };
+        let gates = self.cell.gates();
         let h = self.d_hidden;
         // PyTorch's default for recurrent layers: U(-1/√h, 1/√h) for every weight and bias.
         let bound = 1.0 / (h as f64).sqrt();
@@ -172,6 +187,7 @@ impl Layer {
             CellKind::Rnn => fugato_kernels::cell::Cell::Rnn,
             CellKind::Lstm => fugato_kernels::cell::Cell::Lstm,
             CellKind::Gru => fugato_kernels::cell::Cell::Gru,
+            CellKind::Transformer => panic!("a transformer has no recurrent layers"),
         }
     }
 

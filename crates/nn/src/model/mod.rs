@@ -1,10 +1,11 @@
-//! Sequence models: an optional token embedding, a stack of recurrent layers with
-//! dropout between them, and an output head.
+//! Sequence models: an optional token embedding, a body — a stack of recurrent layers
+//! with dropout between them, or a Transformer ([`transformer`]) — and an output head.
 
 mod cells;
 mod heads;
 mod stepper;
 mod train;
+pub mod transformer;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
@@ -17,6 +18,7 @@ pub use cells::{CellKind, Layer, LayerConfig, LayerState};
 pub use heads::{Head, HeadKind, Nade, Target};
 pub use stepper::{PlainHead, PlainLinear, StepItem, Stepper};
 pub use train::{SequenceTraining, TrainData};
+pub use transformer::AttentionConfig;
 
 pub const DEFAULT_NADE_HIDDEN: usize = 150;
 
@@ -40,6 +42,7 @@ pub enum Input {
 /// Everything needed to build a model; stored in every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
+    /// The recurrent cell, or `transformer` (with `attention`).
     pub cell: CellKind,
     /// LSTM only.
     #[serde(default)]
@@ -54,6 +57,10 @@ pub struct ModelConfig {
     pub outputs: usize,
     #[serde(default = "default_nade_hidden")]
     pub nade_hidden: usize,
+    /// Transformer only: heads, feed-forward width, positions. Its width is `hidden`, its
+    /// blocks `layers`, and a token model's embedding must be as wide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionConfig>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -87,6 +94,17 @@ impl ModelConfig {
         if self.peephole && self.cell != CellKind::Lstm {
             return Err("peepholes exist only for the LSTM".into());
         }
+        match (&self.attention, self.cell, self.input) {
+            (None, CellKind::Transformer, _) => return Err("a transformer needs its attention settings".into()),
+            (Some(_), cell, _) if cell != CellKind::Transformer => {
+                return Err(format!("attention settings are for a transformer, not {cell:?}"));
+            }
+            (Some(_), _, Input::Tokens { embedding, .. }) if embedding != self.hidden => {
+                return Err(format!("a transformer's embedding ({embedding}) must be its width ({})", self.hidden));
+            }
+            (Some(a), ..) => a.validate(self.hidden)?,
+            (None, ..) => {}
+        }
         match (self.head, self.input) {
             (HeadKind::Sigmoid | HeadKind::Nade, Input::Frames { units }) if units == self.outputs => Ok(()),
             (HeadKind::Softmax, Input::Tokens { vocab, embedding, .. }) if vocab == self.outputs && embedding > 0 => {
@@ -108,7 +126,12 @@ impl ModelConfig {
                 embedding,
             ),
         };
-        let layers = (0..self.layers)
+        let transformer = self.attention.as_ref().map(|a| {
+            let frames = matches!(self.input, Input::Frames { .. }).then_some(d_input);
+            a.init(self.hidden, self.layers, self.dropout, frames, device)
+        });
+        let recurrent = if transformer.is_some() { 0 } else { self.layers };
+        let layers = (0..recurrent)
             .map(|_| {
                 let layer = LayerConfig::new(self.cell, d_input, self.hidden).with_peephole(self.peephole).init(device);
                 d_input = self.hidden;
@@ -119,6 +142,7 @@ impl ModelConfig {
             embedding,
             style,
             layers,
+            transformer,
             dropout: DropoutConfig::new(self.dropout).init(),
             head: Head::init(self.head, self.hidden, self.outputs, self.nade_hidden, device),
         }
@@ -166,6 +190,7 @@ pub struct SequenceModel {
     embedding: Option<Embedding>,
     style: Option<Embedding>,
     layers: Vec<Layer>,
+    transformer: Option<transformer::Transformer>,
     dropout: Dropout,
     pub head: Head,
 }
@@ -174,6 +199,13 @@ impl SequenceModel {
     /// The top layer's output at every step: `[batch, time, hidden]`, from zero states.
     pub fn hidden(&self, inputs: Inputs) -> Tensor<3> {
         let x = self.embed(inputs);
+        if let Some(t) = &self.transformer {
+            let x = match &t.frames {
+                Some(frames) => frames.forward(x),
+                None => x,
+            };
+            return t.forward(dropout(&self.dropout, x));
+        }
         let [batch, _, _] = x.dims();
         let device = x.device();
         let mut x = x;

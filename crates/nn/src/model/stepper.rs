@@ -1,12 +1,14 @@
 //! Sampling's view of a model: [`Stepper::new`] copies a [`SequenceModel`]'s weights out
-//! of burn once into plain `f32` layers ([`fugato_kernels::step`]) and then advances them
-//! one item at a time at batch 1, with no tensor graph per step. Any backend's model can
+//! of burn once into plain `f32` layers ([`fugato_kernels::step`], or a Transformer with
+//! its key–value cache, [`fugato_kernels::attend`]) and then advances them one item at a
+//! time at batch 1, with no tensor graph per step. Any backend's model can
 //! be stepped this way (the weights are read back to the host once).
 
 use fugato_repr::pianoroll::Frame;
 
 use super::SequenceModel;
 use super::cells::values;
+use fugato_kernels::attend::Decoder;
 use fugato_kernels::cell::sigmoid;
 use fugato_kernels::gemm::Isa;
 use fugato_kernels::step::{LayerWeights, PanelMatrix, StepInput, StepStack, add};
@@ -58,16 +60,10 @@ pub enum StepItem {
 /// A model at batch 1 with its state carried between calls.
 pub struct Stepper {
     isa: Isa,
-    stack: StepStack,
-    /// Token models: every token's and every style's embedding already multiplied by the
-    /// first layer's input weights, `[rows, gates·hidden]` (the embeddings are only ever
-    /// read through that product, and it is linear).
-    tokens: Option<Vec<f32>>,
-    styles: Option<Vec<f32>>,
-    /// Width of those rows.
-    projected: usize,
+    body: Body,
+    tables: Option<Tables>,
     head: PlainHead,
-    /// Scratch: a frame's sounding units, a token's projected input, the NADE's hidden
+    /// Scratch: a frame's sounding units, the body's input, the NADE's hidden
     /// pre-activations and visible biases.
     ones: Vec<usize>,
     input: Vec<f32>,
@@ -75,29 +71,80 @@ pub struct Stepper {
     nade_bv: Vec<f32>,
 }
 
+/// A Transformer keeps this many times its relative distances (or positions) of keys and
+/// values; older items fall out of the cache.
+pub const CACHE_WINDOWS: usize = 4;
+
+/// What carries the state: recurrent layers or a Transformer's cache. Token models'
+/// tables hold rows of the body's input: for recurrent layers every token's and every
+/// style's embedding already multiplied by the first layer's input weights,
+/// `[rows, gates·hidden]` (the embeddings are only ever read through that product, and it
+/// is linear); for a Transformer the embeddings themselves.
+enum Body {
+    Recurrent(StepStack),
+    Transformer {
+        decoder: Decoder,
+        /// Piano-roll models: the frame embedding `[units, width]` and its bias.
+        frames: Option<(Vec<f32>, Vec<f32>)>,
+    },
+}
+
+/// Token models' input rows (see [`Body`]).
+struct Tables {
+    tokens: Vec<f32>,
+    styles: Option<Vec<f32>>,
+    width: usize,
+}
+
 impl Stepper {
     /// Copies the model's weights; the state starts at zero.
     pub fn new(model: &SequenceModel) -> Stepper {
-        let layers: Vec<LayerWeights> = model.layers.iter().map(|l| l.plain()).collect();
         let isa = Isa::detect();
-        let first = &layers[0];
-        let projected = first.cell.gates() * first.hidden;
-        let wx = PanelMatrix::new(&first.wx, first.input, projected);
-        let project = |table: &burn::nn::Embedding| -> Vec<f32> {
-            let width = table.weight.dims()[1];
-            let table = values(table.weight.val());
-            let mut out = vec![0.0; table.len() / width * projected];
-            for (x, y) in table.chunks_exact(width).zip(out.chunks_exact_mut(projected)) {
-                wx.multiply_add(isa, x, y);
+        let (body, tables) = match &model.transformer {
+            Some(t) => {
+                let (blocks, norm, position) = t.plain();
+                let rows = position.as_ref().map(|p| p.len() / norm.gamma.len());
+                let distances = blocks.first().and_then(|b| b.relative.as_ref()).map(|r| r.1);
+                let capacity = CACHE_WINDOWS * distances.or(rows).unwrap_or(1);
+                let frames = t.frames.as_ref().map(|l| {
+                    let n = l.weight.dims()[1];
+                    (values(l.weight.val()), l.bias.as_ref().map_or_else(|| vec![0.0; n], |b| values(b.val())))
+                });
+                let decoder = Decoder::new(&blocks, norm, position, capacity);
+                let width = decoder.width();
+                let tables = model.embedding.as_ref().map(|e| Tables {
+                    tokens: values(e.weight.val()),
+                    styles: model.style.as_ref().map(|s| values(s.weight.val())),
+                    width,
+                });
+                (Body::Transformer { decoder, frames }, tables)
             }
-            out
+            None => {
+                let layers: Vec<LayerWeights> = model.layers.iter().map(|l| l.plain()).collect();
+                let first = &layers[0];
+                let projected = first.cell.gates() * first.hidden;
+                let wx = PanelMatrix::new(&first.wx, first.input, projected);
+                let project = |table: &burn::nn::Embedding| -> Vec<f32> {
+                    let width = table.weight.dims()[1];
+                    let table = values(table.weight.val());
+                    let mut out = vec![0.0; table.len() / width * projected];
+                    for (x, y) in table.chunks_exact(width).zip(out.chunks_exact_mut(projected)) {
+                        wx.multiply_add(isa, x, y);
+                    }
+                    out
+                };
+                let tables = model.embedding.as_ref().map(|e| Tables {
+                    tokens: project(e),
+                    styles: model.style.as_ref().map(project),
+                    width: projected,
+                });
+                (Body::Recurrent(StepStack::new(&layers)), tables)
+            }
         };
         Stepper {
             isa,
-            tokens: model.embedding.as_ref().map(project),
-            styles: model.style.as_ref().map(project),
-            projected,
-            stack: StepStack::new(&layers),
+            body,
+            tables,
             head: model.head.plain(),
             ones: Vec::new(),
             input: Vec::new(),
@@ -106,35 +153,54 @@ impl Stepper {
         }
     }
 
-    /// Reads one item and advances every layer's state.
+    /// Reads one item and advances the state.
     ///
     /// # Panics
     /// On an item the model cannot read (a frame for a token model, a token outside the
     /// vocabulary, no style for a model with styles): the callers check these first.
     pub fn feed(&mut self, item: StepItem) {
-        match (item, &self.tokens) {
+        match (item, &self.tables) {
             (StepItem::Frame(frame), None) => {
                 self.ones.clear();
                 self.ones.extend((0..Frame::BITS as usize).filter(|k| frame >> k & 1 == 1));
-                self.stack.feed(StepInput::Ones(&self.ones));
+                match &mut self.body {
+                    Body::Recurrent(stack) => stack.feed(StepInput::Ones(&self.ones)),
+                    Body::Transformer { decoder, frames: Some((w, b)) } => {
+                        self.input.clear();
+                        self.input.extend_from_slice(b);
+                        for &k in &self.ones {
+                            add(self.isa, table_row(w, b.len(), k), &mut self.input);
+                        }
+                        decoder.feed(&self.input);
+                    }
+                    Body::Transformer { frames: None, .. } => panic!("this model cannot read frames"),
+                }
             }
-            (StepItem::Token { id, style }, Some(tokens)) => {
+            (StepItem::Token { id, style }, Some(tables)) => {
                 self.input.clear();
-                self.input.extend_from_slice(table_row(tokens, self.projected, id));
-                match (&self.styles, style) {
-                    (Some(styles), Some(s)) => add(self.isa, table_row(styles, self.projected, s), &mut self.input),
+                self.input.extend_from_slice(table_row(&tables.tokens, tables.width, usize::from(id)));
+                match (&tables.styles, style) {
+                    (Some(styles), Some(s)) => {
+                        add(self.isa, table_row(styles, tables.width, usize::from(s)), &mut self.input)
+                    }
                     (Some(_), None) => panic!("this model needs a style for every sequence"),
                     (None, _) => {}
                 }
-                self.stack.feed(StepInput::Projected(&self.input));
+                match &mut self.body {
+                    Body::Recurrent(stack) => stack.feed(StepInput::Projected(&self.input)),
+                    Body::Transformer { decoder, .. } => decoder.feed(&self.input),
+                }
             }
             (item, _) => panic!("this model cannot read {item:?}"),
         }
     }
 
-    /// The top layer's output after the last item: `[hidden]`.
+    /// The body's output after the last item: `[hidden]`.
     pub fn hidden(&self) -> &[f32] {
-        self.stack.top()
+        match &self.body {
+            Body::Recurrent(stack) => stack.top(),
+            Body::Transformer { decoder, .. } => decoder.top(),
+        }
     }
 
     /// The linear head's output (logits or values) after the last item.
@@ -155,7 +221,10 @@ impl Stepper {
     /// For a linear head.
     pub fn sample_nade(&mut self, uniform: &[f32], temperature: f32) -> Frame {
         let isa = self.isa;
-        let top = self.stack.top();
+        let top = match &self.body {
+            Body::Recurrent(stack) => stack.top(),
+            Body::Transformer { decoder, .. } => decoder.top(),
+        };
         let PlainHead::Nade { visible, hidden, w, v } = &self.head else {
             panic!("only a NADE head is sampled unit by unit")
         };
@@ -176,8 +245,7 @@ impl Stepper {
 }
 
 /// Row `i` of a `[rows, width]` table.
-fn table_row(table: &[f32], width: usize, i: u16) -> &[f32] {
-    let i = usize::from(i);
+fn table_row(table: &[f32], width: usize, i: usize) -> &[f32] {
     assert!((i + 1) * width <= table.len(), "row {i} is outside the model's table");
     &table[i * width..][..width]
 }
@@ -190,7 +258,18 @@ mod tests {
     use crate::model::{CellKind, Head, HeadKind, Input, Inputs, ModelConfig};
 
     fn config(cell: CellKind, peephole: bool, head: HeadKind, input: Input, outputs: usize) -> ModelConfig {
-        ModelConfig { cell, peephole, hidden: 24, layers: 2, dropout: 0.0, head, input, outputs, nade_hidden: 10 }
+        ModelConfig {
+            cell,
+            peephole,
+            hidden: 24,
+            layers: 2,
+            dropout: 0.0,
+            head,
+            input,
+            outputs,
+            nade_hidden: 10,
+            attention: None,
+        }
     }
 
     fn close(a: &[f32], b: &[f32], what: &str) {
@@ -244,6 +323,72 @@ mod tests {
                     close(stepper.hidden(), &values(h.clone()), &format!("{cell:?} hidden, step {t}"));
                     stepper.logits(&mut logits);
                     close(&logits, &values(linear.forward(h)), &format!("{cell:?} logits, step {t}"));
+                }
+            }
+        }
+    }
+
+    /// A Transformer's cached steps give the op-by-op model's outputs over the whole
+    /// sequence at every position — relative and absolute positions, tokens with styles
+    /// and frames, a sequence three times the relative distances long — and past the
+    /// cache's capacity they go on without error.
+    #[test]
+    fn transformer_steps_agree_with_the_burn_model() {
+        use crate::model::AttentionConfig;
+        let device = Device::flex();
+        let time = 30;
+        let ids: Vec<u16> = (0..time as u16).map(|t| (t * 5 + t / 3) % 12).collect();
+        let frames: Vec<Frame> = (0..time).map(|t| (1 << (40 + t % 7)) | (1 << (50 + t % 11)) | 1).collect();
+        for absolute in [false, true] {
+            for frames_model in [false, true] {
+                let attention = AttentionConfig { heads: 4, feed_forward: 40, distances: 10, absolute };
+                let (input, head, outputs) = if frames_model {
+                    (Input::Frames { units: 88 }, HeadKind::Sigmoid, 88)
+                } else {
+                    (Input::Tokens { vocab: 12, embedding: 24, styles: 3 }, HeadKind::Softmax, 12)
+                };
+                let config = ModelConfig {
+                    cell: CellKind::Transformer,
+                    attention: Some(attention),
+                    ..config(CellKind::Lstm, false, head, input, outputs)
+                };
+                config.validate().unwrap();
+                let model = config.init(&device);
+                let (items, inputs): (Vec<StepItem>, Inputs) = if frames_model {
+                    let units: Vec<f32> =
+                        frames.iter().flat_map(|f| (0..88).map(move |k| (f >> k & 1) as f32)).collect();
+                    (
+                        frames.iter().map(|&f| StepItem::Frame(f)).collect(),
+                        Inputs::Frames(Tensor::from_data(TensorData::new(units, [1, time, 88]), &device)),
+                    )
+                } else {
+                    (
+                        ids.iter().map(|&id| StepItem::Token { id, style: Some(2) }).collect(),
+                        Inputs::Tokens {
+                            ids: Tensor::<2, Int>::from_data(
+                                TensorData::new(ids.iter().map(|&i| i64::from(i)).collect(), [1, time]),
+                                &device,
+                            ),
+                            style: Some(Tensor::<1, Int>::from_data(TensorData::new(vec![2i64], [1]), &device)),
+                        },
+                    )
+                };
+                let hidden = model.hidden(inputs); // [1, time, 24]
+                let (Head::Sigmoid(linear) | Head::Softmax(linear)) = &model.head else { unreachable!() };
+                let mut stepper = Stepper::new(&model);
+                let mut logits = Vec::new();
+                let what = format!("absolute {absolute}, frames {frames_model}");
+                for (t, item) in items.iter().enumerate() {
+                    stepper.feed(*item);
+                    let h: Tensor<2> = hidden.clone().narrow(1, t, 1).reshape([1, 24]);
+                    close(stepper.hidden(), &values(h.clone()), &format!("{what}: hidden, step {t}"));
+                    stepper.logits(&mut logits);
+                    close(&logits, &values(linear.forward(h)), &format!("{what}: logits, step {t}"));
+                }
+                // Past the cache (4 × 10 items): the oldest fall out, the steps go on.
+                for item in items.iter().cycle().take(3 * time) {
+                    stepper.feed(*item);
+                    assert!(stepper.hidden().iter().all(|v| v.is_finite()));
                 }
             }
         }

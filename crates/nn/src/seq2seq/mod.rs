@@ -73,6 +73,9 @@ impl Seq2SeqConfig {
             ("streams", self.streams, 16),
             ("positions", self.positions, MAX_VOCAB),
         ])?;
+        if self.cell == crate::model::CellKind::Transformer {
+            return Err("the cell must be rnn, lstm or gru".into());
+        }
         for (name, p) in [("dropout", self.dropout), ("token_dropout", self.token_dropout)] {
             if !(0.0..1.0).contains(&p) {
                 return Err(format!("{name} must be in 0..1, but was {p}"));
