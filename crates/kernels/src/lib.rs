@@ -43,7 +43,8 @@
 //!   `phase-timers` feature).
 //! - **Sampling** ([`step`]): a stack of layers at batch 1 on copies of the weights packed
 //!   in column panels for matrix–vector products, the hidden units split between two
-//!   threads for larger models (a worker that lives as long as the stack).
+//!   threads for larger models (a worker that lives as long as the stack); [`attend`] a
+//!   Transformer at batch 1 with a cache of keys and values.
 //!
 //! Unit tests in `fugato_nn` hold every kernel to the op-by-op burn layers within 1e-4 on
 //! outputs and every gradient; BENCHMARKS.md has the speed against PyTorch and each
