@@ -6,8 +6,9 @@
 //! blocks, causal multi-head attention with relative position embeddings (Music
 //! Transformer's `q · E[min(i − j, distances − 1)]` added to `q · k`) or absolute ones
 //! (added to the input, the last row reused past the table), exact GELU, final norm.
-//! The cache keeps the last [`Decoder::capacity`] items; until an item falls out of it, a
-//! step's output is the op-by-op model's output at that position of the whole sequence.
+//! The cache keeps the last [`Decoder::capacity`] items, the model's window (a query sees
+//! that many items, itself included), so a step's output is the op-by-op model's output
+//! at that position of the whole sequence.
 
 use std::collections::VecDeque;
 

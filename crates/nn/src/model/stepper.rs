@@ -71,10 +71,6 @@ pub struct Stepper {
     nade_bv: Vec<f32>,
 }
 
-/// A Transformer keeps this many times its relative distances (or positions) of keys and
-/// values; older items fall out of the cache.
-pub const CACHE_WINDOWS: usize = 4;
-
 /// What carries the state: recurrent layers or a Transformer's cache. Token models'
 /// tables hold rows of the body's input: for recurrent layers every token's and every
 /// style's embedding already multiplied by the first layer's input weights,
@@ -103,9 +99,10 @@ impl Stepper {
         let (body, tables) = match &model.transformer {
             Some(t) => {
                 let (blocks, norm, position) = t.plain();
+                // A query sees its window: the relative distances or the absolute positions.
                 let rows = position.as_ref().map(|p| p.len() / norm.gamma.len());
                 let distances = blocks.first().and_then(|b| b.relative.as_ref()).map(|r| r.1);
-                let capacity = CACHE_WINDOWS * distances.or(rows).unwrap_or(1);
+                let capacity = distances.or(rows).unwrap_or(1);
                 let frames = t.frames.as_ref().map(|l| {
                     let n = l.weight.dims()[1];
                     (values(l.weight.val()), l.bias.as_ref().map_or_else(|| vec![0.0; n], |b| values(b.val())))
@@ -330,8 +327,8 @@ mod tests {
 
     /// A Transformer's cached steps give the op-by-op model's outputs over the whole
     /// sequence at every position — relative and absolute positions, tokens with styles
-    /// and frames, a sequence three times the relative distances long — and past the
-    /// cache's capacity they go on without error.
+    /// and frames, a sequence three times the window long (older items fall out of the
+    /// cache as they fall out of the window) — and go on without error after that.
     #[test]
     fn transformer_steps_agree_with_the_burn_model() {
         use crate::model::AttentionConfig;
@@ -385,7 +382,7 @@ mod tests {
                     stepper.logits(&mut logits);
                     close(&logits, &values(linear.forward(h)), &format!("{what}: logits, step {t}"));
                 }
-                // Past the cache (4 × 10 items): the oldest fall out, the steps go on.
+                // Long past the window: the steps go on.
                 for item in items.iter().cycle().take(3 * time) {
                     stepper.feed(*item);
                     assert!(stepper.hidden().iter().all(|v| v.is_finite()));

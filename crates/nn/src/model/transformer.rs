@@ -8,9 +8,12 @@
 //! one), and a query's score for a key adds `q · E[h, i − j]` to `q · k`. The relative
 //! scores of all pairs are one product `Q · Eᵀ` followed by the paper's "skewing" (pad a
 //! column, reshape, drop a row), so no `[T, T, d]` tensor is made, and a piece longer than
-//! the training window is read the way a window is. `absolute` positions (a learned
-//! embedding per position, added to the input) are there to compare; a position past the
-//! table reuses its last row.
+//! the training window is read the way a window is: each query sees the `distances` items
+//! up to itself and no further back (on the chorales' validation pieces, up to 2,000
+//! tokens long, a model trained on windows of 256 scored 0.637 nats per token seeing the
+//! whole past and 0.554 seeing its window). `absolute` positions (a learned embedding per
+//! position, added to the input) are there to compare; a position past the table reuses
+//! its last row.
 //!
 //! The sampler does not run this: it steps the same weights with a cache of keys and
 //! values ([`fugato_kernels::attend`]), held to this module by the stepper's tests.
@@ -18,7 +21,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::dropout;
@@ -32,7 +35,8 @@ pub struct AttentionConfig {
     pub heads: usize,
     /// Width of each block's feed-forward layer.
     pub feed_forward: usize,
-    /// Relative distances learned (relative positions) or positions embedded (absolute).
+    /// Relative distances learned (relative positions) or positions embedded (absolute):
+    /// also the most items a query sees, itself included.
     pub distances: usize,
     #[serde(default)]
     pub absolute: bool,
@@ -78,6 +82,9 @@ pub struct Transformer {
     blocks: Vec<Block>,
     norm: LayerNorm,
     dropout: Dropout,
+    /// The most items a query sees, itself included (`distances`).
+    #[module(skip)]
+    window: usize,
 }
 
 impl AttentionConfig {
@@ -111,6 +118,7 @@ impl AttentionConfig {
             blocks,
             norm: LayerNormConfig::new(width).init(device),
             dropout: DropoutConfig::new(dropout).init(),
+            window: self.distances,
         }
     }
 }
@@ -129,9 +137,10 @@ impl Transformer {
             }
             None => x,
         };
-        // 0 where a query may see a key (j ≤ i), −∞ (large) after it: [1, 1, time, time].
+        // 0 where a query may see a key (0 ≤ i − j < window), −∞ (large) elsewhere.
         let causal = Tensor::<2>::zeros([time, time], &device)
-            .mask_fill(Tensor::<2, burn::tensor::Bool>::tril_mask([time, time], 0, &device), -1e9)
+            .mask_fill(Tensor::<2, Bool>::tril_mask([time, time], 0, &device), -1e9) // j > i
+            .mask_fill(Tensor::<2, Bool>::triu_mask([time, time], 1 - self.window as i64, &device), -1e9) // i − j ≥ window
             .reshape([1, 1, time, time]);
         for block in &self.blocks {
             x = block.forward(x, causal.clone(), &self.dropout);
