@@ -76,6 +76,8 @@ pub struct Stepper {
 /// style's embedding already multiplied by the first layer's input weights,
 /// `[rows, gates·hidden]` (the embeddings are only ever read through that product, and it
 /// is linear); for a Transformer the embeddings themselves.
+// One per stepper, made once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Body {
     Recurrent(StepStack),
     Transformer {
