@@ -238,6 +238,11 @@ pub struct PrepareArgs {
     /// so that a model learns them and `generate --style` can choose one.
     #[arg(long)]
     pub styles: bool,
+    /// Give parts that say program 0 the program their names imply (Violin I → violin,
+    /// Viola, Violoncello, Contrabass; Soprano, Cantus, Alto, Tenor, Bassus… → choir);
+    /// meta.json counts the parts changed.
+    #[arg(long)]
+    pub programs_from_names: bool,
 }
 
 /// `fugato train`'s flags as given. [`crate::train::Plan`] checks them per model family:

@@ -12,7 +12,12 @@ use fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER;
 /// given; evaluation does not prepare).
 pub fn open(path: &Path, prepare_into: Option<(&Path, ReprKind)>, read: ReadOptions) -> anyhow::Result<Dataset> {
     if let (true, Some((out, repr))) = (Dataset::needs_preparing(path), prepare_into) {
-        let config = PrepareConfig { repr, steps_per_quarter: DEFAULT_STEPS_PER_QUARTER, styles: false };
+        let config = PrepareConfig {
+            repr,
+            steps_per_quarter: DEFAULT_STEPS_PER_QUARTER,
+            styles: false,
+            programs_from_names: false,
+        };
         crate::prepare::prepare_midi_folders(&[path.to_path_buf()], out, config, read)?;
         return Ok(Dataset::open(out)?);
     }

@@ -67,6 +67,7 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             repr: meta.repr,
             steps_per_quarter: meta.steps_per_quarter.unwrap_or(fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER),
             styles: false,
+            programs_from_names: meta.programs_from_names,
         };
         crate::prepare::prepare_midi_folders(std::slice::from_ref(&c.data), &out, config, c.read)?;
         (out, Some(temp))

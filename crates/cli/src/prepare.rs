@@ -15,6 +15,7 @@ pub struct Config {
     repr: ReprKind,
     steps_per_quarter: Option<u32>,
     styles: bool,
+    programs_from_names: bool,
     options: ReadOptions,
 }
 
@@ -39,6 +40,7 @@ impl Config {
             out: a.out,
             steps_per_quarter: a.steps_per_quarter,
             styles: a.styles,
+            programs_from_names: a.programs_from_names,
             options: ReadOptions { strict: a.strict, ..read },
         })
     }
@@ -47,8 +49,9 @@ impl Config {
 pub fn run(c: Config) -> anyhow::Result<()> {
     let meta = if c.data[0].is_dir() {
         prepare_folder(&c)?
-    } else if c.styles {
-        bail!("{}: --styles needs a folder of MIDI files", c.data[0].display());
+    } else if c.styles || c.programs_from_names {
+        let flag = if c.styles { "--styles" } else { "--programs-from-names" };
+        bail!("{}: {flag} needs a folder of MIDI files", c.data[0].display());
     } else {
         prepare_json(&c)?
     };
@@ -56,6 +59,9 @@ pub fn run(c: Config) -> anyhow::Result<()> {
     for (split, s) in &meta.splits {
         text +=
             &format!("  {:<5}  {:>6} sequences  {:>9} {}\n", split.name(), s.sequences, s.items, item_name(meta.repr));
+    }
+    if let Some(parts) = meta.programs_from_names {
+        text += &format!("  {parts} parts given the program their names imply\n");
     }
     if !meta.styles.is_empty() {
         text += &format!("  styles {}\n", meta.styles.join(", "));
@@ -76,7 +82,8 @@ fn item_name(repr: ReprKind) -> &'static str {
 
 fn prepare_folder(c: &Config) -> anyhow::Result<ShardsMeta> {
     let steps_per_quarter = c.steps_per_quarter.unwrap_or(DEFAULT_STEPS_PER_QUARTER);
-    let config = PrepareConfig { repr: c.repr, steps_per_quarter, styles: c.styles };
+    let config =
+        PrepareConfig { repr: c.repr, steps_per_quarter, styles: c.styles, programs_from_names: c.programs_from_names };
     prepare_midi_folders(&c.data, &c.out, config, c.options)
 }
 
@@ -107,7 +114,7 @@ fn prepare_json(c: &Config) -> anyhow::Result<ShardsMeta> {
     Ok(prepare_polyphonic(
         &set,
         &source,
-        PrepareConfig { repr: c.repr, steps_per_quarter: spq, styles: false },
+        PrepareConfig { repr: c.repr, steps_per_quarter: spq, styles: false, programs_from_names: false },
         &c.out,
     )?
     .meta)

@@ -20,9 +20,14 @@ pub struct DataInfo {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub styles: Vec<String>,
     pub source: String,
+    /// Parts were given the programs their names imply (`prepare --programs-from-names`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub programs_from_names: bool,
 }
 
 /// A dataset opened for training or evaluation.
+// One per command, opened once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Dataset {
     Json(PolyphonicSet),
     Shards(Shards),
@@ -57,6 +62,7 @@ impl Dataset {
                 vocabulary: None,
                 styles: Vec::new(),
                 source: path.display().to_string(),
+                programs_from_names: false,
             },
             Dataset::Shards(s) => DataInfo {
                 repr: s.meta.repr,
@@ -64,6 +70,7 @@ impl Dataset {
                 vocabulary: s.meta.vocabulary.clone(),
                 styles: s.meta.styles.clone(),
                 source: s.meta.source.clone(),
+                programs_from_names: s.meta.programs_from_names.is_some(),
             },
         }
     }

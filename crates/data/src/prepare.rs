@@ -24,6 +24,9 @@ pub struct PrepareConfig {
     pub steps_per_quarter: u32,
     /// Label each piece of a MIDI folder with its style ([`super::styles`]).
     pub styles: bool,
+    /// Give parts that say program 0 the program their names imply
+    /// ([`fugato_score::gm::program_for_part`]: strings, voices as choir).
+    pub programs_from_names: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,16 +85,20 @@ pub fn prepare_midi(
     if config.styles && config.repr == ReprKind::PianoRoll {
         return Err(DataError::Options("styles are for token representations (melody, remi, performance)".into()));
     }
-    let results: Vec<(PathBuf, String, Split, Result<Encoded, String>)> = files
+    // Each file's path, name and split, and its encoding with the parts named, or why not.
+    type Outcome = (PathBuf, String, Split, Result<(Encoded, usize), String>);
+    let results: Vec<Outcome> = files
         .par_iter()
         .map(|path| {
             let relative = path.strip_prefix(root).unwrap_or(path);
             let name = relative.to_string_lossy().replace('\\', "/");
-            let result = load(path).and_then(|score| {
+            let result = load(path).and_then(|mut score| {
                 if score.n_notes() == 0 {
                     return Err("no notes".to_string());
                 }
-                encode(&score, config).map_err(|e| e.to_string())
+                let named =
+                    if config.programs_from_names { fugato_score::gm::programs_from_part_names(&mut score) } else { 0 };
+                encode(&score, config).map(|e| (e, named)).map_err(|e| e.to_string())
             });
             on_file();
             (path.clone(), name, Split::of_path(relative), result)
@@ -103,9 +110,11 @@ pub fn prepare_midi(
     let mut splits: BTreeMap<Split, SplitData> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut files_skipped = 0;
+    let mut named = 0;
     for (path, name, split, result) in results {
         match result {
-            Ok(encoded) => {
+            Ok((encoded, parts)) => {
+                named += parts;
                 let data = splits.entry(split).or_default();
                 if config.styles {
                     data.styles.push(book.style(&path)?);
@@ -120,7 +129,15 @@ pub fn prepare_midi(
             }
         }
     }
-    write(out, config, source.to_string(), splits, files.len() - files_skipped, files_skipped, skipped)
+    let counts = Counts { files_read: files.len() - files_skipped, files_skipped, named };
+    write(out, config, source.to_string(), splits, counts, skipped)
+}
+
+/// What a preparation counted: files read and skipped, parts given programs by name.
+struct Counts {
+    files_read: usize,
+    files_skipped: usize,
+    named: usize,
 }
 
 /// Encodes a piano-roll benchmark file. Frames stay as they are for the piano-roll; for
@@ -146,7 +163,8 @@ pub fn prepare_polyphonic(
     }
     let steps = (config.repr != ReprKind::PianoRoll).then_some(config.steps_per_quarter);
     let n = set.splits.values().map(Vec::len).sum();
-    let mut summary = write(out, config, source.to_string(), splits, n, 0, Vec::new())?;
+    let counts = Counts { files_read: n, files_skipped: 0, named: 0 };
+    let mut summary = write(out, config, source.to_string(), splits, counts, Vec::new())?;
     summary.meta.steps_per_quarter = steps;
     Ok(summary)
 }
@@ -171,8 +189,7 @@ fn write(
     config: PrepareConfig,
     source: String,
     splits: BTreeMap<Split, SplitData>,
-    files_read: usize,
-    files_skipped: usize,
+    counts: Counts,
     skipped: Vec<Skipped>,
 ) -> Result<PrepareSummary, DataError> {
     if out.exists() && !out.join("meta.json").is_file() {
@@ -220,9 +237,10 @@ fn write(
         styles,
         source,
         splits: split_meta,
-        files_read,
-        files_skipped,
+        files_read: counts.files_read,
+        files_skipped: counts.files_skipped,
         skipped,
+        programs_from_names: config.programs_from_names.then_some(counts.named),
     };
     put("meta.json".into(), serde_json::to_string_pretty(&meta).expect("plain data").as_bytes())?;
 

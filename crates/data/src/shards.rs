@@ -36,6 +36,9 @@ pub struct ShardsMeta {
     pub files_read: usize,
     pub files_skipped: usize,
     pub skipped: Vec<Skipped>,
+    /// Prepared with parts given the programs their names imply: how many parts were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programs_from_names: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

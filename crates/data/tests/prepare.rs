@@ -17,7 +17,7 @@ fn load(path: &Path) -> Result<Score, String> {
 
 fn prepare_folder(root: &Path, repr: ReprKind, out: &Path) -> Shards {
     let files = midi_files(root).unwrap();
-    let config = PrepareConfig { repr, steps_per_quarter: 4, styles: false };
+    let config = PrepareConfig { repr, steps_per_quarter: 4, styles: false, programs_from_names: false };
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let on_file = || {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -89,7 +89,7 @@ fn polyphonic_file_prepares_per_split() {
     prepare_polyphonic(
         &set,
         "jsb_small.json",
-        PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1, styles: false },
+        PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1, styles: false, programs_from_names: false },
         &out,
     )
     .unwrap();
@@ -101,7 +101,7 @@ fn polyphonic_file_prepares_per_split() {
     prepare_polyphonic(
         &set,
         "jsb_small.json",
-        PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 1, styles: false },
+        PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 1, styles: false, programs_from_names: false },
         &out,
     )
     .unwrap();
@@ -116,7 +116,7 @@ fn refuses_to_overwrite_a_folder_that_is_not_shards() {
     let err = prepare_polyphonic(
         &set,
         "x",
-        PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1, styles: false },
+        PrepareConfig { repr: ReprKind::PianoRoll, steps_per_quarter: 1, styles: false, programs_from_names: false },
         tmp.path(),
     )
     .unwrap_err();
@@ -148,7 +148,8 @@ fn styles_come_from_folders_and_manifests() {
     std::fs::write(root.join("oneills1850/manifest.csv"), "file,title,time_signature\n1781-1800_1794.mid,X,9/8\n")
         .unwrap();
     let files = midi_files(&root).unwrap();
-    let config = PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 4, styles: true };
+    let config =
+        PrepareConfig { repr: ReprKind::Melody, steps_per_quarter: 4, styles: true, programs_from_names: false };
     let out = tmp.path().join("shards");
     prepare_midi(&root, "midi", &files, &load, config, &out, &|| ()).unwrap();
     let shards = Shards::open(&out).unwrap();
@@ -173,4 +174,33 @@ fn styles_come_from_folders_and_manifests() {
 
     let roll = PrepareConfig { repr: ReprKind::PianoRoll, ..config };
     assert!(prepare_midi(&root, "midi", &files, &load, roll, &tmp.path().join("roll"), &|| ()).is_err());
+}
+
+/// With `programs_from_names`, a chorale's Soprano, Alto, Tenor and Bass (program 0 in the
+/// file) are encoded as choir parts, and meta.json counts them; without it nothing
+/// changes and meta.json says nothing.
+#[test]
+fn part_names_give_programs_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("chorale");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::copy(testdata().join("midi/bwv66.6.mid"), root.join("bwv66.6.mid")).unwrap();
+    let files = midi_files(&root).unwrap();
+    let programs = |named: bool| {
+        let out = tmp.path().join(format!("out-{named}"));
+        let config =
+            PrepareConfig { repr: ReprKind::Remi, steps_per_quarter: 4, styles: false, programs_from_names: named };
+        let summary = prepare_midi(&root, "chorale", &files, &load, config, &out, &|| {}).unwrap();
+        let shards = Shards::open(&out).unwrap();
+        assert_eq!(shards.meta.programs_from_names, summary.meta.programs_from_names);
+        let split = *shards.meta.splits.keys().next().unwrap();
+        let seqs = shards.tokens(split).unwrap();
+        let tokens: Vec<u32> = seqs.get(0).iter().map(|&t| u32::from(t)).collect();
+        let score = ReprKind::Remi.decode_tokens(&tokens).unwrap().score;
+        let mut programs: Vec<u8> = score.tracks.iter().map(|t| t.program.get()).collect();
+        programs.dedup();
+        (shards.meta.programs_from_names, programs)
+    };
+    assert_eq!(programs(true), (Some(4), vec![52]));
+    assert_eq!(programs(false), (None, vec![0]));
 }

@@ -163,6 +163,7 @@ fn checkpoints_round_trip_and_refuse_damage() {
             vocabulary: None,
             styles: Vec::new(),
             source: "x".into(),
+            programs_from_names: false,
         },
         parameters: model.num_params(),
         progress: Progress {
@@ -356,6 +357,7 @@ fn non_finite_weights_are_refused() {
         vocabulary: None,
         styles: Vec::new(),
         source: "x".into(),
+        programs_from_names: false,
     };
     let meta = CheckpointMeta::new(config, TrainConfig::default(), data);
     let tmp = tempfile::tempdir().unwrap();

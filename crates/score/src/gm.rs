@@ -64,9 +64,98 @@ pub fn program_by_name(name: &str) -> Option<Program> {
     Program::new(index as u8).ok()
 }
 
+/// The General MIDI program a part's name implies, for the parts of scores exported
+/// with program 0 throughout: string parts (Violin I → 40, Viola → 41, Violoncello → 42,
+/// Contrabass → 43) and voices (Soprano, Cantus, Alto, Tenor, Bassus, Quinto… → 52, Choir
+/// Aahs). Words are matched whole, ignoring case; other names give none.
+pub fn program_for_part(name: &str) -> Option<Program> {
+    let lower = name.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let has = |w: &str| words.contains(&w);
+    let program = if has("contrabass") || has("violone") || (has("double") && has("bass")) {
+        43
+    } else if has("violoncello") || has("cello") || has("violoncelli") {
+        42
+    } else if has("viola") || has("viole") {
+        41
+    } else if has("violin") || has("violino") || has("violini") {
+        40
+    } else if [
+        "soprano",
+        "cantus",
+        "canto",
+        "superius",
+        "alto",
+        "altus",
+        "contratenor",
+        "tenor",
+        "tenore",
+        "bassus",
+        "basso",
+        "bass",
+        "quintus",
+        "quinto",
+        "sextus",
+        "sesto",
+        "septimus",
+        "voice",
+        "voce",
+    ]
+    .iter()
+    .any(|w| has(w))
+    {
+        52
+    } else {
+        return None;
+    };
+    Program::new(program).ok()
+}
+
+/// Gives each pitched part of `score` that says program 0 the program its name implies
+/// ([`program_for_part`]); returns how many parts changed.
+pub fn programs_from_part_names(score: &mut crate::Score) -> usize {
+    let mut changed = 0;
+    for track in score.tracks.iter_mut().filter(|t| !t.is_drum && t.program.get() == 0) {
+        if let Some(program) = program_for_part(&track.name) {
+            track.program = program;
+            changed += 1;
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn part_names_imply_programs() {
+        let p = |n: &str| program_for_part(n).map(Program::get);
+        for (name, want) in [
+            ("Violin I", Some(40)),
+            ("Violino II", Some(40)),
+            ("Viola", Some(41)),
+            ("Violoncello", Some(42)),
+            ("Double Bass", Some(43)),
+            ("Soprano", Some(52)),
+            ("Cantus", Some(52)),
+            ("Quinto", Some(52)),
+            ("Bass", Some(52)),
+            ("Bassus", Some(52)),
+            ("Horn 2", None),
+            ("MusicXML Part", None),
+            ("Piano", None),
+        ] {
+            assert_eq!(p(name), want, "{name}");
+        }
+        let mut score = crate::Score::new(480);
+        for name in ["Violin I", "Viola", "Piano"] {
+            score.tracks.push(crate::Track::new(name));
+        }
+        score.tracks[1].program = Program::new(41).unwrap();
+        assert_eq!(programs_from_part_names(&mut score), 1, "only the program-0 part with a known name");
+        assert_eq!(score.tracks.iter().map(|t| t.program.get()).collect::<Vec<_>>(), [40, 41, 0]);
+    }
 
     #[test]
     fn names_and_lookup() {
