@@ -56,6 +56,12 @@ fn chorale_parts_writes_the_same_quartet() {
 }
 
 #[test]
+fn chorale_transformer_writes_the_same_quartet() {
+    let args = ["generate", "--checkpoint", "chorale-transformer", "--bars", "2", "--seed", "7", "--top-k", "8"];
+    check("chorale-transformer.mid", &[&args[..], &["--out", "{out}"]].concat());
+}
+
+#[test]
 fn chorale_gan_writes_the_same_segments_and_interpolation() {
     check(
         "chorale-gan.mid",

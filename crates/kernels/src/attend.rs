@@ -54,8 +54,8 @@ struct Packed {
     parts: Vec<(PanelMatrix, Vec<f32>)>,
 }
 
-/// Below this many weights a layer's product (and below this many cached keys' values an
-/// attention) runs on one thread: a hand-over would cost more than it saves. Each
+/// Below this many weights a layer's product (and below half as many cached keys' values
+/// an attention) runs on one thread: a hand-over would cost more than it saves. Each
 /// hand-over waits for the other thread, so on a machine busy with other work the split
 /// costs a scheduler's time slice per product: a Transformer of width 128 (the chorale
 /// model) sampled at 0.2 ms/token on one thread and at 61 ms/token on two split at 32K
@@ -214,7 +214,7 @@ impl Decoder {
             self.attended.clear();
             self.attended.resize(width, 0.0);
             let heads = block.heads;
-            if heads > 1 && self.threads > 1 && block.keys.len() * width >= self.threaded {
+            if heads > 1 && self.threads > 1 && block.keys.len() * width >= self.threaded / 2 {
                 // Half the heads each, into the halves of the output.
                 let hw = width / heads;
                 let half = heads / 2 * hw;
