@@ -51,30 +51,23 @@ pub fn run(c: Config) -> anyhow::Result<()> {
             return crate::gan::evaluate(&ckpt, &c.data, c.read, split, c.json, &device);
         }
     };
-    // A MIDI folder is prepared into a temporary folder, removed when this returns.
-    let (data_dir, _prepared) = if fugato_data::Dataset::needs_preparing(&c.data) {
-        let meta = &ckpt.meta.data;
-        if !meta.styles.is_empty() {
-            bail!(
-                "the model in {} reads each piece's style; prepare {} with --styles and evaluate the shards",
-                c.checkpoint.display(),
-                c.data.display()
-            );
-        }
-        let temp = tempfile::tempdir()?;
-        let out = temp.path().join("data");
-        let config = fugato_data::PrepareConfig {
-            repr: meta.repr,
-            steps_per_quarter: meta.steps_per_quarter.unwrap_or(fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER),
-            styles: false,
-            programs_from_names: meta.programs_from_names,
-        };
-        crate::prepare::prepare_midi_folders(std::slice::from_ref(&c.data), &out, config, c.read)?;
-        (out, Some(temp))
-    } else {
-        (c.data.clone(), None)
+    // A MIDI folder is prepared as the model's data was, into a temporary folder removed
+    // when this returns.
+    let temp = tempfile::tempdir()?;
+    let meta = &ckpt.meta.data;
+    if fugato_data::Dataset::needs_preparing(&c.data) && !meta.styles.is_empty() {
+        bail!(
+            "the model in {} reads each piece's style; prepare {} with --styles and evaluate the shards",
+            c.checkpoint.display(),
+            c.data.display()
+        );
+    }
+    let config = fugato_data::PrepareConfig {
+        programs_from_names: meta.programs_from_names,
+        steps_per_quarter: meta.steps_per_quarter.unwrap_or(fugato_repr::pianoroll::DEFAULT_STEPS_PER_QUARTER),
+        ..crate::data::preparing(meta.repr)
     };
-    let dataset = crate::data::open(&data_dir, None, c.read)?;
+    let dataset = crate::data::open(&c.data, Some((&temp.path().join("data"), config)), c.read)?;
     let info = dataset.info(&c.data);
     if info.repr != ckpt.meta.data.repr {
         bail!(

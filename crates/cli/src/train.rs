@@ -430,7 +430,7 @@ fn drive<F: Family>(
 /// A sequence model's data: a JSON file, a shards folder, or a MIDI folder prepared into
 /// `RUN/data` in `repr`.
 fn sequence_data(path: &Path, run: &Path, repr: ReprKind, read: fugato_midi::ReadOptions) -> anyhow::Result<TrainData> {
-    let dataset: Dataset = crate::data::open(path, Some((&run.join("data"), repr)), read)?;
+    let dataset: Dataset = crate::data::open(path, Some((&run.join("data"), crate::data::preparing(repr))), read)?;
     let train = dataset.split(Split::Train, path)?;
     let valid = if dataset.has(Split::Valid) { Some(dataset.split(Split::Valid, path)?) } else { None };
     Ok(TrainData { train, valid, info: dataset.info(path) })

@@ -323,15 +323,7 @@ fn erf(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn random(n: usize, seed: &mut u64) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                ((*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.4
-            })
-            .collect()
-    }
+    use crate::step::tests::random;
 
     fn dense(k: usize, n: usize, seed: &mut u64) -> Dense {
         Dense { w: random(k * n, seed), k, n, b: random(n, seed) }

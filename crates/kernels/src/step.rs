@@ -488,11 +488,12 @@ vectorised! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cell::{self, Dims, Weights};
 
-    fn random(n: usize, seed: &mut u64) -> Vec<f32> {
+    /// `n` values in ±0.3 from a seeded LCG.
+    pub(crate) fn random(n: usize, seed: &mut u64) -> Vec<f32> {
         (0..n)
             .map(|_| {
                 *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);

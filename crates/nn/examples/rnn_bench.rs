@@ -9,6 +9,8 @@
 //! Built with `--features phase-timers`, it also prints each training workload's time per
 //! step in each phase of the fused kernels ([`fugato_kernels::timers`]).
 
+mod common;
+
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
@@ -18,23 +20,15 @@ use fugato_kernels::timers;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
 use fugato_nn::fused::FusedAdam;
 use fugato_nn::model::{CellKind, HeadKind, Input, ModelConfig};
-use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};
+use fugato_nn::sample::Sequence;
+
+use common::{emit, sampled_ms};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const UNITS: usize = 88;
 const BATCH: usize = 32;
 const SEQ: usize = 64;
-
-fn emit(workload: &str, kind: &str, mut values: Vec<f64>, unit: &str) {
-    let mut sorted = values.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    values.iter_mut().for_each(|v| *v = (*v * 1000.0).round() / 1000.0);
-    println!(
-        r#"{{"workload": "{workload}", "kind": "{kind}", "value": {median}, "unit": "{unit}", "runs": {values:?}}}"#
-    );
-}
 
 fn config(cell: CellKind, peephole: bool, hidden: usize, layers: usize, dropout: f64) -> ModelConfig {
     ModelConfig {
@@ -108,28 +102,7 @@ fn sample(name: &str, model: ModelConfig, runs: usize) {
     let device = Device::flex();
     device.seed(0);
     let model = model.init(&device);
-    let n = 1000;
-    let mut values = Vec::new();
-    for run in 0..=runs {
-        let options = SampleOptions {
-            steps: n,
-            sampling: Sampling::Temperature(1.0),
-            seed: run as u64,
-            allowed_units: None,
-            allowed_tokens: None,
-            until: None,
-            cancel: None,
-            style: None,
-        };
-        let start = Instant::now();
-        let out = generate(&model, &Sequence::Frames(Vec::new()), &options);
-        let ms = start.elapsed().as_secs_f64() * 1000.0 / n as f64;
-        assert_eq!(out.len(), n);
-        if run > 0 {
-            values.push(ms);
-        }
-    }
-    emit(name, "sample", values, "ms/frame");
+    emit(name, "sample", sampled_ms(&model, &Sequence::Frames(Vec::new()), 1000, runs), "ms/frame");
 }
 
 fn main() {

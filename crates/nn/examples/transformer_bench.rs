@@ -10,6 +10,8 @@
 //!
 //! Prints one JSON object per line, like the reference (or the vocabulary's size).
 
+mod common;
+
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
@@ -18,7 +20,9 @@ use fugato_data::Sequences;
 use fugato_nn::batch::{SequenceSet, Window, make_batch};
 use fugato_nn::fused::FusedAdam;
 use fugato_nn::model::{AttentionConfig, CellKind, HeadKind, Input, ModelConfig};
-use fugato_nn::sample::{SampleOptions, Sampling, Sequence, generate};
+use fugato_nn::sample::Sequence;
+
+use common::{emit, sampled_ms};
 use fugato_repr::ReprKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,16 +30,6 @@ use rand_chacha::ChaCha8Rng;
 const BATCH: usize = 8;
 const WINDOW: usize = 512;
 const SAMPLED: usize = 512;
-
-fn emit(workload: &str, kind: &str, mut values: Vec<f64>, unit: &str) {
-    let mut sorted = values.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    values.iter_mut().for_each(|v| *v = (*v * 1000.0).round() / 1000.0);
-    println!(
-        r#"{{"workload": "{workload}", "kind": "{kind}", "value": {median}, "unit": "{unit}", "runs": {values:?}}}"#
-    );
-}
 
 fn vocab() -> usize {
     ReprKind::Remi.vocabulary().expect("REMI has a vocabulary").size() as usize
@@ -100,27 +94,12 @@ fn sample(runs: usize) {
     let device = Device::flex();
     device.seed(0);
     let model = config().init(&device);
-    let mut values = Vec::new();
-    for run in 0..=runs {
-        let options = SampleOptions {
-            steps: SAMPLED,
-            sampling: Sampling::Temperature(1.0),
-            seed: run as u64,
-            allowed_units: None,
-            allowed_tokens: None,
-            until: None,
-            cancel: None,
-            style: None,
-        };
-        let start = Instant::now();
-        let out = generate(&model, &Sequence::Tokens(vec![0]), &options);
-        let ms = start.elapsed().as_secs_f64() * 1000.0 / SAMPLED as f64;
-        assert_eq!(out.len(), SAMPLED);
-        if run > 0 {
-            values.push(ms);
-        }
-    }
-    emit("sample transformer 6x256", "sample", values, "ms/token");
+    emit(
+        "sample transformer 6x256",
+        "sample",
+        sampled_ms(&model, &Sequence::Tokens(vec![0]), SAMPLED, runs),
+        "ms/token",
+    );
 }
 
 fn main() {
