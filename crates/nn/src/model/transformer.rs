@@ -11,7 +11,7 @@
 //! the training window is read the way a window is: each query sees the `distances` items
 //! up to itself and no further back (on the chorales' validation pieces, up to 2,000
 //! tokens long, a model trained on windows of 256 scored 0.637 nats per token seeing the
-//! whole past and 0.554 seeing its window). `absolute` positions (a learned embedding per
+//! whole past and 0.554 seeing its window, RESULTS.md). `absolute` positions (a learned embedding per
 //! position, added to the input) are there to compare; a position past the table reuses
 //! its last row.
 //!
